@@ -1,0 +1,130 @@
+/**
+ * The domain model: plain typed records that sources produce and mappings consume.
+ * Every record has a stable natural key so that re-reading the same files yields the same keys.
+ */
+
+export type SourceKind = "resonance" | "bluesky";
+
+/** A person responsible for a beamtime (resonance `researchers` row, or bluesky start-document fields). */
+export interface Researcher {
+  name: string;
+  email?: string | undefined;
+  orcid?: string | undefined;
+  affiliation?: string | undefined;
+  rootPath?: string | undefined;
+}
+
+/** A block of beamline time; becomes a SciCat Proposal and an ICAT Investigation. */
+export interface Beamtime {
+  /** Natural key: resonance `db_path` (relative to the DATA root), or `bluesky:<proposal id>`. */
+  key: string;
+  source: SourceKind;
+  /** Human label, typically an ISO date (resonance `beamtimes.label`), or the bluesky proposal id. */
+  label: string;
+  /** Proposal id stated by the source itself (e.g. `beamtimes.extra.proposal_id`), before config rules apply. */
+  proposalId?: string | undefined;
+  researcher: Researcher;
+  description?: string | undefined;
+  /** Unix seconds. */
+  timeStart?: number | undefined;
+  timeStop?: number | undefined;
+  extra: Record<string, unknown>;
+}
+
+export interface Sample {
+  /** Natural key: `<db_path>#<samples.id>` for resonance; `bluesky:<sample id>` for bluesky. */
+  key: string;
+  beamtimeKey: string;
+  name: string;
+  formula?: string | undefined;
+  serial?: string | undefined;
+  tags: string[];
+  beamlinePos?: string | undefined;
+  extra: Record<string, unknown>;
+}
+
+/** One data key of a stream, normalised towards event-model's DataKey. */
+export interface DataKeyInfo {
+  dtype?: string | undefined;
+  shape?: (number | null)[] | undefined;
+  units?: string | null | undefined;
+  source?: string | undefined;
+  external?: string | boolean | undefined;
+}
+
+export interface StreamInfo {
+  name: string;
+  dataKeys: Record<string, DataKeyInfo>;
+  /** Number of events seen in this stream, where the source tells. */
+  eventCount?: number | undefined;
+}
+
+/** A file that belongs to a run. */
+export interface FileRef {
+  /** Absolute path on this machine. */
+  path: string;
+  size: number;
+  /** Modification time, milliseconds since the Unix epoch. */
+  mtimeMs: number;
+}
+
+/** Normalised exit status: event-model words, or a source's unknown word kept verbatim. */
+export type ExitStatus = "success" | "abort" | "fail" | (string & {});
+
+/**
+ * open: still being written (not pushed as finished);
+ * complete: closed with an exit status;
+ * stale: never closed and quiet for the configured period (pushed as incomplete, upgraded later).
+ */
+export type RunState = "open" | "complete" | "stale";
+
+export interface Run {
+  /** Natural key: resonance `runs.uid` (32 hex) or bluesky start `uid`. */
+  uid: string;
+  source: SourceKind;
+  beamtimeKey?: string | undefined;
+  sampleKey?: string | undefined;
+  planName: string;
+  /** Unix seconds. */
+  timeStart: number;
+  timeStop?: number | undefined;
+  state: RunState;
+  exitStatus?: ExitStatus | undefined;
+  reason?: string | undefined;
+  numEvents: number;
+  scanId?: number | undefined;
+  operator?: string | undefined;
+  /** Free-form run metadata (resonance `runs.metadata`, bluesky start document minus bulky keys). */
+  metadata: Record<string, unknown>;
+  streams: StreamInfo[];
+  /** Directory that the run's files are listed relative to. */
+  sourceFolder: string;
+  files: FileRef[];
+  /** Files the run names but that do not exist (reported, never invented). */
+  missingFiles?: string[] | undefined;
+  dataFormat: string;
+  /** Source-specific extras a mapping may use (e.g. the bluesky stop document). */
+  extra?: Record<string, unknown> | undefined;
+}
+
+/** Something a source could not read; reported against that source, never fatal. */
+export interface SourceProblem {
+  source: SourceKind;
+  /** Path of the file (relative to the DATA root where possible). */
+  path: string;
+  reason: string;
+  /** Line or byte offset inside the file, where known. */
+  location?: string | undefined;
+}
+
+/** Everything one scan of the sources yields. */
+export interface Snapshot {
+  beamtimes: Beamtime[];
+  samples: Sample[];
+  runs: Run[];
+  problems: SourceProblem[];
+}
+
+export function emptySnapshot(): Snapshot {
+  return { beamtimes: [], samples: [], runs: [], problems: [] };
+}

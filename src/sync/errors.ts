@@ -1,0 +1,65 @@
+/**
+ * Typed errors that say whether to retry. Every failure a destination reports is one of these,
+ * so the outbox worker never has to guess from a status code.
+ */
+
+export type FailureKind = "transient" | "permanent" | "dependency" | "configuration";
+
+export abstract class SyncError extends Error {
+  abstract readonly kind: FailureKind;
+  readonly httpStatus: number | undefined;
+
+  constructor(message: string, options: { httpStatus?: number | undefined; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = new.target.name;
+    this.httpStatus = options.httpStatus;
+  }
+
+  get retryable(): boolean {
+    return this.kind === "transient" || this.kind === "dependency";
+  }
+}
+
+/** Network trouble, 5xx, 429: try again later, honouring `retryAfterMs` when the server named one. */
+export class TransientError extends SyncError {
+  readonly kind = "transient" as const;
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, options: { httpStatus?: number | undefined; retryAfterMs?: number | undefined; cause?: unknown } = {}) {
+    super(message, options);
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** Validation, permission, mapping: retrying the same request cannot succeed. */
+export class PermanentError extends SyncError {
+  readonly kind = "permanent" as const;
+}
+
+/** A record this one depends on is missing or invisible in the catalog: wait for it, then retry. */
+export class DependencyError extends SyncError {
+  readonly kind = "dependency" as const;
+}
+
+/** The catalog or our configuration is set up wrongly (missing reference data, bad credentials). */
+export class ConfigurationError extends SyncError {
+  readonly kind = "configuration" as const;
+}
+
+/** Bad command-line usage or configuration file: exit status 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+export function isSyncError(err: unknown): err is SyncError {
+  return err instanceof SyncError;
+}
+
+/** Turn anything thrown into a SyncError; unknown errors are treated as transient (we cannot prove otherwise). */
+export function toSyncError(err: unknown): SyncError {
+  if (err instanceof SyncError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new TransientError(message, { cause: err });
+}
