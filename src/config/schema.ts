@@ -1,3 +1,4 @@
+import cron from "node-cron";
 import { z } from "zod";
 
 /**
@@ -144,7 +145,10 @@ export const configSchema = z
       .object({
         concurrency: z.number().int().min(1).max(64).default(8),
         maxAttempts: z.number().int().min(1).default(10),
-        reconcileCron: z.string().default("*/5 * * * *"),
+        reconcileCron: z
+          .string()
+          .refine((v) => cron.validate(v), { message: "is not a valid cron expression (e.g. \"*/5 * * * *\" = every 5 minutes)" })
+          .default("*/5 * * * *"),
         settleMs: z.number().int().nonnegative().default(2000),
         /** Backoff: first delay and cap, milliseconds; jitter is full. */
         backoffBaseMs: z.number().int().positive().default(1000),

@@ -15,6 +15,8 @@ export interface DesiredRecord {
   runUid?: string | undefined;
   /** Beamtime key this record belongs to, for `resync --beamtime`. */
   beamtimeKey?: string | undefined;
+  /** What upload_log calls `session_identifier`: run uid, beamtime key or sample key. Defaults to runUid ?? key. */
+  sessionIdentifier?: string | undefined;
   payload: Record<string, unknown>;
   dependsOn: string[];
   hash: string;
@@ -42,6 +44,13 @@ export function contentHash(payload: unknown): string {
   return createHash("sha256").update(stableStringify(payload)).digest("hex").slice(0, 32);
 }
 
-export function makeRecord(fields: Omit<DesiredRecord, "hash">): DesiredRecord {
-  return { ...fields, hash: contentHash({ kind: fields.kind, payload: fields.payload, dependsOn: fields.dependsOn }) };
+/**
+ * Build a record and its content hash. `hashBasis` replaces the payload in the hash where some payload values
+ * must not count as a change (e.g. the size of a beamtime DB that every run lists and that grows with each run).
+ */
+export function makeRecord(fields: Omit<DesiredRecord, "hash">, hashBasis?: unknown): DesiredRecord {
+  return {
+    ...fields,
+    hash: contentHash({ kind: fields.kind, payload: hashBasis ?? fields.payload, dependsOn: fields.dependsOn }),
+  };
 }

@@ -1,0 +1,124 @@
+import { createMetrics } from "../ops/metrics.js";
+import { startOpsServer, type ReadinessCheck } from "../ops/server.js";
+import { clearHeartbeat, HEARTBEAT_INTERVAL_MS, writeHeartbeat } from "../ops/heartbeat.js";
+import { DataWatcher } from "../sources/watcher.js";
+import type { Engine } from "../sync/engine.js";
+import { handleOpenRequests } from "../sync/requests.js";
+import { ReconcileQueue, scheduleReconcile } from "../sync/scheduler.js";
+
+export interface DaemonHandle {
+  /** Resolves with the exit code once the daemon has stopped. */
+  done: Promise<number>;
+  /** Begin a graceful shutdown (as SIGTERM does). */
+  shutdown(reason: string): void;
+  opsUrl: string | undefined;
+}
+
+/**
+ * `beamsync run`: watch, reconcile on schedule and on change, handle operator requests, push forever, serve
+ * health and metrics. The first SIGTERM/SIGINT stops intake and lets in-flight pushes finish (bounded by
+ * sync.shutdownTimeoutMs); a second one forces. Everything accepted is already in the state store, so
+ * nothing is lost either way.
+ */
+export async function startDaemon(engine: Engine, options: { handleSignals: boolean }): Promise<DaemonHandle> {
+  const { config, store, logger } = engine;
+  const worker = engine.worker();
+  const metrics = createMetrics(store, { destinationsDown: () => engine.destinationNames.filter((d) => worker.isDown(d)) });
+  worker.onAttempt((event) => metrics.recordAttempt(event, Date.now()));
+
+  const queue = new ReconcileQueue(async (request) => {
+    if (request.requests) await handleOpenRequests(engine);
+    if (request.full || request.changedPaths) {
+      const outcome = await engine.reconcile({ changedPaths: request.full ? undefined : request.changedPaths });
+      metrics.recordScan(outcome.durationMs, Date.now());
+    }
+  }, logger);
+
+  const readiness = async (): Promise<ReadinessCheck> => {
+    const checks: ReadinessCheck["checks"] = {};
+    try {
+      store.getMeta("last_scan");
+      checks.state = { ok: true, message: "state store readable" };
+    } catch (err) {
+      checks.state = { ok: false, message: (err as Error).message };
+    }
+    for (const destination of engine.destinations) {
+      try {
+        const health = await destination.health();
+        checks[destination.name] = { ok: health.reachable && health.authenticated, message: health.message };
+      } catch (err) {
+        checks[destination.name] = { ok: false, message: (err as Error).message };
+      }
+    }
+    return { ready: Object.values(checks).every((c) => c.ok), checks };
+  };
+
+  const ops = config.http.enabled
+    ? await startOpsServer({ host: config.http.host, port: config.http.port, metrics, readiness, logger })
+    : undefined;
+
+  writeHeartbeat(store);
+  const heartbeat = setInterval(() => writeHeartbeat(store), HEARTBEAT_INTERVAL_MS);
+  const requestPoll = setInterval(() => {
+    if (store.openRequests().length > 0) queue.request({ requests: true });
+  }, config.sync.requestPollMs);
+
+  const watcher = new DataWatcher({
+    dataRoot: config.dataRoot,
+    settleMs: config.sync.settleMs,
+    usePolling: config.sync.watchPolling,
+    intervalMs: config.sync.watchIntervalMs,
+    logger,
+    onChange: (paths) => queue.request({ changedPaths: paths }),
+  });
+  await watcher.start();
+  const schedule = scheduleReconcile(config.sync.reconcileCron, queue);
+  queue.request({ full: true, requests: true });
+
+  const drained = worker.drain({ forever: true });
+  let stopping: Promise<number> | undefined;
+  let resolveDone: (code: number) => void = () => {};
+  const done = new Promise<number>((resolve) => (resolveDone = resolve));
+
+  const shutdown = (reason: string) => {
+    if (stopping) return;
+    logger.info("shutting down: finishing in-flight pushes", { reason, inFlight: worker.inFlightCount(), deadlineMs: config.sync.shutdownTimeoutMs });
+    stopping = (async () => {
+      clearInterval(requestPoll);
+      schedule.stop();
+      await watcher.close();
+      await queue.close();
+      worker.stop();
+      const timedOut = await Promise.race([
+        drained.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), config.sync.shutdownTimeoutMs).unref()),
+      ]);
+      if (timedOut) logger.warn("shutdown deadline passed with pushes in flight; they will be retried on the next start");
+      clearInterval(heartbeat);
+      clearHeartbeat(store);
+      await ops?.close();
+      await engine.close();
+      logger.info("stopped");
+      return 0;
+    })();
+    stopping.then(resolveDone, (err: unknown) => {
+      logger.error("shutdown failed", { error: String(err) });
+      resolveDone(1);
+    });
+  };
+
+  if (options.handleSignals) {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals++;
+      if (signals === 1) return shutdown(signal);
+      logger.warn("second signal: forcing exit; unfinished pushes are retried on the next start", { signal });
+      process.exit(1);
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  }
+
+  logger.info("beamsync daemon started", { dataRoot: config.dataRoot, destinations: engine.destinationNames, ops: ops?.url });
+  return { done, shutdown, opsUrl: ops?.url };
+}

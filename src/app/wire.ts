@@ -1,0 +1,42 @@
+import type { Config } from "../config/schema.js";
+import type { Destination } from "../destinations/contract.js";
+import { createIcatDestination } from "../destinations/icat/index.js";
+import { createScicatDestination } from "../destinations/scicat/index.js";
+import { mapToIcat } from "../mapping/icat/index.js";
+import { mapToScicat } from "../mapping/scicat/index.js";
+import type { Logger } from "../ops/logger.js";
+import { createBlueskySource } from "../sources/bluesky/index.js";
+import type { Source } from "../sources/contract.js";
+import { createResonanceSource } from "../sources/resonance/index.js";
+import { StateStore } from "../state/store.js";
+import { Engine, type EngineParts } from "../sync/engine.js";
+
+/** Build the sources, destinations and mappers the configuration enables. */
+export function buildSources(config: Config, logger: Logger): Source[] {
+  const sources: Source[] = [];
+  if (config.sources.resonance.enabled) {
+    sources.push(createResonanceSource({ dataRoot: config.dataRoot, config: config.sources.resonance, logger, sampleKey: config.mapping.sampleKey }));
+  }
+  if (config.sources.bluesky.enabled) {
+    sources.push(createBlueskySource({ dataRoot: config.dataRoot, config: config.sources.bluesky, logger }));
+  }
+  return sources;
+}
+
+export function buildDestinations(config: Config, logger: Logger): Destination[] {
+  const destinations: Destination[] = [];
+  if (config.destinations.scicat.enabled) destinations.push(createScicatDestination(config.destinations.scicat, { logger }));
+  if (config.destinations.icat.enabled) destinations.push(createIcatDestination(config.destinations.icat, { logger }));
+  return destinations;
+}
+
+export function buildEngine(config: Config, logger: Logger, overrides: Partial<EngineParts> = {}): Engine {
+  return new Engine({
+    config,
+    logger,
+    store: overrides.store ?? StateStore.open(config.stateDir),
+    sources: overrides.sources ?? buildSources(config, logger),
+    destinations: overrides.destinations ?? buildDestinations(config, logger),
+    mappers: overrides.mappers ?? { scicat: mapToScicat, icat: mapToIcat },
+  });
+}

@@ -1,0 +1,99 @@
+import fs from "node:fs";
+import path from "node:path";
+import { Command } from "commander";
+import { loadConfig } from "../config/loader.js";
+import type { Config } from "../config/schema.js";
+import type { CheckResult } from "../destinations/contract.js";
+import { buildDestinations } from "../app/wire.js";
+import { scrubSecrets } from "../ops/logger.js";
+import { LATEST_VERSION } from "../state/migrations.js";
+import { StateStore } from "../state/store.js";
+import { globalOptions, commandLogger } from "./context.js";
+import { createOutput, printJson, table } from "./output.js";
+
+export function doctorCommand(): Command {
+  return new Command("doctor")
+    .description("preflight checks with severities: configuration, DATA root, state store, each catalog, credentials, permissions, reference data")
+    .addHelpText("after", "\nExit status: 0 when no check reports an error, 1 otherwise, 2 when the configuration cannot be loaded.\n\nExample:\n  beamsync doctor --config /etc/beamsync/beamsync.yaml")
+    .action(async (_opts, command: Command) => {
+      const options = globalOptions(command);
+      const out = createOutput(options.json ?? false);
+      const { config, file } = loadConfig({ configPath: options.config });
+      const checks: CheckResult[] = [{ name: "configuration", severity: "ok", message: `${file ?? "built-in"} is valid` }];
+      checks.push(...checkDataRoot(config));
+      checks.push(checkStateStore(config));
+      const logger = commandLogger(config, options);
+      const destinations = buildDestinations(config, logger);
+      if (destinations.length === 0) {
+        checks.push({ name: "destinations", severity: "warning", message: "no catalog is enabled", fix: "set destinations.scicat.enabled or destinations.icat.enabled to true" });
+      }
+      for (const destination of destinations) {
+        try {
+          checks.push(...(await destination.preflight()).map((c) => ({ ...c, name: `${destination.name}: ${c.name}` })));
+        } catch (err) {
+          checks.push({ name: `${destination.name}: preflight`, severity: "error", message: scrubSecrets((err as Error).message) });
+        } finally {
+          await destination.close();
+        }
+      }
+      const errors = checks.filter((c) => c.severity === "error").length;
+      if (out.json) printJson(out, { ok: errors === 0, checks });
+      else {
+        out.write(table(["severity", "check", "result", "fix"], checks.map((c) => [c.severity.toUpperCase(), c.name, c.message, c.fix ?? ""]), 70));
+        out.write(errors === 0 ? "\nno errors" : `\n${errors} error(s)`);
+      }
+      process.exitCode = errors === 0 ? 0 : 1;
+    });
+}
+
+function checkDataRoot(config: Config): CheckResult[] {
+  const results: CheckResult[] = [];
+  try {
+    fs.accessSync(config.dataRoot, fs.constants.R_OK | fs.constants.X_OK);
+    if (!fs.statSync(config.dataRoot).isDirectory()) throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });
+    results.push({ name: "DATA root readable", severity: "ok", message: config.dataRoot });
+  } catch (err) {
+    results.push({
+      name: "DATA root readable",
+      severity: "error",
+      message: `${config.dataRoot}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      fix: "set dataRoot to the beamline's DATA directory and give the beamsync user read access",
+    });
+    return results;
+  }
+  try {
+    fs.accessSync(config.dataRoot, fs.constants.W_OK);
+    results.push({ name: "DATA root read-only", severity: "warning", message: "beamsync can write to the DATA root (it never does)", fix: "mount it read-only or use ReadOnlyPaths= in the systemd unit" });
+  } catch {
+    results.push({ name: "DATA root read-only", severity: "ok", message: "not writable by beamsync" });
+  }
+  if (config.sources.resonance.enabled) {
+    const index = path.join(config.dataRoot, config.sources.resonance.indexFile);
+    results.push(
+      fs.existsSync(index)
+        ? { name: "resonance index", severity: "ok", message: index }
+        : {
+            name: "resonance index",
+            severity: config.sources.resonance.discover ? "warning" : "error",
+            message: `${index} not found${config.sources.resonance.discover ? "; beamtime DBs are discovered by scanning" : ""}`,
+            fix: "set sources.resonance.indexFile, or keep sources.resonance.discover: true",
+          },
+    );
+  }
+  return results;
+}
+
+function checkStateStore(config: Config): CheckResult {
+  try {
+    const store = StateStore.open(config.stateDir);
+    try {
+      const version = store.db.pragma("user_version", { simple: true }) as number;
+      store.setMeta("doctor_checked_at", new Date().toISOString());
+      return { name: "state store", severity: "ok", message: `${store.file} writable, schema ${version}/${LATEST_VERSION}${store.migration.applied.length ? ` (migrated: ${store.migration.applied.join("; ")})` : ""}` };
+    } finally {
+      store.close();
+    }
+  } catch (err) {
+    return { name: "state store", severity: "error", message: `${config.stateDir}: ${(err as Error).message}`, fix: "create stateDir and give the beamsync user write access (systemd: StateDirectory=beamsync)" };
+  }
+}

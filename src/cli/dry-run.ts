@@ -1,0 +1,85 @@
+import type { DestinationName } from "../mapping/record.js";
+import { stableStringify } from "../mapping/record.js";
+import type { Engine } from "../sync/engine.js";
+import { scrubSecrets } from "../ops/logger.js";
+import type { Output } from "./output.js";
+import { table } from "./output.js";
+
+export interface FieldDiff {
+  field: string;
+  catalog: unknown;
+  desired: unknown;
+}
+
+export interface DryRunChange {
+  destination: DestinationName;
+  kind: string;
+  key: string;
+  runUid?: string | undefined;
+  change: "create" | "update";
+  /** For updates: fields whose catalog value differs from what beamsync would send. */
+  fields?: FieldDiff[] | undefined;
+  remote?: "exists" | "missing" | "unknown" | undefined;
+  remoteError?: string | undefined;
+}
+
+export interface DryRunReport {
+  changes: DryRunChange[];
+  totals: Record<string, { create: number; update: number }>;
+  problems: { source: string; path: string; reason: string; location?: string | undefined }[];
+}
+
+/** Read every source (ignoring watermarks), map, and compare with the state store and, for updates, the catalog. */
+export async function dryRun(engine: Engine, options: { remoteDiff: boolean }): Promise<DryRunReport> {
+  const scan = await engine.scan({ force: true });
+  const desired = engine.map(scan.snapshot);
+  const diffs = engine.store.diff(desired);
+  const changes: DryRunChange[] = [];
+  const totals: DryRunReport["totals"] = {};
+  const byName = new Map(engine.destinations.map((d) => [d.name, d]));
+  for (const { record, change } of diffs) {
+    const entry: DryRunChange = { destination: record.destination, kind: record.kind, key: record.key, runUid: record.runUid, change };
+    const destination = byName.get(record.destination);
+    if (change === "update" && options.remoteDiff && destination) {
+      try {
+        const state = await destination.lookup(
+          { kind: record.kind, key: record.key, payload: record.payload, hash: record.hash },
+          { dependencyRemoteId: (kind, key) => engine.store.remoteIdOf(`${record.destination}/${kind}/${key}`) },
+        );
+        entry.remote = state.exists ? "exists" : "missing";
+        if (state.exists && state.fields) entry.fields = diffFields(record.payload, state.fields);
+      } catch (err) {
+        entry.remote = "unknown";
+        entry.remoteError = scrubSecrets(err instanceof Error ? err.message : String(err));
+      }
+    }
+    const t = (totals[record.destination] ??= { create: 0, update: 0 });
+    t[change]++;
+    changes.push(entry);
+  }
+  return { changes, totals, problems: scan.snapshot.problems };
+}
+
+export function diffFields(desired: Record<string, unknown>, catalog: Record<string, unknown>): FieldDiff[] {
+  const out: FieldDiff[] = [];
+  for (const [field, value] of Object.entries(desired)) {
+    if (!(field in catalog)) continue;
+    if (stableStringify(value) !== stableStringify(catalog[field])) out.push({ field, catalog: catalog[field], desired: value });
+  }
+  return out;
+}
+
+export function printDryRun(out: Output, report: DryRunReport): void {
+  if (report.changes.length === 0) {
+    out.write("nothing to do: every record is in step with the catalogs");
+  } else {
+    out.write(
+      table(
+        ["destination", "kind", "key", "change", "differs"],
+        report.changes.map((c) => [c.destination, c.kind, c.key, c.change, c.fields?.map((f) => f.field).join(", ") ?? (c.remoteError ? `? ${c.remoteError}` : "")]),
+      ),
+    );
+    for (const [destination, t] of Object.entries(report.totals)) out.write(`${destination}: ${t.create} to create, ${t.update} to update`);
+  }
+  for (const p of report.problems) out.write(`problem: ${p.source} ${p.path}${p.location ? ` (${p.location})` : ""}: ${p.reason}`);
+}

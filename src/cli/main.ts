@@ -1,0 +1,55 @@
+import { Command, CommanderError, Option } from "commander";
+import { UsageError } from "../sync/errors.js";
+import { StateVersionError } from "../state/migrations.js";
+import { scrubSecrets } from "../ops/logger.js";
+import { doctorCommand } from "./doctor.js";
+import { logCommand } from "./log.js";
+import { resyncCommand } from "./resync.js";
+import { retryCommand } from "./retry.js";
+import { runCommand } from "./run.js";
+import { statusCommand } from "./status.js";
+import { syncCommand } from "./sync.js";
+import { VERSION } from "../version.js";
+
+/** Exit status (DESIGN.md §4): 0 success, 1 the work ran but some records failed, 2 bad usage or configuration. */
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+export function buildProgram(): Command {
+  const program = new Command("beamsync")
+    .description("Keeps SciCat and ICAT catalogs in step with what a beamline writes to disk.")
+    .version(VERSION)
+    .addOption(new Option("-c, --config <file>", "configuration file (default: $BEAMSYNC_CONFIG, else ./beamsync.yaml)"))
+    .option("--json", "print data as JSON (for scripts)")
+    .addOption(new Option("--log-level <level>", "log level for this command").choices(["error", "warn", "info", "debug"]))
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  for (const command of [runCommand(), syncCommand(), statusCommand(), resyncCommand(), retryCommand(), logCommand(), doctorCommand()]) {
+    // Global flags are accepted after the command name too (`beamsync status --json`).
+    command.option("-c, --config <file>", "configuration file").option("--json", "print data as JSON");
+    command.exitOverride();
+    program.addCommand(command);
+  }
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : EXIT_OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end with exitCode 0; parse errors with 1, which the contract calls 2.
+      return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    if (err instanceof UsageError || err instanceof StateVersionError) {
+      process.stderr.write(`beamsync: ${scrubSecrets(err.message)}\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`beamsync: ${scrubSecrets(err instanceof Error ? err.message : String(err))}\n`);
+    return EXIT_FAILED;
+  }
+}

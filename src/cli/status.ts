@@ -1,0 +1,92 @@
+import { Command } from "commander";
+import type { StateStore } from "../state/store.js";
+import { globalOptions, withStore } from "./context.js";
+import { createOutput, formatAge, printJson, table } from "./output.js";
+import { daemonStatus } from "../ops/heartbeat.js";
+
+export type StateCounts = Record<string, { pending: number; waiting: number; synced: number; failed: number; dead: number }>;
+
+export function summarizeCounts(rows: { destination: string; state: string; n: number }[], waiting: { destination: string; n: number }[] = []): StateCounts {
+  const out: StateCounts = {};
+  for (const row of rows) {
+    const c = (out[row.destination] ??= { pending: 0, waiting: 0, synced: 0, failed: 0, dead: 0 });
+    if (row.state === "pending" || row.state === "synced" || row.state === "failed" || row.state === "dead") c[row.state] = row.n;
+  }
+  for (const w of waiting) {
+    const c = (out[w.destination] ??= { pending: 0, waiting: 0, synced: 0, failed: 0, dead: 0 });
+    c.waiting = w.n;
+  }
+  return out;
+}
+
+export function collectStatus(store: StateStore, nowMs = Date.now()) {
+  const records = summarizeCounts(store.countsByState(), store.waitingCounts());
+  const oldest = store.oldestPending();
+  const lastReconcile = store.getMeta("last_reconcile");
+  return {
+    records,
+    oldestPending: oldest
+      ? {
+          record: oldest.id,
+          destination: oldest.destination,
+          since: new Date(oldest.changed_at_ms ?? Date.parse(oldest.created_at)).toISOString(),
+          ageSeconds: Math.round((nowMs - (oldest.changed_at_ms ?? Date.parse(oldest.created_at))) / 1000),
+          lastError: oldest.last_error,
+        }
+      : null,
+    lastScan: store.getMeta("last_scan") ?? null,
+    lastReconcile: lastReconcile ? (JSON.parse(lastReconcile) as unknown) : null,
+    sources: store.sourceSummary(),
+    sourceProblems: store.sourceProblems(),
+    recentFailures: store.recentFailures(10).map((r) => ({
+      record: r.id,
+      destination: r.destination,
+      state: r.state,
+      attempts: r.attempts,
+      at: r.updated_at,
+      reason: r.last_error,
+    })),
+    daemon: daemonStatus(store, nowMs),
+  };
+}
+
+export function statusCommand(): Command {
+  return new Command("status")
+    .description("records per destination and state, oldest pending, last scan, unreadable sources, recent failures")
+    .addHelpText("after", "\nExamples:\n  beamsync status\n  beamsync status --json | jq .records")
+    .action(async (_opts, command: Command) => {
+      const options = globalOptions(command);
+      const out = createOutput(options.json ?? false);
+      await withStore(options, (store) => {
+        const status = collectStatus(store);
+        if (out.json) return printJson(out, status);
+        const dests = Object.entries(status.records);
+        out.write(
+          dests.length === 0
+            ? "no records yet: run `beamsync sync` or start the daemon"
+            : table(
+                ["destination", "synced", "pending", "waiting", "failed", "dead"],
+                dests.map(([d, c]) => [d, c.synced, c.pending - c.waiting, c.waiting, c.failed, c.dead]),
+              ),
+        );
+        out.write("");
+        out.write(`daemon: ${status.daemon.running ? `running (pid ${status.daemon.pid}, seen ${formatAge(status.daemon.ageMs ?? 0)} ago)` : "not running"}`);
+        out.write(`last scan: ${status.lastScan ?? "never"}`);
+        if (status.oldestPending) {
+          out.write(`oldest pending: ${status.oldestPending.record} (${formatAge(status.oldestPending.ageSeconds * 1000)})${status.oldestPending.lastError ? ` — ${status.oldestPending.lastError}` : ""}`);
+        }
+        if (status.sources.length) {
+          out.write("");
+          out.write(table(["source", "files", "problems", "last scanned"], status.sources.map((s) => [s.source, s.files, s.problems, s.last_scanned])));
+        }
+        if (status.sourceProblems.length) {
+          out.write("\nsources that could not be read:");
+          out.write(table(["source", "path", "reason"], status.sourceProblems.map((p) => [p.source, p.path, `${p.problem}${p.retry ? " (will retry)" : ""}`]), 100));
+        }
+        if (status.recentFailures.length) {
+          out.write("\nrecent failures:");
+          out.write(table(["record", "state", "attempts", "at", "reason"], status.recentFailures.map((f) => [f.record, f.state, f.attempts, f.at, f.reason]), 100));
+        }
+      });
+    });
+}

@@ -1,0 +1,209 @@
+import fs from "node:fs";
+import path from "node:path";
+import YAML from "yaml";
+import { z } from "zod";
+import { registerSecret } from "../ops/logger.js";
+import { UsageError } from "../sync/errors.js";
+import { configSchema, type Config } from "./schema.js";
+
+/**
+ * Configuration is layered: built-in defaults < YAML file < BEAMSYNC_* environment < command-line overrides.
+ * Validation happens once, here, at the edge; everything inside receives a typed, complete Config.
+ */
+
+export const DEFAULT_CONFIG_FILE = "./beamsync.yaml";
+const ENV_PREFIX = "BEAMSYNC_";
+/** Environment variables with this prefix that are not configuration keys. */
+const NON_CONFIG_ENV = new Set(["BEAMSYNC_CONFIG"]);
+
+export interface LoadOptions {
+  /** Explicit --config; otherwise BEAMSYNC_CONFIG, otherwise ./beamsync.yaml. */
+  configPath?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Dotted-path overrides from flags, applied last. */
+  overrides?: Record<string, unknown>;
+  /** An in-memory document instead of a file (tests, demo). */
+  document?: Record<string, unknown>;
+  cwd?: string;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** Absolute path of the file read, if any. */
+  file: string | undefined;
+}
+
+export function resolveConfigPath(options: LoadOptions): string {
+  const env = options.env ?? process.env;
+  return options.configPath ?? env.BEAMSYNC_CONFIG ?? DEFAULT_CONFIG_FILE;
+}
+
+export function loadConfig(options: LoadOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  let document: Record<string, unknown>;
+  let file: string | undefined;
+  if (options.document) {
+    document = structuredClone(options.document);
+  } else {
+    file = path.resolve(cwd, resolveConfigPath(options));
+    document = readYamlFile(file);
+  }
+  const baseDir = file ? path.dirname(file) : cwd;
+
+  applyEnvironment(document, env);
+  for (const [dotted, value] of Object.entries(options.overrides ?? {})) setPath(document, dotted.split("."), value);
+
+  const parsed = configSchema.safeParse(document);
+  if (!parsed.success) throw new UsageError(formatIssues(parsed.error, file));
+  const config = parsed.data;
+
+  config.dataRoot = path.resolve(baseDir, config.dataRoot);
+  config.stateDir = path.resolve(baseDir, config.stateDir);
+  for (const name of ["scicat", "icat"] as const) {
+    resolveSecrets(config.destinations[name], `destinations.${name}`, baseDir, env);
+  }
+  return { config, file };
+}
+
+function readYamlFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
+      throw new UsageError(
+        `configuration file ${file} not found: pass --config FILE, set BEAMSYNC_CONFIG, or copy config/beamsync.example.yaml to ./beamsync.yaml`,
+      );
+    }
+    throw new UsageError(`cannot read configuration file ${file}: ${(err as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = YAML.parse(text);
+  } catch (err) {
+    throw new UsageError(`configuration file ${file} is not valid YAML: ${(err as Error).message}`);
+  }
+  if (value === null || value === undefined) return {};
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw new UsageError(`configuration file ${file} must hold a mapping of keys (dataRoot, stateDir, ...) at the top`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** BEAMSYNC_DESTINATIONS__SCICAT__PASSWORD → destinations.scicat.password (keys matched case-insensitively). */
+function applyEnvironment(document: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  const topKeys = Object.keys(configSchema.shape);
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || NON_CONFIG_ENV.has(name) || raw === undefined) continue;
+    const segments = name.slice(ENV_PREFIX.length).split("__").filter(Boolean);
+    const first = segments[0];
+    if (!first || !topKeys.some((k) => k.toLowerCase() === first.toLowerCase())) continue;
+    setPath(document, segments, parseScalar(raw), true);
+  }
+}
+
+function parseScalar(raw: string): unknown {
+  try {
+    const value: unknown = YAML.parse(raw);
+    return value === null ? raw : value;
+  } catch {
+    return raw;
+  }
+}
+
+const knownKeyNames = collectKeyNames(configSchema);
+
+function collectKeyNames(schema: z.ZodType, out = new Map<string, string>()): Map<string, string> {
+  const def = (schema as unknown as { def?: { type?: string; innerType?: z.ZodType; shape?: Record<string, z.ZodType>; valueType?: z.ZodType } }).def;
+  if (!def) return out;
+  if (def.type === "object" && def.shape) {
+    for (const [key, child] of Object.entries(def.shape)) {
+      out.set(key.toLowerCase(), key);
+      collectKeyNames(child, out);
+    }
+  } else if (def.innerType) {
+    collectKeyNames(def.innerType, out);
+  }
+  return out;
+}
+
+function setPath(target: Record<string, unknown>, segments: string[], value: unknown, caseInsensitive = false): void {
+  let node = target;
+  segments.forEach((segment, i) => {
+    let key = segment;
+    if (caseInsensitive) {
+      key = Object.keys(node).find((k) => k.toLowerCase() === segment.toLowerCase()) ?? knownKeyNames.get(segment.toLowerCase()) ?? segment.toLowerCase();
+    }
+    if (i === segments.length - 1) {
+      node[key] = value;
+      return;
+    }
+    const next = node[key];
+    if (next === null || typeof next !== "object" || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  });
+}
+
+interface SecretHolder {
+  password?: string | undefined;
+  passwordFile?: string | undefined;
+  token?: string | undefined;
+  tokenFile?: string | undefined;
+  enabled: boolean;
+}
+
+/** passwordFile / tokenFile → password / token; `${CREDENTIALS_DIRECTORY}` expands for systemd LoadCredential. */
+function resolveSecrets(holder: SecretHolder, keyPath: string, baseDir: string, env: NodeJS.ProcessEnv): void {
+  for (const [fileKey, valueKey] of [
+    ["passwordFile", "password"],
+    ["tokenFile", "token"],
+  ] as const) {
+    const fileName = holder[fileKey];
+    if (!fileName || holder[valueKey]) continue;
+    const expanded = fileName.replace(/\$\{(\w+)\}|\$(\w+)/g, (whole, a?: string, b?: string) => env[(a ?? b) as string] ?? whole);
+    const absolute = path.resolve(baseDir, expanded);
+    try {
+      holder[valueKey] = fs.readFileSync(absolute, "utf8").replace(/\r?\n$/, "");
+    } catch (err) {
+      if (!holder.enabled) continue;
+      throw new UsageError(
+        `${keyPath}.${fileKey}: cannot read ${absolute} (${(err as NodeJS.ErrnoException).code ?? "error"}); ` +
+          `fix the path or the file's permissions, or set ${keyPath}.${valueKey} instead`,
+      );
+    }
+  }
+  registerSecret(holder.password);
+  registerSecret(holder.token);
+  if (holder.enabled && !holder.password && !holder.token) {
+    throw new UsageError(
+      `${keyPath}: no credentials; set password or passwordFile (or token / tokenFile), ` +
+        `e.g. BEAMSYNC_${keyPath.toUpperCase().replace(/\./g, "__")}__PASSWORD`,
+    );
+  }
+}
+
+/** One line per problem: the dotted key, what is wrong, and how to fix it. */
+export function formatIssues(error: z.ZodError, file: string | undefined): string {
+  const where = file ? ` in ${file}` : "";
+  const lines = error.issues.map((issue) => {
+    const key = issue.path.map(String).join(".") || "(top level)";
+    return `  - ${key}: ${describeIssue(issue)}`;
+  });
+  return `invalid configuration${where}:\n${lines.join("\n")}`;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case "unrecognized_keys":
+      return `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}; remove them or check the spelling against config/beamsync.example.yaml`;
+    case "invalid_type":
+      if (issue.input === undefined) return `is required; add it (see config/beamsync.example.yaml)`;
+      return `${issue.message}; expected ${issue.expected}`;
+    case "invalid_value":
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    default:
+      return issue.message;
+  }
+}

@@ -1,0 +1,96 @@
+import type { Config } from "../../config/schema.js";
+import type { Beamtime, Run, Sample, StreamInfo } from "../../model/types.js";
+import { datasetNameFor, exitStatusFor, isoFromSeconds, proposalIdFor } from "../common.js";
+import { firstString } from "../lookup.js";
+import { scicatSampleId } from "./proposal-sample.js";
+
+export function datasetPid(run: Run, config: Config): string {
+  return `${config.destinations.scicat.pidPrefix}${run.uid}`;
+}
+
+/** The instrument a run was measured on: the bluesky start document's beamline, else the configured one. */
+export function instrumentFor(run: Run, config: Config): { uniqueName: string; name: string } {
+  const fromDocument = run.source === "bluesky" ? firstString(run.metadata, config.sources.bluesky.keys.beamline) : undefined;
+  const uniqueName = fromDocument ?? config.mapping.instrument;
+  const name = fromDocument ? fromDocument : (config.mapping.instrumentName ?? uniqueName);
+  return { uniqueName, name };
+}
+
+function streamsMetadata(streams: StreamInfo[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const stream of streams) {
+    const keys: Record<string, unknown> = {};
+    for (const [field, info] of Object.entries(stream.dataKeys)) {
+      keys[field] = {
+        ...(info.units !== undefined && info.units !== null ? { units: info.units } : {}),
+        ...(info.dtype !== undefined ? { dtype: info.dtype } : {}),
+        ...(info.shape !== undefined ? { shape: info.shape } : {}),
+        ...(info.source !== undefined ? { source: info.source } : {}),
+      };
+    }
+    out[stream.name] = { data_keys: keys, ...(stream.eventCount !== undefined ? { event_count: stream.eventCount } : {}) };
+  }
+  return out;
+}
+
+/** v4 raw Dataset (scicat-api.md §5.3, resonance-data.md §9, bluesky-documents.md §9.1). */
+export function datasetPayload(run: Run, beamtime: Beamtime | undefined, sample: Sample | undefined, instrument: string, config: Config): Record<string, unknown> {
+  const mapping = config.mapping;
+  const researcher = beamtime?.researcher;
+  const owner =
+    researcher?.name ??
+    (run.source === "bluesky" ? firstString(run.metadata, config.sources.bluesky.keys.owner) : undefined) ??
+    run.operator ??
+    mapping.ownerGroup;
+  const email = researcher?.email ?? mapping.defaultEmail;
+  const status = exitStatusFor(run);
+  const keywords = new Set<string>([...(sample?.tags ?? []), run.planName, ...mapping.keywords]);
+  if (status !== "success") keywords.add(status);
+
+  const scientificMetadata: Record<string, unknown> = {
+    run: {
+      uid: run.uid,
+      plan_name: run.planName,
+      exit_status: status,
+      ...(run.reason ? { reason: run.reason } : {}),
+      num_events: run.numEvents,
+      ...(run.operator ? { operator: run.operator } : {}),
+    },
+    streams: streamsMetadata(run.streams),
+  };
+  if (run.source === "bluesky") {
+    scientificMetadata.start = run.metadata;
+    if (run.extra?.stop) scientificMetadata.stop = run.extra.stop;
+  } else {
+    scientificMetadata.metadata = run.metadata;
+  }
+  if (run.missingFiles?.length) scientificMetadata.missing_files = run.missingFiles;
+
+  const payload: Record<string, unknown> = {
+    pid: datasetPid(run, config),
+    type: "raw",
+    datasetName: datasetNameFor(run, sample, beamtime),
+    owner,
+    contactEmail: email,
+    ownerGroup: mapping.ownerGroup,
+    accessGroups: mapping.accessGroups,
+    principalInvestigators: [owner],
+    creationTime: isoFromSeconds(run.state === "complete" && run.timeStop !== undefined ? run.timeStop : run.timeStart),
+    startTime: isoFromSeconds(run.timeStart),
+    sourceFolder: run.sourceFolder,
+    creationLocation: mapping.creationLocation ?? `/${instrument}`,
+    dataFormat: run.dataFormat,
+    keywords: [...keywords],
+    scientificMetadata,
+    instrumentIds: [instrument],
+  };
+  if (researcher?.email) payload.ownerEmail = researcher.email;
+  if (researcher?.orcid) payload.orcidOfOwner = researcher.orcid;
+  if (run.state === "complete" && run.timeStop !== undefined) payload.endTime = isoFromSeconds(run.timeStop);
+  if (beamtime) payload.proposalIds = [proposalIdFor(beamtime, mapping)];
+  if (sample) payload.sampleIds = [scicatSampleId(sample)];
+  if (run.scanId !== undefined) payload.runNumber = String(run.scanId);
+  const description = run.source === "bluesky" ? firstString(run.metadata, ["sample_desc", "purpose"]) : undefined;
+  if (description) payload.description = description;
+  return payload;
+}

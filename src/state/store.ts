@@ -1,0 +1,557 @@
+import type Database from "better-sqlite3";
+import type { DesiredRecord, DestinationName } from "../mapping/record.js";
+import type { SourceKind } from "../model/types.js";
+import type { Watermark, WatermarkReader } from "../sources/contract.js";
+import { openDatabase, type OpenedDatabase } from "./database.js";
+
+/** Every query beamsync makes against its state file, as prepared statements behind named methods. */
+
+export type RecordState = "pending" | "synced" | "failed" | "dead";
+
+export interface RecordRow {
+  id: string;
+  destination: DestinationName;
+  kind: string;
+  key: string;
+  session_identifier: string;
+  run_uid: string | null;
+  beamtime_key: string | null;
+  state: RecordState;
+  desired_hash: string;
+  synced_hash: string | null;
+  payload: string | null;
+  depends_on: string;
+  remote_id: string | null;
+  remote_url: string | null;
+  attempts: number;
+  next_attempt_at: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  last_error: string | null;
+  changed_at_ms: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface UploadLogRow {
+  id: number;
+  session_identifier: string;
+  destination_name: string;
+  success: number;
+  timestamp: string;
+  record_id: string | null;
+  record_url: string | null;
+  error_message: string | null;
+  metadata_json: string | null;
+}
+
+export interface UploadLogEntry {
+  sessionIdentifier: string;
+  destination: DestinationName;
+  success: boolean;
+  timestamp?: string;
+  recordId?: string | undefined;
+  recordUrl?: string | undefined;
+  errorMessage?: string | undefined;
+  metadata: Record<string, unknown>;
+}
+
+/** Which records a resync or retry applies to. Empty scope = all. */
+export interface RecordScope {
+  runUid?: string | undefined;
+  beamtime?: string | undefined;
+  destination?: DestinationName | undefined;
+}
+
+export interface ReconcileCounts {
+  created: number;
+  updated: number;
+  forced: number;
+  unchanged: number;
+}
+
+export interface RequestRow {
+  id: number;
+  action: "resync" | "retry";
+  scope: string;
+  requested_at: string;
+  handled_at: string | null;
+  result: string | null;
+}
+
+const nowIso = () => new Date().toISOString();
+
+export class StateStore implements WatermarkReader {
+  readonly db: Database.Database;
+  readonly file: string;
+  readonly migration: OpenedDatabase["migration"];
+  private readonly stmts;
+
+  constructor(opened: OpenedDatabase) {
+    this.db = opened.db;
+    this.file = opened.file;
+    this.migration = opened.migration;
+    const db = this.db;
+    this.stmts = {
+      getSource: db.prepare<[string, string], { size: number; mtime_ms: number; data: string | null; problem: string | null; retry: number }>(
+        "SELECT size, mtime_ms, data, problem, retry FROM sources WHERE source = ? AND path = ?",
+      ),
+      putSource: db.prepare(
+        `INSERT INTO sources (source, path, size, mtime_ms, data, problem, retry, scanned_at)
+         VALUES (@source, @path, @size, @mtimeMs, @data, @problem, @retry, @scannedAt)
+         ON CONFLICT (source, path) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms,
+           data = excluded.data, problem = excluded.problem, retry = excluded.retry, scanned_at = excluded.scanned_at`,
+      ),
+      getRecord: db.prepare<[string], RecordRow>("SELECT * FROM records WHERE id = ?"),
+      getHashes: db.prepare<[string], { desired_hash: string; synced_hash: string | null; state: RecordState }>(
+        "SELECT desired_hash, synced_hash, state FROM records WHERE id = ?",
+      ),
+      insertRecord: db.prepare(
+        `INSERT INTO records (id, destination, kind, key, session_identifier, run_uid, beamtime_key, state, desired_hash,
+           payload, depends_on, attempts, next_attempt_at, changed_at_ms, created_at, updated_at)
+         VALUES (@id, @destination, @kind, @key, @sessionIdentifier, @runUid, @beamtimeKey, 'pending', @hash,
+           @payload, @dependsOn, 0, 0, @changedAtMs, @now, @now)`,
+      ),
+      requeueRecord: db.prepare(
+        `UPDATE records SET state = 'pending', desired_hash = @hash, payload = @payload, depends_on = @dependsOn,
+           session_identifier = @sessionIdentifier, run_uid = @runUid, beamtime_key = @beamtimeKey,
+           attempts = 0, next_attempt_at = 0, last_error = NULL, changed_at_ms = @changedAtMs, updated_at = @now
+         WHERE id = @id`,
+      ),
+      remoteId: db.prepare<[string], { remote_id: string | null }>("SELECT remote_id FROM records WHERE id = ?"),
+      markSynced: db.prepare(
+        `UPDATE records SET state = 'synced', synced_hash = desired_hash, payload = NULL, remote_id = @remoteId,
+           remote_url = @remoteUrl, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL, last_error = NULL,
+           updated_at = @now
+         WHERE id = @id AND desired_hash = @hash`,
+      ),
+      // The desired content changed while we pushed the old one: keep it pending, remember the remote id.
+      markSyncedStale: db.prepare(
+        `UPDATE records SET remote_id = @remoteId, remote_url = @remoteUrl, lease_owner = NULL, lease_until = NULL,
+           updated_at = @now WHERE id = @id AND desired_hash != @hash`,
+      ),
+      markRetry: db.prepare(
+        `UPDATE records SET attempts = attempts + 1, next_attempt_at = @nextAttemptAt, last_error = @error,
+           state = CASE WHEN attempts + 1 >= @maxAttempts THEN 'dead' ELSE 'pending' END,
+           lease_owner = NULL, lease_until = NULL, updated_at = @now
+         WHERE id = @id`,
+      ),
+      markFailed: db.prepare(
+        `UPDATE records SET attempts = attempts + 1, state = 'failed', last_error = @error, lease_owner = NULL,
+           lease_until = NULL, updated_at = @now WHERE id = @id`,
+      ),
+      release: db.prepare("UPDATE records SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?"),
+      releaseOwner: db.prepare("UPDATE records SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?"),
+      insertLog: db.prepare(
+        `INSERT INTO upload_log (session_identifier, destination_name, success, timestamp, record_id, record_url,
+           error_message, metadata_json)
+         VALUES (@sessionIdentifier, @destination, @success, @timestamp, @recordId, @recordUrl, @errorMessage, @metadata)`,
+      ),
+      getMeta: db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?"),
+      setMeta: db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+      addRequest: db.prepare("INSERT INTO requests (action, scope, requested_at) VALUES (?, ?, ?)"),
+      openRequests: db.prepare<[], RequestRow>("SELECT * FROM requests WHERE handled_at IS NULL ORDER BY id"),
+      finishRequest: db.prepare("UPDATE requests SET handled_at = ?, result = ? WHERE id = ?"),
+      getRequest: db.prepare<[number], RequestRow>("SELECT * FROM requests WHERE id = ?"),
+    };
+  }
+
+  static open(stateDir: string, options: { readonly?: boolean } = {}): StateStore {
+    return new StateStore(openDatabase(stateDir, options));
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  // ---- sources -------------------------------------------------------------------------------------------
+
+  get(source: SourceKind, path: string): Watermark | undefined {
+    const row = this.stmts.getSource.get(source, path);
+    if (!row) return undefined;
+    return {
+      source,
+      path,
+      size: row.size,
+      mtimeMs: row.mtime_ms,
+      data: row.data ? (JSON.parse(row.data) as unknown) : undefined,
+      problem: row.problem ?? undefined,
+      retry: row.retry === 1,
+    };
+  }
+
+  private saveWatermark(w: Watermark, scannedAt: string): void {
+    this.stmts.putSource.run({
+      source: w.source,
+      path: w.path,
+      size: w.size,
+      mtimeMs: w.mtimeMs,
+      data: w.data === undefined ? null : JSON.stringify(w.data),
+      problem: w.problem ?? null,
+      retry: w.retry ? 1 : 0,
+      scannedAt,
+    });
+  }
+
+  sourceProblems(): { source: string; path: string; problem: string; retry: boolean; scanned_at: string }[] {
+    return this.db
+      .prepare("SELECT source, path, problem, retry, scanned_at FROM sources WHERE problem IS NOT NULL ORDER BY source, path")
+      .all()
+      .map((r) => {
+        const row = r as { source: string; path: string; problem: string; retry: number; scanned_at: string };
+        return { ...row, retry: row.retry === 1 };
+      });
+  }
+
+  sourceSummary(): { source: string; files: number; problems: number; last_scanned: string | null }[] {
+    return this.db
+      .prepare(
+        `SELECT source, COUNT(*) AS files, SUM(problem IS NOT NULL) AS problems, MAX(scanned_at) AS last_scanned
+         FROM sources GROUP BY source ORDER BY source`,
+      )
+      .all() as { source: string; files: number; problems: number; last_scanned: string | null }[];
+  }
+
+  // ---- reconcile -----------------------------------------------------------------------------------------
+
+  /**
+   * Put the differences between desired records and what was last synced into the outbox, and store the
+   * source watermarks that produced them — in one transaction, so a crash never records a file as read
+   * without its records queued.
+   */
+  reconcile(
+    desired: Iterable<DesiredRecord>,
+    watermarks: Iterable<Watermark>,
+    options: { force?: (r: DesiredRecord) => boolean; nowMs?: number } = {},
+  ): ReconcileCounts {
+    const counts: ReconcileCounts = { created: 0, updated: 0, forced: 0, unchanged: 0 };
+    const nowMs = options.nowMs ?? Date.now();
+    const now = new Date(nowMs).toISOString();
+    this.db.transaction(() => {
+      for (const record of desired) {
+        const id = `${record.destination}/${record.kind}/${record.key}`;
+        const existing = this.stmts.getHashes.get(id);
+        const forced = options.force?.(record) ?? false;
+        if (existing && existing.desired_hash === record.hash && !forced) {
+          counts.unchanged++;
+          continue;
+        }
+        const params = {
+          id,
+          destination: record.destination,
+          kind: record.kind,
+          key: record.key,
+          sessionIdentifier: record.sessionIdentifier ?? record.runUid ?? record.key,
+          runUid: record.runUid ?? null,
+          beamtimeKey: record.beamtimeKey ?? null,
+          hash: record.hash,
+          payload: JSON.stringify(record.payload),
+          dependsOn: JSON.stringify(record.dependsOn),
+          changedAtMs: nowMs,
+          now,
+        };
+        if (!existing) {
+          this.stmts.insertRecord.run(params);
+          counts.created++;
+        } else {
+          this.stmts.requeueRecord.run(params);
+          if (existing.desired_hash === record.hash) counts.forced++;
+          else counts.updated++;
+        }
+      }
+      for (const w of watermarks) this.saveWatermark(w, now);
+    })();
+    return counts;
+  }
+
+  /** Classify desired records against the store without changing anything (dry-run). */
+  diff(desired: Iterable<DesiredRecord>): { record: DesiredRecord; change: "create" | "update" }[] {
+    const out: { record: DesiredRecord; change: "create" | "update" }[] = [];
+    for (const record of desired) {
+      const existing = this.stmts.getHashes.get(`${record.destination}/${record.kind}/${record.key}`);
+      if (!existing) out.push({ record, change: "create" });
+      else if (existing.synced_hash !== record.hash) out.push({ record, change: "update" });
+    }
+    return out;
+  }
+
+  // ---- outbox --------------------------------------------------------------------------------------------
+
+  /**
+   * Lease up to `limit` due records whose dependencies exist remotely, for `leaseMs`. Records leased by another
+   * process (the daemon, or a CLI sync) are skipped until their lease runs out.
+   */
+  lease(options: { owner: string; limit: number; nowMs: number; leaseMs: number; destinations: DestinationName[]; excludeIds?: ReadonlySet<string> }): RecordRow[] {
+    if (options.destinations.length === 0 || options.limit <= 0) return [];
+    const placeholders = options.destinations.map(() => "?").join(", ");
+    const sql = `
+      UPDATE records SET lease_owner = ?, lease_until = ?
+      WHERE id IN (
+        SELECT r.id FROM records r
+        WHERE r.state = 'pending' AND r.next_attempt_at <= ?
+          AND (r.lease_until IS NULL OR r.lease_until < ?)
+          AND r.destination IN (${placeholders})
+          AND NOT EXISTS (
+            SELECT 1 FROM json_each(r.depends_on) d LEFT JOIN records p ON p.id = d.value
+            WHERE p.id IS NULL OR (p.remote_id IS NULL AND p.state != 'synced')
+          )
+        ORDER BY r.next_attempt_at, r.rowid
+        LIMIT ?
+      )
+      RETURNING *`;
+    const excluded = options.excludeIds;
+    return this.db.transaction(() => {
+      const rows = this.db
+        .prepare(sql)
+        .all(options.owner, options.nowMs + options.leaseMs, options.nowMs, options.nowMs, ...options.destinations, options.limit + (excluded?.size ?? 0)) as RecordRow[];
+      if (!excluded || excluded.size === 0) return rows;
+      const kept: RecordRow[] = [];
+      for (const row of rows) {
+        if (excluded.has(row.id) || kept.length >= options.limit) this.stmts.release.run(row.id, options.owner);
+        else kept.push(row);
+      }
+      return kept;
+    })();
+  }
+
+  /** Keep leases of long pushes alive. */
+  extendLeases(owner: string, ids: string[], until: number): void {
+    if (ids.length === 0) return;
+    this.db
+      .prepare(`UPDATE records SET lease_until = ? WHERE lease_owner = ? AND id IN (${ids.map(() => "?").join(", ")})`)
+      .run(until, owner, ...ids);
+  }
+
+  /**
+   * Free leases held by processes that no longer exist (a `kill -9` leaves its leases behind; waiting for them
+   * to expire would delay the restart's first pushes). Owners are "<pid>-<random>" on this host.
+   */
+  releaseDeadLeases(isAlive: (pid: number) => boolean): number {
+    const owners = this.db.prepare("SELECT DISTINCT lease_owner FROM records WHERE lease_owner IS NOT NULL").pluck().all() as string[];
+    let released = 0;
+    for (const owner of owners) {
+      const pid = Number(owner.split("-")[0]);
+      if (Number.isInteger(pid) && pid > 0 && !isAlive(pid)) released += this.stmts.releaseOwner.run(owner).changes;
+    }
+    return released;
+  }
+
+  releaseLeases(owner: string): void {
+    this.stmts.releaseOwner.run(owner);
+  }
+
+  remoteIdOf(recordId: string): string | undefined {
+    return this.stmts.remoteId.get(recordId)?.remote_id ?? undefined;
+  }
+
+  /** Earliest time a pending record becomes due, or undefined when none is pending. */
+  nextDueAt(destinations: DestinationName[]): number | undefined {
+    if (destinations.length === 0) return undefined;
+    const row = this.db
+      .prepare(
+        `SELECT MIN(next_attempt_at) AS due FROM records WHERE state = 'pending' AND destination IN (${destinations.map(() => "?").join(", ")})`,
+      )
+      .get(...destinations) as { due: number | null };
+    return row.due ?? undefined;
+  }
+
+  /** Pending records that could run now or later (dependencies satisfiable), per destination. */
+  countPending(destinations: DestinationName[]): number {
+    if (destinations.length === 0) return 0;
+    const row = this.db
+      .prepare(`SELECT COUNT(*) AS n FROM records WHERE state = 'pending' AND destination IN (${destinations.map(() => "?").join(", ")})`)
+      .get(...destinations) as { n: number };
+    return row.n;
+  }
+
+  /**
+   * Pending records that cannot succeed until an operator acts: a dependency failed, died or is missing —
+   * directly or through another blocked record.
+   */
+  countBlocked(destinations: DestinationName[]): number {
+    if (destinations.length === 0) return 0;
+    const row = this.db
+      .prepare(
+        `WITH RECURSIVE blocked(id) AS (
+           SELECT r.id FROM records r, json_each(r.depends_on) d LEFT JOIN records p ON p.id = d.value
+           WHERE r.state = 'pending' AND (p.id IS NULL OR (p.state IN ('failed', 'dead') AND p.remote_id IS NULL))
+           UNION
+           SELECT r.id FROM records r, json_each(r.depends_on) d JOIN blocked b ON b.id = d.value
+             JOIN records p ON p.id = b.id
+           WHERE r.state = 'pending' AND p.remote_id IS NULL
+         )
+         SELECT COUNT(*) AS n FROM blocked JOIN records USING (id)
+         WHERE destination IN (${destinations.map(() => "?").join(", ")})`,
+      )
+      .get(...destinations) as { n: number };
+    return row.n;
+  }
+
+  /** Record the outcome of one attempt and its upload_log row in one transaction. */
+  recordSuccess(row: RecordRow, result: { remoteId: string; remoteUrl?: string | undefined }, log: UploadLogEntry, nowMs: number): void {
+    const now = new Date(nowMs).toISOString();
+    this.db.transaction(() => {
+      const params = { id: row.id, hash: row.desired_hash, remoteId: result.remoteId, remoteUrl: result.remoteUrl ?? null, now };
+      const changed = this.stmts.markSynced.run(params).changes;
+      if (changed === 0) this.stmts.markSyncedStale.run(params);
+      this.appendLog(log);
+    })();
+  }
+
+  recordRetry(row: RecordRow, error: string, nextAttemptAt: number, maxAttempts: number, log: UploadLogEntry, nowMs: number): RecordState {
+    this.db.transaction(() => {
+      this.stmts.markRetry.run({ id: row.id, nextAttemptAt, error, maxAttempts, now: new Date(nowMs).toISOString() });
+      this.appendLog(log);
+    })();
+    return row.attempts + 1 >= maxAttempts ? "dead" : "pending";
+  }
+
+  recordFailure(row: RecordRow, error: string, log: UploadLogEntry, nowMs: number): void {
+    this.db.transaction(() => {
+      this.stmts.markFailed.run({ id: row.id, error, now: new Date(nowMs).toISOString() });
+      this.appendLog(log);
+    })();
+  }
+
+  /** Give a leased record back without counting an attempt (shutdown, catalog found down before sending). */
+  release(row: RecordRow, owner: string): void {
+    this.stmts.release.run(row.id, owner);
+  }
+
+  appendLog(entry: UploadLogEntry): void {
+    this.stmts.insertLog.run({
+      sessionIdentifier: entry.sessionIdentifier,
+      destination: entry.destination,
+      success: entry.success ? 1 : 0,
+      timestamp: entry.timestamp ?? new Date().toISOString(),
+      recordId: entry.recordId ?? null,
+      recordUrl: entry.recordUrl ?? null,
+      errorMessage: entry.errorMessage ?? null,
+      metadata: JSON.stringify(entry.metadata),
+    });
+  }
+
+  // ---- operator actions ----------------------------------------------------------------------------------
+
+  /** failed/dead → pending with a fresh attempt budget. Returns how many moved. */
+  retry(scope: RecordScope): number {
+    const { where, params } = scopeWhere(scope);
+    return this.db
+      .prepare(
+        `UPDATE records SET state = 'pending', attempts = 0, next_attempt_at = 0, last_error = NULL, updated_at = ?
+         WHERE state IN ('failed', 'dead') AND ${where}`,
+      )
+      .run(nowIso(), ...params).changes;
+  }
+
+  addRequest(action: "resync" | "retry", scope: RecordScope): number {
+    return Number(this.stmts.addRequest.run(action, JSON.stringify(scope), nowIso()).lastInsertRowid);
+  }
+
+  openRequests(): RequestRow[] {
+    return this.stmts.openRequests.all();
+  }
+
+  finishRequest(id: number, result: unknown): void {
+    this.stmts.finishRequest.run(nowIso(), JSON.stringify(result), id);
+  }
+
+  getRequest(id: number): RequestRow | undefined {
+    return this.stmts.getRequest.get(id);
+  }
+
+  getRecord(id: string): RecordRow | undefined {
+    return this.stmts.getRecord.get(id);
+  }
+
+  records(scope: RecordScope & { states?: RecordState[]; limit?: number }): RecordRow[] {
+    const { where, params } = scopeWhere(scope);
+    const states = scope.states?.length ? ` AND state IN (${scope.states.map(() => "?").join(", ")})` : "";
+    return this.db
+      .prepare(`SELECT * FROM records WHERE ${where}${states} ORDER BY updated_at DESC LIMIT ?`)
+      .all(...params, ...(scope.states ?? []), scope.limit ?? 1_000_000) as RecordRow[];
+  }
+
+  // ---- status --------------------------------------------------------------------------------------------
+
+  countsByState(): { destination: string; state: string; n: number }[] {
+    return this.db
+      .prepare("SELECT destination, state, COUNT(*) AS n FROM records GROUP BY destination, state ORDER BY destination, state")
+      .all() as { destination: string; state: string; n: number }[];
+  }
+
+  /** Pending records whose dependencies are not yet in the catalog, per destination. */
+  waitingCounts(): { destination: string; n: number }[] {
+    return this.db
+      .prepare(
+        `SELECT r.destination, COUNT(*) AS n FROM records r WHERE r.state = 'pending' AND EXISTS (
+           SELECT 1 FROM json_each(r.depends_on) d LEFT JOIN records p ON p.id = d.value
+           WHERE p.id IS NULL OR (p.remote_id IS NULL AND p.state != 'synced'))
+         GROUP BY r.destination`,
+      )
+      .all() as { destination: string; n: number }[];
+  }
+
+  oldestPending(): { id: string; destination: string; changed_at_ms: number | null; created_at: string; last_error: string | null } | undefined {
+    return this.db
+      .prepare(
+        "SELECT id, destination, changed_at_ms, created_at, last_error FROM records WHERE state = 'pending' ORDER BY changed_at_ms, rowid LIMIT 1",
+      )
+      .get() as { id: string; destination: string; changed_at_ms: number | null; created_at: string; last_error: string | null } | undefined;
+  }
+
+  recentFailures(limit: number): RecordRow[] {
+    return this.db
+      .prepare("SELECT * FROM records WHERE state IN ('failed', 'dead') ORDER BY updated_at DESC LIMIT ?")
+      .all(limit) as RecordRow[];
+  }
+
+  uploadLog(filter: { runUid?: string | undefined; destination?: string | undefined; failed?: boolean; since?: string | undefined; limit: number }): UploadLogRow[] {
+    const clauses: string[] = [];
+    const params: unknown[] = [];
+    if (filter.runUid) {
+      clauses.push("session_identifier = ?");
+      params.push(filter.runUid);
+    }
+    if (filter.destination) {
+      clauses.push("destination_name = ?");
+      params.push(filter.destination);
+    }
+    if (filter.failed) clauses.push("success = 0");
+    if (filter.since) {
+      clauses.push("timestamp >= ?");
+      params.push(filter.since);
+    }
+    const where = clauses.length ? `WHERE ${clauses.join(" AND ")}` : "";
+    const rows = this.db
+      .prepare(`SELECT * FROM upload_log ${where} ORDER BY id DESC LIMIT ?`)
+      .all(...params, filter.limit) as UploadLogRow[];
+    return rows.reverse();
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.stmts.getMeta.get(key)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.stmts.setMeta.run(key, value);
+  }
+}
+
+function scopeWhere(scope: RecordScope): { where: string; params: unknown[] } {
+  const clauses: string[] = ["1 = 1"];
+  const params: unknown[] = [];
+  if (scope.runUid) {
+    clauses.push("run_uid = ?");
+    params.push(scope.runUid);
+  }
+  if (scope.beamtime) {
+    clauses.push("(beamtime_key = ? OR (kind IN ('proposal', 'investigation') AND key = ?))");
+    params.push(scope.beamtime, scope.beamtime);
+  }
+  if (scope.destination) {
+    clauses.push("destination = ?");
+    params.push(scope.destination);
+  }
+  return { where: clauses.join(" AND "), params };
+}

@@ -1,0 +1,188 @@
+import type { Config } from "../config/schema.js";
+import type { Destination } from "../destinations/contract.js";
+import { indexSnapshot, type MappingIndex } from "../mapping/common.js";
+import type { DesiredRecord, DestinationName } from "../mapping/record.js";
+import { emptySnapshot, type Snapshot } from "../model/types.js";
+import type { Logger } from "../ops/logger.js";
+import type { ScanOptions, Source, Watermark } from "../sources/contract.js";
+import type { ReconcileCounts, RecordScope, StateStore } from "../state/store.js";
+import { OutboxWorker } from "./worker.js";
+
+export type Mapper = (snapshot: Snapshot, config: Config, index: MappingIndex) => DesiredRecord[];
+
+/** The pieces an engine runs with; built from the configuration by src/app/wire.ts, or by a test. */
+export interface EngineParts {
+  config: Config;
+  store: StateStore;
+  sources: Source[];
+  destinations: Destination[];
+  mappers: Partial<Record<DestinationName, Mapper>>;
+  logger: Logger;
+}
+
+export interface ScanOutcome {
+  snapshot: Snapshot;
+  watermarks: Watermark[];
+  unchanged: number;
+}
+
+export interface ReconcileOutcome extends ReconcileCounts {
+  runsRead: number;
+  filesRead: number;
+  filesUnchanged: number;
+  problems: number;
+  durationMs: number;
+}
+
+/**
+ * Scan → map → reconcile → push. Every trigger (watcher, schedule, CLI) goes through `reconcile`, and the
+ * same outbox worker pushes for `sync` and `run`.
+ */
+export class Engine {
+  readonly config: Config;
+  readonly store: StateStore;
+  readonly logger: Logger;
+  readonly destinations: Destination[];
+  private readonly sources: Source[];
+  private readonly mappers: Partial<Record<DestinationName, Mapper>>;
+  private workerInstance: OutboxWorker | undefined;
+
+  constructor(parts: EngineParts) {
+    this.config = parts.config;
+    this.store = parts.store;
+    this.sources = parts.sources;
+    this.destinations = parts.destinations;
+    this.mappers = parts.mappers;
+    this.logger = parts.logger;
+  }
+
+  get destinationNames(): DestinationName[] {
+    return this.destinations.map((d) => d.name);
+  }
+
+  async scan(options: Partial<ScanOptions> = {}): Promise<ScanOutcome> {
+    const scanOptions: ScanOptions = { force: options.force ?? false, changedPaths: options.changedPaths, nowMs: options.nowMs ?? Date.now() };
+    const snapshot = emptySnapshot();
+    const watermarks: Watermark[] = [];
+    let unchanged = 0;
+    for (const source of this.sources) {
+      try {
+        const result = await source.scan(this.store, scanOptions);
+        snapshot.beamtimes.push(...result.snapshot.beamtimes);
+        snapshot.samples.push(...result.snapshot.samples);
+        snapshot.runs.push(...result.snapshot.runs);
+        snapshot.problems.push(...result.snapshot.problems);
+        watermarks.push(...result.watermarks);
+        unchanged += result.unchanged;
+      } catch (err) {
+        // A source that throws is a bug or an unreadable DATA root; report it and let the other source run.
+        const reason = err instanceof Error ? err.message : String(err);
+        this.logger.error("source scan failed", { source: source.kind, error: reason });
+        snapshot.problems.push({ source: source.kind, path: ".", reason: `scan failed: ${reason}` });
+      }
+    }
+    attachProblems(watermarks, snapshot);
+    for (const problem of snapshot.problems) {
+      this.logger.warn("source problem", { source: problem.source, path: problem.path, location: problem.location, reason: problem.reason });
+    }
+    return { snapshot, watermarks, unchanged };
+  }
+
+  map(snapshot: Snapshot): DesiredRecord[] {
+    const index = indexSnapshot(snapshot.beamtimes, snapshot.samples);
+    const out: DesiredRecord[] = [];
+    for (const destination of this.destinations) {
+      const mapper = this.mappers[destination.name];
+      if (mapper) out.push(...mapper(snapshot, this.config, index));
+    }
+    return out;
+  }
+
+  /**
+   * Read what changed, map it, and queue the differences. With `force`, every record in `scope` is queued
+   * again even if unchanged (resync).
+   */
+  async reconcile(options: { force?: boolean; scope?: RecordScope; changedPaths?: ReadonlySet<string>; nowMs?: number } = {}): Promise<ReconcileOutcome> {
+    const started = Date.now();
+    const nowMs = options.nowMs ?? Date.now();
+    const scan = await this.scan({ force: options.force ?? false, changedPaths: options.changedPaths, nowMs });
+    const desired = this.map(scan.snapshot);
+    const scope = options.scope;
+    const force = options.force && scope ? (r: DesiredRecord) => inScope(r, scope) : undefined;
+    const counts = this.store.reconcile(desired, scan.watermarks, { force, nowMs });
+    this.store.setMeta("last_scan", new Date(nowMs).toISOString());
+    const outcome: ReconcileOutcome = {
+      ...counts,
+      runsRead: scan.snapshot.runs.length,
+      filesRead: scan.watermarks.length,
+      filesUnchanged: scan.unchanged,
+      problems: scan.snapshot.problems.length,
+      durationMs: Date.now() - started,
+    };
+    this.store.setMeta("last_reconcile", JSON.stringify({ at: new Date(nowMs).toISOString(), ...outcome }));
+    if (counts.created + counts.updated + counts.forced > 0) {
+      this.logger.info("reconciled", { ...outcome });
+      this.workerInstance?.wake();
+    } else {
+      this.logger.debug("reconciled; nothing changed", { ...outcome });
+    }
+    return outcome;
+  }
+
+  worker(): OutboxWorker {
+    if (!this.workerInstance) {
+      const sync = this.config.sync;
+      this.workerInstance = new OutboxWorker(
+        this.store,
+        this.destinations,
+        {
+          concurrency: sync.concurrency,
+          maxAttempts: sync.maxAttempts,
+          backoffBaseMs: sync.backoffBaseMs,
+          backoffMaxMs: sync.backoffMaxMs,
+          leaseMs: sync.leaseMs,
+        },
+        this.logger,
+      );
+    }
+    return this.workerInstance;
+  }
+
+  async close(): Promise<void> {
+    for (const destination of this.destinations) {
+      try {
+        await destination.close();
+      } catch (err) {
+        this.logger.warn("closing destination failed", { destination: destination.name, error: (err as Error).message });
+      }
+    }
+    this.store.close();
+  }
+}
+
+/** Whether a desired record falls in an operator's resync scope (same rules as the store's scope filter). */
+export function inScope(record: DesiredRecord, scope: RecordScope): boolean {
+  if (scope.destination && record.destination !== scope.destination) return false;
+  if (scope.runUid && record.runUid !== scope.runUid) return false;
+  if (scope.beamtime) {
+    const isBeamtimeRecord = (record.kind === "proposal" || record.kind === "investigation") && record.key === scope.beamtime;
+    if (record.beamtimeKey !== scope.beamtime && !isBeamtimeRecord) return false;
+  }
+  return true;
+}
+
+/** Per-document problems are shown against their file in `status`: fold them into that file's watermark. */
+function attachProblems(watermarks: Watermark[], snapshot: Snapshot): void {
+  const byPath = new Map<string, string[]>();
+  for (const p of snapshot.problems) {
+    const list = byPath.get(p.path) ?? [];
+    list.push(p.location ? `${p.location}: ${p.reason}` : p.reason);
+    byPath.set(p.path, list);
+  }
+  for (const w of watermarks) {
+    if (w.problem) continue;
+    const reasons = byPath.get(w.path);
+    if (!reasons?.length) continue;
+    w.problem = reasons.length === 1 ? reasons[0] : `${reasons[0]} (and ${reasons.length - 1} more)`;
+  }
+}

@@ -1,0 +1,30 @@
+import type { RecordScope } from "../state/store.js";
+import type { Engine } from "./engine.js";
+
+/**
+ * Operator requests, handled the same way by the daemon (picked up from the `requests` table) and by the CLI
+ * when no daemon runs. A resync re-reads the sources (ignoring watermarks) and queues every record in scope.
+ */
+export async function handleRequest(engine: Engine, action: "resync" | "retry", scope: RecordScope): Promise<Record<string, unknown>> {
+  if (action === "retry") return { moved: engine.store.retry(scope) };
+  const outcome = await engine.reconcile({ force: true, scope });
+  return { created: outcome.created, updated: outcome.updated, forced: outcome.forced };
+}
+
+/** Daemon side: handle every open request; returns how many were handled. */
+export async function handleOpenRequests(engine: Engine): Promise<number> {
+  const open = engine.store.openRequests();
+  for (const request of open) {
+    const scope = JSON.parse(request.scope) as RecordScope;
+    try {
+      const result = await handleRequest(engine, request.action, scope);
+      engine.store.finishRequest(request.id, result);
+      engine.logger.info("operator request handled", { request: request.id, action: request.action, scope, ...result });
+    } catch (err) {
+      engine.store.finishRequest(request.id, { error: (err as Error).message });
+      engine.logger.error("operator request failed", { request: request.id, error: (err as Error).message });
+    }
+  }
+  if (open.length > 0) engine.worker().wake();
+  return open.length;
+}

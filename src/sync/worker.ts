@@ -1,0 +1,352 @@
+import { randomUUID } from "node:crypto";
+import type { Destination, PushContext, PushResult } from "../destinations/contract.js";
+import type { DestinationName } from "../mapping/record.js";
+import { pidAlive } from "../ops/heartbeat.js";
+import { scrubSecrets, type Logger } from "../ops/logger.js";
+import type { RecordRow, StateStore } from "../state/store.js";
+import { CircuitBreaker } from "./circuit.js";
+import { toSyncError, type SyncError } from "./errors.js";
+import { backoffDelay } from "./retry.js";
+
+export interface WorkerOptions {
+  concurrency: number;
+  maxAttempts: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  leaseMs: number;
+  /** Transient failures in a row after which a destination counts as down. */
+  circuitThreshold?: number;
+  probeBaseMs?: number;
+  probeMaxMs?: number;
+  now?: () => number;
+  random?: () => number;
+}
+
+export type AttemptOutcome = "success" | "retry" | "failed" | "dead";
+
+export interface AttemptEvent {
+  destination: DestinationName;
+  kind: string;
+  key: string;
+  sessionIdentifier: string;
+  outcome: AttemptOutcome;
+  operation?: PushResult["operation"];
+  durationMs: number;
+  /** When the source change behind this record was reconciled (for change-to-catalog latency). */
+  changedAtMs: number | null;
+  error?: string;
+}
+
+export interface DrainOptions {
+  /** Keep running (daemon) instead of returning when nothing is left to do (one-shot sync). */
+  forever: boolean;
+  /** One-shot only: give up on a destination after this many failed health probes while it is down. */
+  maxProbesWhenDown?: number;
+  signal?: AbortSignal;
+}
+
+export interface DrainSummary {
+  attempts: number;
+  succeeded: number;
+  retried: number;
+  failed: number;
+  dead: number;
+  /** Destinations given up on because they stayed down. */
+  unreachable: DestinationName[];
+}
+
+interface InFlight {
+  row: RecordRow;
+  promise: Promise<void>;
+}
+
+/**
+ * The outbox worker: leases due records (their dependencies already in the catalog), pushes them with bounded
+ * concurrency, records every attempt in upload_log, and backs off per record and per destination.
+ * The same worker serves `beamsync sync` (drain until done) and `beamsync run` (drain forever).
+ */
+export class OutboxWorker {
+  readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
+  private readonly destinations: Map<DestinationName, Destination>;
+  private readonly circuit: CircuitBreaker;
+  private readonly now: () => number;
+  private readonly inFlight = new Map<string, InFlight>();
+  private wakeUp: (() => void) | undefined;
+  private stopping = false;
+  private readonly listeners: ((e: AttemptEvent) => void)[] = [];
+  private readonly givenUp = new Set<DestinationName>();
+
+  constructor(
+    private readonly store: StateStore,
+    destinations: Destination[],
+    private readonly options: WorkerOptions,
+    private readonly logger: Logger,
+  ) {
+    this.destinations = new Map(destinations.map((d) => [d.name, d]));
+    this.circuit = new CircuitBreaker({
+      threshold: options.circuitThreshold ?? 5,
+      probeBaseMs: options.probeBaseMs ?? 1000,
+      probeMaxMs: options.probeMaxMs ?? 30_000,
+    });
+    this.now = options.now ?? Date.now;
+  }
+
+  onAttempt(listener: (e: AttemptEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** New work was reconciled: stop waiting. */
+  wake(): void {
+    const fn = this.wakeUp;
+    this.wakeUp = undefined;
+    fn?.();
+  }
+
+  isDown(name: DestinationName): boolean {
+    return this.circuit.isOpen(name);
+  }
+
+  inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  /** Stop leasing; in-flight pushes finish (drain resolves once they have). */
+  stop(): void {
+    this.stopping = true;
+    this.wake();
+  }
+
+  async drain(options: DrainOptions): Promise<DrainSummary> {
+    const summary: DrainSummary = { attempts: 0, succeeded: 0, retried: 0, failed: 0, dead: 0, unreachable: [] };
+    const onAbort = () => this.stop();
+    options.signal?.addEventListener("abort", onAbort);
+    this.store.releaseDeadLeases(pidAlive);
+    const leaseTimer = setInterval(() => this.renewLeases(), Math.max(1000, Math.floor(this.options.leaseMs / 3)));
+    leaseTimer.unref();
+    try {
+      while (!this.stopping) {
+        await this.probeDownDestinations(options, summary);
+        const started = this.fill(summary);
+        if (this.inFlight.size > 0) {
+          await this.waitForProgress(this.nextWakeDelay());
+          continue;
+        }
+        if (started > 0) continue;
+        const active = this.activeDestinations();
+        if (!options.forever) {
+          const pending = this.store.countPending(active);
+          const down = [...this.destinations.keys()].filter((d) => this.circuit.isOpen(d) && !this.givenUp.has(d));
+          if ((pending === 0 || pending === this.store.countBlocked(active)) && down.length === 0) break;
+        }
+        await this.waitForProgress(this.nextWakeDelay());
+      }
+      await Promise.allSettled([...this.inFlight.values()].map((f) => f.promise));
+    } finally {
+      clearInterval(leaseTimer);
+      options.signal?.removeEventListener("abort", onAbort);
+      this.store.releaseLeases(this.owner);
+    }
+    summary.unreachable = [...this.givenUp];
+    return summary;
+  }
+
+  private activeDestinations(): DestinationName[] {
+    return [...this.destinations.keys()].filter((d) => !this.circuit.isOpen(d) && !this.givenUp.has(d));
+  }
+
+  private fill(summary: DrainSummary): number {
+    const free = this.options.concurrency - this.inFlight.size;
+    if (free <= 0 || this.stopping) return 0;
+    const rows = this.store.lease({
+      owner: this.owner,
+      limit: free,
+      nowMs: this.now(),
+      leaseMs: this.options.leaseMs,
+      destinations: this.activeDestinations(),
+      excludeIds: new Set(this.inFlight.keys()),
+    });
+    for (const row of rows) {
+      const promise = this.attempt(row, summary).finally(() => {
+        this.inFlight.delete(row.id);
+        this.wake();
+      });
+      this.inFlight.set(row.id, { row, promise });
+    }
+    return rows.length;
+  }
+
+  private nextWakeDelay(): number {
+    const now = this.now();
+    const candidates: number[] = [];
+    const due = this.store.nextDueAt(this.activeDestinations());
+    if (due !== undefined) candidates.push(Math.max(0, due - now));
+    for (const name of this.destinations.keys()) {
+      const probeAt = this.circuit.nextProbeAt(name);
+      if (probeAt !== undefined && !this.givenUp.has(name)) candidates.push(Math.max(0, probeAt - now));
+    }
+    // Pending records may be waiting on dependencies that are pushed right now; look again soon.
+    candidates.push(1000);
+    return Math.min(...candidates);
+  }
+
+  private waitForProgress(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wakeUp = undefined;
+        resolve();
+      }, ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private async probeDownDestinations(options: DrainOptions, summary: DrainSummary): Promise<void> {
+    for (const [name, destination] of this.destinations) {
+      if (this.givenUp.has(name) || !this.circuit.probeDue(name, this.now())) continue;
+      let healthy = false;
+      try {
+        const health = await destination.health();
+        healthy = health.reachable;
+      } catch {
+        healthy = false;
+      }
+      if (healthy) {
+        this.logger.info("catalog is reachable again; resuming pushes", { destination: name });
+        this.circuit.success(name);
+        continue;
+      }
+      this.circuit.probeFailed(name, this.now());
+      if (!options.forever && options.maxProbesWhenDown !== undefined && this.circuit.probes(name) >= options.maxProbesWhenDown) {
+        this.logger.warn("catalog still unreachable; leaving its records pending", { destination: name });
+        this.givenUp.add(name);
+      }
+    }
+    void summary;
+  }
+
+  private renewLeases(): void {
+    const ids = [...this.inFlight.keys()];
+    try {
+      this.store.extendLeases(this.owner, ids, this.now() + this.options.leaseMs);
+    } catch (err) {
+      this.logger.warn("could not renew leases", { error: (err as Error).message });
+    }
+  }
+
+  private context(destination: DestinationName): PushContext {
+    return {
+      dependencyRemoteId: (kind, key) => this.store.remoteIdOf(`${destination}/${kind}/${key}`),
+    };
+  }
+
+  private async attempt(row: RecordRow, summary: DrainSummary): Promise<void> {
+    const destination = this.destinations.get(row.destination);
+    if (!destination || row.payload === null) {
+      this.store.release(row, this.owner);
+      return;
+    }
+    const attemptNumber = row.attempts + 1;
+    const startedAt = this.now();
+    summary.attempts++;
+    const base = {
+      kind: row.kind,
+      key: row.key,
+      attempt: attemptNumber,
+      hash: row.desired_hash,
+    };
+    try {
+      const result = await destination.push(
+        { kind: row.kind, key: row.key, payload: JSON.parse(row.payload) as Record<string, unknown>, hash: row.desired_hash, remoteId: row.remote_id ?? undefined },
+        this.context(row.destination),
+      );
+      const durationMs = this.now() - startedAt;
+      this.store.recordSuccess(
+        row,
+        result,
+        {
+          sessionIdentifier: row.session_identifier,
+          destination: row.destination,
+          success: true,
+          recordId: result.remoteId,
+          recordUrl: result.remoteUrl,
+          metadata: { ...base, operation: result.operation, httpStatus: result.httpStatus, durationMs },
+        },
+        this.now(),
+      );
+      this.circuit.success(row.destination);
+      summary.succeeded++;
+      this.emit(row, "success", durationMs, { operation: result.operation });
+    } catch (thrown) {
+      const error = toSyncError(thrown);
+      this.handleFailure(row, error, attemptNumber, startedAt, base, summary);
+    }
+  }
+
+  private handleFailure(row: RecordRow, error: SyncError, attemptNumber: number, startedAt: number, base: Record<string, unknown>, summary: DrainSummary): void {
+    const now = this.now();
+    const durationMs = now - startedAt;
+    const message = scrubSecrets(error.message).slice(0, 2000);
+    const log = {
+      sessionIdentifier: row.session_identifier,
+      destination: row.destination,
+      success: false,
+      errorMessage: message,
+      metadata: { ...base, operation: "failed", httpStatus: error.httpStatus, durationMs, errorKind: error.kind },
+    };
+    if (!error.retryable) {
+      this.store.recordFailure(row, message, log, now);
+      summary.failed++;
+      // A permanent answer still proves the catalog is up.
+      this.circuit.success(row.destination);
+      this.emit(row, "failed", durationMs, { error: message });
+      return;
+    }
+    const retryAfter = "retryAfterMs" in error ? (error.retryAfterMs as number | undefined) : undefined;
+    const delay = backoffDelay(attemptNumber, { baseMs: this.options.backoffBaseMs, maxMs: this.options.backoffMaxMs, random: this.options.random }, retryAfter);
+    const state = this.store.recordRetry(row, message, now + delay, this.options.maxAttempts, log, now);
+    if (error.kind === "transient") {
+      if (this.circuit.failure(row.destination, now)) {
+        this.logger.warn("catalog looks down; pausing pushes and probing its health", { destination: row.destination, error: message });
+      }
+    }
+    if (state === "dead") summary.dead++;
+    else summary.retried++;
+    this.emit(row, state === "dead" ? "dead" : "retry", durationMs, { error: message, retryInMs: state === "dead" ? undefined : delay });
+  }
+
+  /** One log line per attempt (record key, destination, outcome, duration), then the listeners (metrics, progress). */
+  private emit(
+    row: RecordRow,
+    outcome: AttemptOutcome,
+    durationMs: number,
+    extra: { operation?: PushResult["operation"]; error?: string; retryInMs?: number | undefined },
+  ): void {
+    const line = {
+      destination: row.destination,
+      kind: row.kind,
+      record: row.key,
+      session: row.session_identifier,
+      attempt: row.attempts + 1,
+      outcome,
+      durationMs,
+      ...extra,
+    };
+    if (outcome === "success") this.logger.info("attempt", line);
+    else this.logger.warn("attempt", line);
+    if (this.listeners.length === 0) return;
+    const event: AttemptEvent = {
+      destination: row.destination,
+      kind: row.kind,
+      key: row.key,
+      sessionIdentifier: row.session_identifier,
+      outcome,
+      durationMs,
+      changedAtMs: row.changed_at_ms,
+      ...(extra.operation ? { operation: extra.operation } : {}),
+      ...(extra.error ? { error: extra.error } : {}),
+    };
+    for (const listener of this.listeners) listener(event);
+  }
+}

@@ -1,0 +1,127 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { makeRecord, type DesiredRecord } from "../../src/mapping/record.js";
+import { silentLogger } from "../../src/ops/logger.js";
+import { StateStore } from "../../src/state/store.js";
+import { PermanentError, TransientError } from "../../src/sync/errors.js";
+import { OutboxWorker, type WorkerOptions } from "../../src/sync/worker.js";
+import { MemoryDestination } from "../support/memory-destination.js";
+
+let dir: string;
+let store: StateStore;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "beamsync-worker-"));
+  store = StateStore.open(dir);
+});
+afterEach(() => {
+  store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const options: WorkerOptions = { concurrency: 4, maxAttempts: 3, backoffBaseMs: 1, backoffMaxMs: 5, leaseMs: 60_000, probeBaseMs: 5, probeMaxMs: 20 };
+
+function records(): DesiredRecord[] {
+  const proposal = makeRecord({ destination: "scicat", kind: "proposal", key: "P1", beamtimeKey: "bt.db", payload: { title: "t" }, dependsOn: [] });
+  const datasets = [1, 2, 3].map((i) =>
+    makeRecord({ destination: "scicat", kind: "dataset", key: `ds${i}`, runUid: `run${i}`, payload: { proposalKey: "P1", n: i }, dependsOn: ["scicat/proposal/P1"] }),
+  );
+  return [proposal, ...datasets];
+}
+
+describe("outbox worker", () => {
+  it("pushes dependencies first, logs one row per attempt, and a second reconcile queues nothing", async () => {
+    const dest = new MemoryDestination();
+    expect(store.reconcile(records(), [])).toMatchObject({ created: 4 });
+    const summary = await new OutboxWorker(store, [dest], options, silentLogger).drain({ forever: false });
+    expect(summary).toMatchObject({ succeeded: 4, failed: 0, dead: 0 });
+    expect(dest.pushes[0]?.kind).toBe("proposal");
+    // Datasets saw the proposal's remote id through the push context.
+    expect(dest.pushes.filter((p) => p.kind === "dataset").every((p) => p.dependencyIds.proposal === "remote-P1")).toBe(true);
+    expect(store.uploadLog({ limit: 100 })).toHaveLength(4);
+    expect(store.reconcile(records(), [])).toMatchObject({ created: 0, updated: 0, unchanged: 4 });
+    expect(store.countPending(["scicat"])).toBe(0);
+  });
+
+  it("retries transient failures with one upload_log row per attempt, and stops at once on permanent ones", async () => {
+    const dest = new MemoryDestination();
+    dest.script = [undefined, new TransientError("503 from proxy", { httpStatus: 503 }), new PermanentError("400: datasetName must be a string", { httpStatus: 400 })];
+    store.reconcile(records(), []);
+    const summary = await new OutboxWorker(store, [dest], { ...options, concurrency: 1 }, silentLogger).drain({ forever: false });
+    expect(summary.failed).toBe(1);
+    expect(summary.retried).toBe(1);
+    const failed = store.recentFailures(10);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]?.last_error).toContain("datasetName must be a string");
+    const log = store.uploadLog({ limit: 100 });
+    expect(log.filter((r) => r.success === 0)).toHaveLength(2);
+    expect(log.filter((r) => r.success === 1)).toHaveLength(3);
+    const meta = JSON.parse(log.find((r) => r.success === 0)?.metadata_json ?? "{}");
+    expect(meta).toMatchObject({ kind: "dataset", attempt: 1, httpStatus: 503, errorKind: "transient" });
+  });
+
+  it("marks a record dead after maxAttempts and retry() brings it back", async () => {
+    const dest = new MemoryDestination();
+    store.reconcile(records().slice(0, 1), []);
+    dest.alwaysFail = new TransientError("socket hang up");
+    const worker = new OutboxWorker(store, [dest], { ...options, circuitThreshold: 100 }, silentLogger);
+    const summary = await worker.drain({ forever: false });
+    expect(summary.dead).toBe(1);
+    expect(store.countsByState()).toEqual([{ destination: "scicat", state: "dead", n: 1 }]);
+    expect(store.uploadLog({ limit: 10 })).toHaveLength(3);
+    dest.alwaysFail = undefined;
+    expect(store.retry({})).toBe(1);
+    await new OutboxWorker(store, [dest], options, silentLogger).drain({ forever: false });
+    expect(store.countsByState()).toEqual([{ destination: "scicat", state: "synced", n: 1 }]);
+  });
+
+  it("dependents of a rejected record do not keep a one-shot sync waiting", async () => {
+    const dest = new MemoryDestination();
+    dest.script = [new PermanentError("403: not allowed")];
+    store.reconcile(records(), []);
+    const summary = await new OutboxWorker(store, [dest], options, silentLogger).drain({ forever: false });
+    expect(summary.failed).toBe(1);
+    expect(store.countBlocked(["scicat"])).toBe(3);
+  });
+
+  it("stops hammering a catalog that is down, probes it, and gives up in one-shot mode", async () => {
+    const dest = new MemoryDestination();
+    dest.alwaysFail = new TransientError("ECONNREFUSED");
+    dest.reachable = false;
+    store.reconcile(records(), []);
+    const summary = await new OutboxWorker(store, [dest], { ...options, maxAttempts: 50, circuitThreshold: 2, concurrency: 1 }, silentLogger).drain({
+      forever: false,
+      maxProbesWhenDown: 2,
+    });
+    expect(summary.unreachable).toEqual(["scicat"]);
+    expect(dest.pushes.length).toBe(2);
+    expect(dest.healthProbes).toBeGreaterThanOrEqual(2);
+    expect(store.countPending(["scicat"])).toBe(4);
+  });
+
+  it("resumes after the catalog comes back", async () => {
+    const dest = new MemoryDestination();
+    dest.alwaysFail = new TransientError("ECONNREFUSED");
+    dest.reachable = false;
+    store.reconcile(records(), []);
+    const worker = new OutboxWorker(store, [dest], { ...options, maxAttempts: 50, circuitThreshold: 1, concurrency: 1 }, silentLogger);
+    const done = worker.drain({ forever: false, maxProbesWhenDown: 1000 });
+    await new Promise((r) => setTimeout(r, 50));
+    dest.alwaysFail = undefined;
+    dest.reachable = true;
+    const summary = await done;
+    expect(summary.succeeded).toBe(4);
+    expect(store.countPending(["scicat"])).toBe(0);
+  });
+
+  it("does not lease records leased by another live process, but frees leases of dead ones", () => {
+    store.reconcile(records().slice(0, 1), []);
+    const leased = store.lease({ owner: `${process.pid}-other`, limit: 10, nowMs: Date.now(), leaseMs: 60_000, destinations: ["scicat"] });
+    expect(leased).toHaveLength(1);
+    expect(store.lease({ owner: `${process.pid}-mine`, limit: 10, nowMs: Date.now(), leaseMs: 60_000, destinations: ["scicat"] })).toHaveLength(0);
+    expect(store.releaseDeadLeases(() => true)).toBe(0);
+    expect(store.releaseDeadLeases(() => false)).toBe(1);
+    expect(store.lease({ owner: `${process.pid}-mine`, limit: 10, nowMs: Date.now(), leaseMs: 60_000, destinations: ["scicat"] })).toHaveLength(1);
+  });
+});
