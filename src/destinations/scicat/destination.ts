@@ -1,0 +1,106 @@
+import type { ScicatConfig } from "../../config/schema.js";
+import type { Logger } from "../../ops/logger.js";
+import { PermanentError } from "../../sync/errors.js";
+import type { CheckResult, Destination, HealthResult, PushContext, PushRecord, PushResult, RemoteState } from "../contract.js";
+import { ScicatAuth } from "./auth.js";
+import { ScicatClient } from "./client.js";
+import { decodeDatablocks, lookupDatablocks, pushDatablocks } from "./datablocks.js";
+import { lookupDataset, pushDataset } from "./dataset.js";
+import { classifyScicatError } from "./errors.js";
+import { createScicatHttp, type ScicatHttp } from "./http.js";
+import { instruments, lookupKeyed, proposals, pushKeyed, samples, type KeyedResource } from "./keyed.js";
+import { scicatPreflight } from "./preflight.js";
+import { DatasetRoutes } from "./routes.js";
+
+/**
+ * The SciCat destination (scicat-api.md §12): v3 for proposals, samples and instruments, v4 (or v3) for datasets
+ * and origdatablocks; create-or-update by natural key so that repeating a push never duplicates.
+ */
+
+export interface ScicatDestinationDeps {
+  logger: Logger;
+  /** Clock for token renewal decisions (tests). */
+  now?: () => number;
+  /** Transport override (tests, benchmarks). */
+  http?: ScicatHttp;
+}
+
+const KEYED: Record<string, KeyedResource> = { proposal: proposals, sample: samples, instrument: instruments };
+
+class ScicatDestination implements Destination {
+  readonly name = "scicat" as const;
+  private readonly http: ScicatHttp;
+  private readonly auth: ScicatAuth;
+  private readonly client: ScicatClient;
+  private readonly routes: DatasetRoutes;
+
+  constructor(
+    private readonly config: ScicatConfig,
+    deps: ScicatDestinationDeps,
+  ) {
+    this.http = deps.http ?? createScicatHttp(config.url, config.timeoutMs);
+    this.auth = new ScicatAuth(this.http, config, deps.logger, deps.now);
+    this.client = new ScicatClient(this.http, this.auth);
+    this.routes = new DatasetRoutes(this.http, config, deps.logger);
+  }
+
+  async authenticate(): Promise<void> {
+    await this.auth.token();
+  }
+
+  push(record: PushRecord, ctx: PushContext): Promise<PushResult> {
+    const keyed = KEYED[record.kind];
+    if (keyed) return pushKeyed(this.client, keyed, record.payload);
+    switch (record.kind) {
+      case "dataset":
+        return pushDataset({ client: this.client, routes: this.routes }, record.payload, ctx, record.remoteId);
+      case "origdatablocks":
+        return pushDatablocks({ client: this.client, routes: this.routes, config: this.config }, decodeDatablocks(record.payload));
+      default:
+        return Promise.reject(new PermanentError(`the SciCat destination does not handle records of kind ${record.kind}`));
+    }
+  }
+
+  lookup(record: PushRecord, ctx: PushContext): Promise<RemoteState> {
+    const keyed = KEYED[record.kind];
+    if (keyed) return lookupKeyed(this.client, keyed, record.payload);
+    switch (record.kind) {
+      case "dataset":
+        return lookupDataset({ client: this.client, routes: this.routes }, record.payload, ctx);
+      case "origdatablocks":
+        return lookupDatablocks({ client: this.client, routes: this.routes, config: this.config }, decodeDatablocks(record.payload));
+      default:
+        return Promise.reject(new PermanentError(`the SciCat destination does not handle records of kind ${record.kind}`));
+    }
+  }
+
+  async health(): Promise<HealthResult> {
+    try {
+      const response = await this.http.send({ method: "GET", path: "/v3/health" });
+      if (response.status !== 200) return { reachable: false, authenticated: false, message: `SciCat /v3/health answered HTTP ${response.status}` };
+    } catch (err) {
+      return { reachable: false, authenticated: false, message: classifyScicatError(err, "reading /v3/health").message };
+    }
+    try {
+      await this.auth.token();
+      return { reachable: true, authenticated: true, message: "SciCat reachable and logged in" };
+    } catch (err) {
+      return { reachable: true, authenticated: false, message: classifyScicatError(err, "logging in").message };
+    }
+  }
+
+  preflight(): Promise<CheckResult[]> {
+    return scicatPreflight({ http: this.http, auth: this.auth, client: this.client, routes: this.routes, config: this.config });
+  }
+
+  async close(): Promise<void> {
+    // JWTs are stateless (nothing to revoke); just release the connections.
+    this.http.close();
+    return Promise.resolve();
+  }
+}
+
+/** `config` has its secrets resolved (`password` or `token` present). */
+export function createScicatDestination(config: ScicatConfig, deps: ScicatDestinationDeps): Destination {
+  return new ScicatDestination(config, deps);
+}
