@@ -149,7 +149,7 @@ export const configSchema = z
           .string()
           .refine((v) => cron.validate(v), { message: "is not a valid cron expression (e.g. \"*/5 * * * *\" = every 5 minutes)" })
           .default("*/5 * * * *"),
-        settleMs: z.number().int().nonnegative().default(2000),
+        settleMs: z.number().int().nonnegative().default(250),
         /** Backoff: first delay and cap, milliseconds; jitter is full. */
         backoffBaseMs: z.number().int().positive().default(1000),
         backoffMaxMs: z.number().int().positive().default(300_000),

@@ -1,0 +1,114 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { VERSION } from "../src/version.js";
+import { blueskyParse, type ParseResult } from "./parse.js";
+import { coldSync, commitToCatalog, noChangeRescan, type ColdSyncResult, type LatencyResult, type RescanResult } from "./scenarios.js";
+
+/**
+ * `npm run bench`: the figures issue 7 asks for, on this machine. Sizes are flags so a small machine or a quick
+ * check can run it too (`--quick`). Writes bench/results.json and bench/results.md.
+ */
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    beamtimes: { type: "string" },
+    runs: { type: "string" },
+    frames: { type: "string" },
+    "rescan-beamtimes": { type: "string" },
+    "rescan-runs": { type: "string" },
+    "latency-samples": { type: "string" },
+    "parse-mb": { type: "string" },
+    out: { type: "string" },
+  },
+});
+
+const quick = values.quick ?? false;
+const num = (v: string | undefined, full: number, small: number) => (v !== undefined ? Number(v) : quick ? small : full);
+const sizes = {
+  beamtimes: num(values.beamtimes, 20, 2),
+  runs: num(values.runs, 500, 20),
+  frames: num(values.frames, 2, 1),
+  rescanBeamtimes: num(values["rescan-beamtimes"], 200, 4),
+  rescanRuns: num(values["rescan-runs"], 500, 50),
+  latencySamples: num(values["latency-samples"], 40, 5),
+  parseMb: num(values["parse-mb"], 64, 2),
+};
+const outDir = values.out ?? path.resolve(import.meta.dirname, "../../bench");
+
+interface Results {
+  beamsync: string;
+  date: string;
+  machine: { cores: number; cpu: string; memoryGb: number; node: string; platform: string };
+  quick: boolean;
+  coldSync: ColdSyncResult;
+  rescan: RescanResult;
+  latency: LatencyResult;
+  parse: ParseResult;
+}
+
+async function main(): Promise<void> {
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  log(`cold sync: ${sizes.beamtimes} beamtimes × ${sizes.runs} runs, ${sizes.frames} frame file(s) per run`);
+  const cold = await coldSync(sizes.beamtimes, sizes.runs, sizes.frames);
+  log(`  ${cold.runsPerSecond} runs/s (floor ${cold.floorRunsPerSecond} runs/s, ratio ${cold.ratioToFloor})`);
+  log(`no-change rescan: ${sizes.rescanBeamtimes} beamtimes × ${sizes.rescanRuns} runs`);
+  const rescan = await noChangeRescan(sizes.rescanBeamtimes, sizes.rescanRuns);
+  log(`  ${rescan.rescanSeconds} s, ${rescan.rescanRequests} requests`);
+  log(`commit to catalog: ${sizes.latencySamples} runs appended while \`beamsync run\` watches`);
+  const latency = await commitToCatalog(sizes.latencySamples);
+  log(`  p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms`);
+  log(`bluesky parse: ${sizes.parseMb} MB of documents`);
+  const parse = await blueskyParse(sizes.parseMb);
+  log(`  ${parse.mbPerSecond} MB/s, ${parse.documentsPerSecond} documents/s`);
+
+  const results: Results = {
+    beamsync: VERSION,
+    date: new Date().toISOString(),
+    machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? "unknown", memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}` },
+    quick,
+    coldSync: cold,
+    rescan,
+    latency,
+    parse,
+  };
+  fs.mkdirSync(outDir, { recursive: true });
+  fs.writeFileSync(path.join(outDir, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
+  fs.writeFileSync(path.join(outDir, "results.md"), markdown(results));
+  log(`wrote ${path.join(outDir, "results.json")} and results.md`);
+}
+
+function markdown(r: Results): string {
+  const c = r.coldSync;
+  const s = r.rescan;
+  const l = r.latency;
+  const p = r.parse;
+  const mark = (ok: boolean) => (ok ? "✅" : "❌");
+  return `# beamsync benchmark
+
+${r.date} · beamsync ${r.beamsync} · ${r.machine.cores} cores (${r.machine.cpu}) · ${r.machine.memoryGb} GiB · Node ${r.machine.node} · ${r.machine.platform}${r.quick ? " · **quick run (small sizes)**" : ""}
+
+| measure | result | target | |
+|---|---|---|---|
+| cold sync, ${c.beamtimes} × ${c.runsPerBeamtime} runs (${c.framesPerRun} frame files each) | ${c.runsPerSecond} runs/s (${c.seconds} s, ${c.requests} requests) | ≥ 1,000 runs/s | ${mark(c.runsPerSecond >= 1000)} |
+| floor: bare keep-alive client, same requests | ${c.floorRunsPerSecond} runs/s (${c.floorSeconds} s) | — | |
+| beamsync ÷ floor (time) | ${c.ratioToFloor}× | ≤ 2× | ${mark(c.ratioToFloor <= 2)} |
+| no-change rescan, ${s.runs.toLocaleString("en")} runs in ${s.beamtimes} DBs | ${s.rescanSeconds} s, ${s.rescanRequests} requests | ≤ 1 s, 0 requests | ${mark(s.rescanSeconds <= 1 && s.rescanRequests === 0)} |
+| first read + queue of those runs (no push) | ${s.coldReconcileSeconds} s | — | |
+| commit → catalog with \`beamsync run\` (${l.samples} runs, settle ${l.settleMs} ms) | p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms (max ${l.maxMs}) | p50 ≤ 500 ms | ${mark(l.p50Ms <= 500)} |
+| peak RSS, ${s.runs.toLocaleString("en")} runs read and queued | ${s.peakRssMb} MB | ≤ 200 MB | ${mark(s.peakRssMb <= 200)} |
+| peak RSS, cold sync of ${c.runs.toLocaleString("en")} runs | ${c.peakRssMb} MB | — | |
+| state store after ${s.runs.toLocaleString("en")} runs / after cold sync | ${(s.stateBytes / 2 ** 20).toFixed(1)} MiB / ${(c.stateBytes / 2 ** 20).toFixed(1)} MiB | — | |
+| bluesky parse (${p.encoding}, ${p.megabytes} MB, ${p.documents.toLocaleString("en")} documents) | ${p.mbPerSecond} MB/s, ${p.documentsPerSecond.toLocaleString("en")} documents/s | — | |
+
+Reproduce: \`npm run bench\` (full sizes, about ten minutes on 2 cores) or \`npm run bench -- --quick\`.
+The fake SciCat runs in its own process; beamsync runs in the benchmark process (cold sync, rescan) or as
+\`beamsync run\` (commit → catalog). Peak RSS is the benchmark process's, sampled every 25 ms.
+`;
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

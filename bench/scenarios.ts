@@ -1,0 +1,219 @@
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import YAML from "yaml";
+import { buildEngine } from "../src/app/wire.js";
+import { configSchema, type Config } from "../src/config/schema.js";
+import { createScicatDestination, createScicatHttp } from "../src/destinations/scicat/index.js";
+import { silentLogger } from "../src/ops/logger.js";
+import { appendRun } from "../test/fixtures/resonance/append-run.js";
+import { benchDir, generateDataRoot, stateSize } from "./data.js";
+import { catalogProbe, startFakeProcess } from "./fake-process.js";
+import { percentile, round, rssSampler } from "./memory.js";
+import { recordingHttp, replay } from "./recording-http.js";
+
+const USER = "ingestor";
+const PASSWORD = "bench-password";
+
+function benchConfig(dataRoot: string, stateDir: string, url: string, extra: Record<string, unknown> = {}): Config {
+  return configSchema.parse({
+    dataRoot,
+    stateDir,
+    sources: { bluesky: { enabled: false } },
+    destinations: { scicat: { url, username: USER, password: PASSWORD, pidPrefix: "bench/" } },
+    http: { enabled: false },
+    log: { level: "error" },
+    ...extra,
+  });
+}
+
+function engineWithRecorder(config: Config) {
+  const http = recordingHttp(createScicatHttp(config.destinations.scicat.url, config.destinations.scicat.timeoutMs));
+  const destination = createScicatDestination(config.destinations.scicat, { logger: silentLogger, http });
+  const engine = buildEngine(config, silentLogger, { destinations: [destination] });
+  return { engine, http };
+}
+
+export interface ColdSyncResult {
+  beamtimes: number;
+  runsPerBeamtime: number;
+  framesPerRun: number;
+  runs: number;
+  records: number;
+  requests: number;
+  seconds: number;
+  runsPerSecond: number;
+  floorSeconds: number;
+  floorRunsPerSecond: number;
+  ratioToFloor: number;
+  peakRssMb: number;
+  stateBytes: number;
+}
+
+/** Cold sync through the engine (the code `beamsync sync` runs), then the same requests from a bare client. */
+export async function coldSync(beamtimes: number, runs: number, frames: number): Promise<ColdSyncResult> {
+  const dir = benchDir("cold");
+  try {
+    const dataRoot = path.join(dir, "DATA");
+    generateDataRoot(dataRoot, beamtimes, runs, frames);
+    const fake = await startFakeProcess(USER, PASSWORD);
+    const config = benchConfig(dataRoot, path.join(dir, "state"), fake.url);
+    const { engine, http } = engineWithRecorder(config);
+    global.gc?.();
+    const rss = rssSampler();
+    const started = performance.now();
+    let records: number;
+    try {
+      const outcome = await engine.reconcile();
+      records = outcome.created;
+      const summary = await engine.worker().drain({ forever: false });
+      if (summary.failed + summary.dead > 0) throw new Error(`cold sync: ${summary.failed} failed, ${summary.dead} dead`);
+    } finally {
+      await engine.close();
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const peakRssMb = rss.stop();
+    await fake.stop();
+
+    const floorFake = await startFakeProcess(USER, PASSWORD);
+    const floorMs = await replay(floorFake.url, http.requests, config.sync.concurrency, { username: USER, password: PASSWORD });
+    await floorFake.stop();
+    const total = beamtimes * runs;
+    return {
+      beamtimes,
+      runsPerBeamtime: runs,
+      framesPerRun: frames,
+      runs: total,
+      records,
+      requests: http.count(),
+      seconds: round(seconds, 2),
+      runsPerSecond: Math.round(total / seconds),
+      floorSeconds: round(floorMs / 1000, 2),
+      floorRunsPerSecond: Math.round(total / (floorMs / 1000)),
+      ratioToFloor: round(seconds / (floorMs / 1000), 2),
+      peakRssMb,
+      stateBytes: stateSize(config.stateDir),
+    };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface RescanResult {
+  runs: number;
+  beamtimes: number;
+  coldReconcileSeconds: number;
+  rescanSeconds: number;
+  rescanRequests: number;
+  filesUnchanged: number;
+  peakRssMb: number;
+  stateBytes: number;
+}
+
+/** Read and queue a large DATA root once (no pushing), then rescan it with nothing changed. */
+export async function noChangeRescan(beamtimes: number, runs: number): Promise<RescanResult> {
+  const dir = benchDir("rescan");
+  try {
+    const dataRoot = path.join(dir, "DATA");
+    generateDataRoot(dataRoot, beamtimes, runs, 0);
+    const config = benchConfig(dataRoot, path.join(dir, "state"), "http://127.0.0.1:9/api");
+    const { engine, http } = engineWithRecorder(config);
+    global.gc?.();
+    const rss = rssSampler();
+    try {
+      const coldStarted = performance.now();
+      await engine.reconcile();
+      const coldSeconds = (performance.now() - coldStarted) / 1000;
+      http.reset();
+      const started = performance.now();
+      const outcome = await engine.reconcile();
+      const rescanSeconds = (performance.now() - started) / 1000;
+      return {
+        runs: beamtimes * runs,
+        beamtimes,
+        coldReconcileSeconds: round(coldSeconds, 2),
+        rescanSeconds: round(rescanSeconds, 3),
+        rescanRequests: http.count(),
+        filesUnchanged: outcome.filesUnchanged,
+        peakRssMb: rss.stop(),
+        stateBytes: stateSize(config.stateDir),
+      };
+    } finally {
+      await engine.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface LatencyResult {
+  samples: number;
+  settleMs: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/**
+ * `beamsync run` as a subprocess; a writer in this process commits runs to a beamtime DB one after another;
+ * each time, how long until the catalog has the dataset.
+ */
+export async function commitToCatalog(samples: number): Promise<LatencyResult> {
+  const dir = benchDir("latency");
+  const fake = await startFakeProcess(USER, PASSWORD);
+  let daemon: ReturnType<typeof spawn> | undefined;
+  try {
+    const dataRoot = path.join(dir, "DATA");
+    const written = generateDataRoot(dataRoot, 2, 5, 0);
+    const config = benchConfig(dataRoot, path.join(dir, "state"), fake.url);
+    const configFile = path.join(dir, "beamsync.yaml");
+    fs.writeFileSync(
+      configFile,
+      YAML.stringify({
+        dataRoot,
+        stateDir: config.stateDir,
+        sources: { bluesky: { enabled: false } },
+        destinations: { scicat: { url: fake.url, username: USER, password: PASSWORD, pidPrefix: "bench/" } },
+        http: { enabled: false },
+        log: { level: "warn" },
+      }),
+    );
+    const bin = path.resolve(import.meta.dirname, "../../bin/beamsync.js");
+    daemon = spawn(process.execPath, [bin, "run", "--config", configFile], { stdio: ["ignore", "ignore", "inherit"] });
+    const probe = await catalogProbe(fake.url, USER, PASSWORD);
+    const first = written.beamtimes[0]!;
+    await waitUntil(() => probe.hasDataset(`bench/${first.runs[first.runs.length - 1]!.uid}`), 60_000);
+    const db = first.absDbPath;
+    const latencies: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      const { uid } = appendRun({ db, plan: "latency" });
+      const committed = performance.now();
+      await waitUntil(() => probe.hasDataset(`bench/${uid}`), 30_000, 5);
+      latencies.push(performance.now() - committed);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return {
+      samples,
+      settleMs: config.sync.settleMs,
+      p50Ms: Math.round(percentile(latencies, 50)),
+      p99Ms: Math.round(percentile(latencies, 99)),
+      maxMs: Math.round(Math.max(...latencies)),
+    };
+  } finally {
+    if (daemon && daemon.exitCode === null) {
+      const exited = new Promise((r) => daemon?.once("exit", r));
+      daemon.kill("SIGTERM");
+      await exited;
+    }
+    await fake.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, intervalMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for the catalog");
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
