@@ -194,7 +194,7 @@ describe("SciCat adapter", () => {
     expect((await destination.push(asPush(proposal), { dependencyRemoteId: () => undefined })).operation).toBe("create");
   });
 
-  it("checks existence after an ambiguous 500 and retries the create at most once", async () => {
+  it("checks existence after an ambiguous 500 and retries the create once within a push", async () => {
     const { fake, destination, config } = await setup();
     const records = mapToScicat(smallSnapshot(), config);
     const sample = records.find((r) => r.kind === "sample")!;
@@ -204,7 +204,8 @@ describe("SciCat adapter", () => {
     expect((await destination.push(asPush(sample), { dependencyRemoteId: () => undefined })).operation).toBe("create");
     const other = { ...asPush(sample), key: "other", payload: { ...sample.payload, sampleId: "other" } };
     fake.failNext(2, 500, { match: { method: "POST", path: /samples$/i } });
-    await expect(destination.push(other, { dependencyRemoteId: () => undefined })).rejects.toBeInstanceOf(PermanentError);
+    // Two 500s: left to the outbox's backoff (and, after sync.maxAttempts, to an operator), never a duplicate.
+    await expect(destination.push(other, { dependencyRemoteId: () => undefined })).rejects.toBeInstanceOf(TransientError);
     expect(fake.samples()).toHaveLength(1);
   });
 

@@ -62,6 +62,7 @@ export function tempDir(prefix: string): string {
 
 /** Write a beamsync.yaml into `dir` and return its path. */
 export function writeConfig(dir: string, document: Record<string, unknown>): string {
+  fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, "beamsync.yaml");
   fs.writeFileSync(file, YAML.stringify(document));
   return file;

@@ -1,4 +1,4 @@
-import { PermanentError, TransientError } from "../../sync/errors.js";
+import { TransientError } from "../../sync/errors.js";
 import type { PushContext, PushResult, RemoteState } from "../contract.js";
 import type { ScicatClient } from "./client.js";
 import { differingFields, remoteFields } from "./compare.js";
@@ -47,9 +47,7 @@ export async function pushDataset(deps: DatasetDeps, payload: Record<string, unk
       if (existing) return await updateDataset(deps, api, existing, body);
       if (response.status === 409) throw new TransientError(`SciCat says dataset ${pid} exists but does not show it; will look again later`, { httpStatus: 409 });
       if (attempt >= 2) {
-        throw new PermanentError(`SciCat answered HTTP 500 twice creating dataset ${pid} and does not hold it (body too large or invalid scientificMetadata?)`, {
-          httpStatus: 500,
-        });
+        throw new TransientError(`SciCat answered HTTP 500 twice creating dataset ${pid} and does not hold it (a passing fault, or body too large or invalid scientificMetadata?); retried with backoff until sync.maxAttempts, then dead`, { httpStatus: 500 });
       }
     }
   } catch (err) {

@@ -1,4 +1,4 @@
-import { PermanentError, TransientError } from "../../sync/errors.js";
+import { TransientError } from "../../sync/errors.js";
 import type { PushResult, RemoteState } from "../contract.js";
 import type { ScicatClient } from "./client.js";
 import { differingFields, remoteFields } from "./compare.js";
@@ -76,9 +76,7 @@ export async function pushKeyed(client: ScicatClient, resource: KeyedResource, p
         throw new TransientError(`SciCat says ${what} exists but does not show it; will look again later`, { httpStatus: 409 });
       }
       if (attempt >= 2) {
-        throw new PermanentError(`SciCat answered HTTP 500 twice creating ${what} and does not hold it (body too large or invalid metadata?)`, {
-          httpStatus: 500,
-        });
+        throw new TransientError(`SciCat answered HTTP 500 twice creating ${what} and does not hold it (a passing fault, or body too large or invalid metadata?); retried with backoff until sync.maxAttempts, then dead`, { httpStatus: 500 });
       }
     }
   } catch (err) {
