@@ -46,7 +46,7 @@ function pusher(dest: Destination) {
       const sorted = [...records].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
       const results = [];
       for (const r of sorted) {
-        const result = await dest.push(asPush(r), ctx);
+        const result = await dest.push(asPush(r, remote.get(`${r.kind}/${r.key}`)), ctx);
         remote.set(`${r.kind}/${r.key}`, result.remoteId);
         results.push({ kind: r.kind, ...result });
       }

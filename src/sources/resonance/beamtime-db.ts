@@ -1,0 +1,94 @@
+import { SourceReadError, withReadOnlyDb } from "./sqlite.js";
+
+/** Rows of one beamtime DB, read with one statement per table (resonance-data.md §1). */
+
+export const BEAMTIME_TABLES = ["samples", "runs", "streams", "events", "image_refs"] as const;
+export const SUPPORTED_VERSIONS = [1, 2];
+
+export interface SampleRow {
+  id: number;
+  name: string;
+  formula: string | null;
+  serial: string | null;
+  tags: string | null;
+  beamline_pos: string | null;
+  extra: string | null;
+}
+
+export interface RunRow {
+  uid: string;
+  sample_id: number | null;
+  plan_name: string;
+  time_start: number;
+  time_stop: number | null;
+  exit_status: string | null;
+  num_events: number | null;
+  operator: string | null;
+  metadata: string | null;
+}
+
+export interface StreamRow {
+  run_uid: string;
+  name: string;
+  data_keys: string;
+}
+
+/** Committed frames per Zarr array (`image_refs` grouped by zarr_group). */
+export interface ImageGroupRow {
+  zarr_group: string;
+  field_name: string;
+  frames: number;
+  max_index: number;
+  shape_x: number;
+  shape_y: number;
+  dtype: string;
+  codec: string | null;
+}
+
+export type BeamtimeDbRead =
+  | {
+      kind: "resonance";
+      userVersion: number;
+      hasCodecColumn: boolean;
+      runs: RunRow[];
+      samples: SampleRow[];
+      streams: StreamRow[];
+      imageGroups: ImageGroupRow[];
+    }
+  | { kind: "other"; userVersion: number; missingTables: string[] };
+
+/**
+ * Runs are read first: whatever a later statement sees was committed no earlier, so a run read as complete
+ * has all its image_refs counted and every sample it names present (samples are never deleted by resonance).
+ */
+export function readBeamtimeDb(file: string, busyTimeoutMs: number): BeamtimeDbRead {
+  return withReadOnlyDb(file, busyTimeoutMs, (db) => {
+    const userVersion = db.pragma("user_version", { simple: true }) as number;
+    const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));
+    const missingTables = BEAMTIME_TABLES.filter((t) => !tables.has(t));
+    if (missingTables.length) return { kind: "other", userVersion, missingTables };
+    if (!SUPPORTED_VERSIONS.includes(userVersion)) {
+      throw new SourceReadError(`unknown schema version ${userVersion} (beamsync reads 1 and 2)`, false);
+    }
+    // A v1 file reopened by a v2 writer says version 2 but may still lack the column (resonance-data.md §1).
+    const imageColumns = new Set((db.prepare("SELECT name FROM pragma_table_info('image_refs')").all() as { name: string }[]).map((r) => r.name));
+    const hasCodecColumn = imageColumns.has("compression_codec");
+    const runs = db
+      .prepare(
+        `SELECT uid, sample_id, plan_name, time_start, time_stop, exit_status, num_events, operator, metadata
+         FROM runs ORDER BY time_start, uid`,
+      )
+      .all() as RunRow[];
+    const samples = db.prepare("SELECT id, name, formula, serial, tags, beamline_pos, extra FROM samples ORDER BY id").all() as SampleRow[];
+    const streams = db.prepare("SELECT run_uid, name, data_keys FROM streams ORDER BY run_uid, time_created, name").all() as StreamRow[];
+    const imageGroups = db
+      .prepare(
+        `SELECT zarr_group, field_name, COUNT(*) AS frames, MAX(index_in_stack) AS max_index,
+                MIN(shape_x) AS shape_x, MIN(shape_y) AS shape_y, MIN(dtype) AS dtype,
+                ${hasCodecColumn ? "MIN(compression_codec)" : "NULL"} AS codec
+         FROM image_refs GROUP BY zarr_group, field_name`,
+      )
+      .all() as ImageGroupRow[];
+    return { kind: "resonance", userVersion, hasCodecColumn, runs, samples, streams, imageGroups };
+  });
+}

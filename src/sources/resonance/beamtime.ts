@@ -1,0 +1,154 @@
+import path from "node:path";
+import type { Beamtime, Run, Sample, SourceProblem, StreamInfo } from "../../model/types.js";
+import type { BeamtimeDbRead, RunRow, SampleRow } from "./beamtime-db.js";
+import type { IndexEntry } from "./index-db.js";
+import { parseJsonObject, parseStringList } from "./json.js";
+import { filesUnder } from "./locate.js";
+import { normalizeDataKeys, normalizeExitStatus } from "./normalize.js";
+
+/** Rows of one beamtime DB → model records (resonance-data.md §3, §7, §9). Pure apart from listing the run's Zarr files. */
+
+export interface BeamtimeContext {
+  /** db_path relative to the DATA root: the beamtime's natural key. */
+  relative: string;
+  absolute: string;
+  entry: IndexEntry;
+  sampleKey: "id" | "serial";
+  staleAfterSeconds: number;
+  nowMs: number;
+  /** When the file last changed (ms); a run quiet since before `now - staleAfter` is stale. */
+  fileMtimeMs: number;
+  fileSize: number;
+  /** A write transaction is open (or was left by a crash): open runs are not stale. */
+  journal: boolean;
+}
+
+export interface BeamtimeRecords {
+  beamtime: Beamtime;
+  samples: Sample[];
+  runs: Run[];
+  problems: SourceProblem[];
+}
+
+export function beamtimeRecords(read: Extract<BeamtimeDbRead, { kind: "resonance" }>, ctx: BeamtimeContext): BeamtimeRecords {
+  const problems: SourceProblem[] = [];
+  const problem = (reason: string, location?: string) => problems.push({ source: "resonance", path: ctx.relative, reason, ...(location ? { location } : {}) });
+  const { entry } = ctx;
+  if (entry.extraError) problem(entry.extraError, "index beamtimes.extra");
+
+  const beamtime: Beamtime = {
+    key: ctx.relative,
+    source: "resonance",
+    label: entry.label,
+    researcher: entry.researcher,
+    extra: entry.extra,
+    ...(typeof entry.extra.proposal_id === "string" && entry.extra.proposal_id !== "" ? { proposalId: entry.extra.proposal_id } : {}),
+    ...(entry.description !== undefined ? { description: entry.description } : {}),
+    ...(entry.timeStart !== undefined ? { timeStart: entry.timeStart } : {}),
+    ...(entry.timeStop !== undefined ? { timeStop: entry.timeStop } : {}),
+  };
+
+  const sampleKeys = new Map<number, string>();
+  const samples = read.samples.map((row) => {
+    const sample = toSample(row, ctx, problem);
+    sampleKeys.set(row.id, sample.key);
+    return sample;
+  });
+
+  const streamsByRun = new Map<string, StreamInfo[]>();
+  for (const row of read.streams) {
+    const keys = parseJsonObject(row.data_keys);
+    if (!keys.ok) problem(`streams.data_keys ${keys.error}`, `run ${row.run_uid} stream ${row.name}`);
+    const list = streamsByRun.get(row.run_uid) ?? [];
+    list.push({ name: row.name, dataKeys: normalizeDataKeys(keys.ok ? keys.value : {}) });
+    streamsByRun.set(row.run_uid, list);
+  }
+
+  // Committed frames per run: chunks at higher indexes are orphans (a crash, a late frame) and are not registered.
+  const committed = new Map<string, number>();
+  for (const group of read.imageGroups) committed.set(group.zarr_group, group.max_index);
+
+  const zarrRoot = path.join(path.dirname(ctx.absolute), `${path.basename(ctx.absolute, path.extname(ctx.absolute))}.zarr`);
+  const runs = read.runs.map((row) => toRun(row, ctx, { sampleKeys, streamsByRun, committed, zarrRoot, problem }));
+  return { beamtime, samples, runs, problems };
+}
+
+function toSample(row: SampleRow, ctx: BeamtimeContext, problem: (reason: string, location?: string) => void): Sample {
+  const tags = parseStringList(row.tags);
+  if (!tags.ok) problem(`samples.tags ${tags.error}`, `sample ${row.id}`);
+  const extra = parseJsonObject(row.extra);
+  if (!extra.ok) problem(`samples.extra ${extra.error}`, `sample ${row.id}`);
+  const key = ctx.sampleKey === "serial" && row.serial ? `serial:${row.serial}` : `${ctx.relative}#${row.id}`;
+  return {
+    key,
+    beamtimeKey: ctx.relative,
+    name: row.name,
+    tags: tags.ok ? tags.value : [],
+    extra: extra.ok ? extra.value : {},
+    ...(row.formula !== null ? { formula: row.formula } : {}),
+    ...(row.serial !== null ? { serial: row.serial } : {}),
+    ...(row.beamline_pos !== null ? { beamlinePos: row.beamline_pos } : {}),
+  };
+}
+
+interface RunLookups {
+  sampleKeys: Map<number, string>;
+  streamsByRun: Map<string, StreamInfo[]>;
+  committed: Map<string, number>;
+  zarrRoot: string;
+  problem: (reason: string, location?: string) => void;
+}
+
+function toRun(row: RunRow, ctx: BeamtimeContext, lookups: RunLookups): Run {
+  const metadata = parseJsonObject(row.metadata);
+  if (!metadata.ok) lookups.problem(`runs.metadata ${metadata.error}`, `run ${row.uid}`);
+  const closed = row.time_stop !== null && row.exit_status !== null;
+  const exit = normalizeExitStatus(row.exit_status);
+  if (exit.unknown) lookups.problem(`unknown exit status '${exit.unknown}' kept as it is`, `run ${row.uid}`);
+
+  let state: Run["state"] = closed ? "complete" : "open";
+  if (!closed && ctx.staleAfterSeconds > 0 && !ctx.journal) {
+    const quietSince = Math.max(row.time_start * 1000, ctx.fileMtimeMs);
+    if (ctx.nowMs - quietSince > ctx.staleAfterSeconds * 1000) state = "stale";
+  }
+
+  const run: Run = {
+    uid: row.uid,
+    source: "resonance",
+    beamtimeKey: ctx.relative,
+    planName: row.plan_name,
+    timeStart: row.time_start,
+    state,
+    numEvents: row.num_events ?? 0,
+    metadata: metadata.ok ? metadata.value : {},
+    streams: lookups.streamsByRun.get(row.uid) ?? [],
+    sourceFolder: path.dirname(ctx.absolute),
+    files: [],
+    dataFormat: "resonance-sqlite+zarr",
+  };
+  const sampleKey = row.sample_id !== null ? lookups.sampleKeys.get(row.sample_id) : undefined;
+  if (sampleKey) run.sampleKey = sampleKey;
+  if (closed) run.timeStop = row.time_stop ?? undefined;
+  if (exit.status !== undefined) run.exitStatus = exit.status;
+  if (row.operator) run.operator = row.operator;
+  if (state !== "open") run.files = runFiles(row.uid, ctx, lookups);
+  return run;
+}
+
+/** The beamtime DB (shared by all its runs) plus every committed file under `<stem>.zarr/runs/<uid>/`. */
+function runFiles(uid: string, ctx: BeamtimeContext, lookups: RunLookups): Run["files"] {
+  const files: Run["files"] = [{ path: ctx.absolute, size: ctx.fileSize, mtimeMs: Math.floor(ctx.fileMtimeMs) }];
+  const runDir = path.join(lookups.zarrRoot, "runs", uid);
+  for (const file of filesUnder(runDir)) {
+    const parts = path.relative(runDir, file.path).split(path.sep);
+    // <field>/c/<frame>/0/0: a chunk beyond the committed frames is an orphan.
+    if (parts.length >= 3 && parts[1] === "c") {
+      const max = lookups.committed.get(`runs/${uid}/${parts[0] ?? ""}`);
+      const frame = Number(parts[2]);
+      if (max === undefined || !Number.isInteger(frame) || frame > max) continue;
+    }
+    files.push(file);
+  }
+  return files;
+}
+

@@ -1,0 +1,195 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { Config } from "../../config/schema.js";
+import { emptySnapshot, type SourceProblem } from "../../model/types.js";
+import type { Logger } from "../../ops/logger.js";
+import type { ScanOptions, ScanResult, Source, Watermark, WatermarkReader } from "../contract.js";
+import { readBeamtimeDb } from "./beamtime-db.js";
+import { beamtimeRecords } from "./beamtime.js";
+import { firstSegment, readIndexDb, type IndexEntry } from "./index-db.js";
+import { discoverDbFiles, locateDbPath } from "./locate.js";
+import { describeReadError, readDbHeader } from "./sqlite.js";
+
+/**
+ * The resonance source (resonance-data.md): the master index and every beamtime DB it lists (and, with
+ * `discover`, the ones it does not), read-only and briefly. A DB whose size and mtime are unchanged is not
+ * opened again; a changed DB yields its whole beamtime (beamtime, samples, runs), which is what reconcile needs.
+ */
+
+export interface ResonanceSourceOptions {
+  dataRoot: string;
+  config: Config["sources"]["resonance"];
+  logger: Logger;
+  sampleKey?: "id" | "serial";
+}
+
+interface DbWatermarkData {
+  /** The DB had runs without a stop at the last read (they may turn stale without the file changing). */
+  open: number;
+  stale: number;
+}
+
+interface IndexWatermarkData {
+  entries: IndexEntry[];
+}
+
+const SOURCE = "resonance" as const;
+
+export function createResonanceSource(options: ResonanceSourceOptions): Source {
+  return {
+    kind: SOURCE,
+    scan: (watermarks, scanOptions) => scanResonance(options, watermarks, scanOptions),
+  };
+}
+
+async function scanResonance(options: ResonanceSourceOptions, watermarks: WatermarkReader, scan: ScanOptions): Promise<ScanResult> {
+  const { dataRoot, config } = options;
+  const result: ScanResult = { snapshot: emptySnapshot(), watermarks: [], unchanged: 0 };
+  const problems = result.snapshot.problems;
+  const report = (p: string, reason: string, location?: string) => problems.push({ source: SOURCE, path: p, reason, ...(location ? { location } : {}) });
+
+  let realRoot: string;
+  try {
+    realRoot = fs.realpathSync(dataRoot);
+  } catch (error) {
+    report(".", `DATA root ${dataRoot} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    return result;
+  }
+
+  // 1. The index (cached in its watermark: 200 entries cost nothing to keep).
+  const indexRel = config.indexFile.split(path.sep).join("/");
+  const index = readIndex(options, indexRel, watermarks, scan, result);
+  const indexChanged = index.changed;
+
+  // 2. Which DBs: the listed ones (checked), then discovered ones.
+  const targets = new Map<string, IndexEntry>();
+  for (const entry of index.entries) {
+    const located = locateDbPath(dataRoot, realRoot, entry.dbPath);
+    if (!located.ok) {
+      report(entry.dbPath, located.reason, `index ${indexRel}`);
+      result.watermarks.push({ source: SOURCE, path: entry.dbPath, size: 0, mtimeMs: 0, problem: located.reason, retry: true });
+      continue;
+    }
+    targets.set(located.relative, entry);
+  }
+  const discovered = new Set<string>();
+  if (config.discover) {
+    for (const rel of discoverDbFiles(dataRoot, new Set([indexRel]), (p, reason) => report(p, reason))) {
+      if (targets.has(rel)) continue;
+      discovered.add(rel);
+      targets.set(rel, { dbPath: rel, label: path.posix.basename(rel, ".db"), researcher: { name: firstSegment(rel) }, extra: {} });
+    }
+  }
+
+  // 3. Read what changed.
+  for (const [relative, entry] of targets) {
+    const absolute = path.join(dataRoot, relative);
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(absolute);
+    } catch (error) {
+      const reason = `cannot stat the beamtime DB (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
+      report(relative, reason);
+      result.watermarks.push({ source: SOURCE, path: relative, size: 0, mtimeMs: 0, problem: reason, retry: true });
+      continue;
+    }
+    const journal = fs.existsSync(`${absolute}-journal`);
+    const previous = watermarks.get(SOURCE, relative);
+    if (!scan.force && !indexChanged && unchanged(previous, stat, scan.nowMs, config.staleAfterSeconds)) {
+      result.unchanged++;
+      continue;
+    }
+    const wm: Watermark = { source: SOURCE, path: relative, size: stat.size, mtimeMs: stat.mtimeMs };
+    try {
+      const read = readBeamtimeDb(absolute, config.busyTimeoutMs);
+      if (read.kind === "other") {
+        if (!discovered.has(relative)) {
+          wm.problem = `not a resonance beamtime DB (missing table(s) ${read.missingTables.join(", ")})`;
+          report(relative, wm.problem);
+        }
+        result.watermarks.push(wm);
+        continue;
+      }
+      const records = beamtimeRecords(read, {
+        relative,
+        absolute,
+        entry,
+        sampleKey: options.sampleKey ?? "id",
+        staleAfterSeconds: config.staleAfterSeconds,
+        nowMs: scan.nowMs,
+        fileMtimeMs: stat.mtimeMs,
+        fileSize: stat.size,
+        journal,
+      });
+      result.snapshot.beamtimes.push(records.beamtime);
+      result.snapshot.samples.push(...records.samples);
+      result.snapshot.runs.push(...records.runs);
+      problems.push(...records.problems);
+      const data: DbWatermarkData = {
+        open: records.runs.filter((r) => r.state === "open").length,
+        stale: records.runs.filter((r) => r.state === "stale").length,
+      };
+      wm.data = data;
+      // A write in progress: what we read is the state before it; read again once it commits.
+      if (journal) wm.retry = true;
+      if (records.problems.length > 0) wm.problem = records.problems.map((p) => `${p.location ? `${p.location}: ` : ""}${p.reason}`).join("; ").slice(0, 1000);
+    } catch (error) {
+      const header = await readDbHeader(absolute);
+      const failure = describeReadError(error, absolute, { header, size: stat.size });
+      // A DB that was listed by the index or that looks like SQLite is worth a report; a random *.db is not ours.
+      if (discovered.has(relative) && header !== undefined && !header.isSqlite && !failure.retry) {
+        wm.problem = `not an SQLite database: ${failure.message}`;
+      } else {
+        wm.problem = failure.message;
+      }
+      wm.retry = failure.retry;
+      report(relative, wm.problem);
+    }
+    result.watermarks.push(wm);
+  }
+  return result;
+}
+
+/** Unchanged: same size and mtime, nothing to retry, and no open run that may have turned stale meanwhile. */
+function unchanged(previous: Watermark | undefined, stat: fs.Stats, nowMs: number, staleAfterSeconds: number): boolean {
+  if (!previous || previous.retry || previous.size !== stat.size || previous.mtimeMs !== stat.mtimeMs) return false;
+  const data = previous.data as Partial<DbWatermarkData> | undefined;
+  if (staleAfterSeconds > 0 && (data?.open ?? 0) > 0 && nowMs - stat.mtimeMs > staleAfterSeconds * 1000) return false;
+  return true;
+}
+
+function readIndex(options: ResonanceSourceOptions, indexRel: string, watermarks: WatermarkReader, scan: ScanOptions, result: ScanResult): { entries: IndexEntry[]; changed: boolean } {
+  const file = path.join(options.dataRoot, indexRel);
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch {
+    // No index is the normal case today (resonance's IndexWriter is a skeleton): discovery finds the DBs.
+    const previous = watermarks.get(SOURCE, indexRel);
+    if (previous) result.watermarks.push({ source: SOURCE, path: indexRel, size: 0, mtimeMs: 0, data: { entries: [] } });
+    return { entries: [], changed: previous !== undefined && previous.size !== 0 };
+  }
+  const previous = watermarks.get(SOURCE, indexRel);
+  const cached = (previous?.data as IndexWatermarkData | undefined)?.entries;
+  if (!scan.force && previous && !previous.retry && previous.size === stat.size && previous.mtimeMs === stat.mtimeMs && cached) {
+    result.unchanged++;
+    return { entries: cached, changed: false };
+  }
+  const wm: Watermark = { source: SOURCE, path: indexRel, size: stat.size, mtimeMs: stat.mtimeMs };
+  try {
+    const { entries } = readIndexDb(file, options.config.busyTimeoutMs);
+    wm.data = { entries } satisfies IndexWatermarkData;
+    result.watermarks.push(wm);
+    return { entries, changed: true };
+  } catch (error) {
+    const failure = describeReadError(error, file, { size: stat.size });
+    wm.problem = failure.message;
+    wm.retry = failure.retry;
+    // Keep using what we knew, so a locked or damaged index does not make every beamtime vanish.
+    wm.data = { entries: cached ?? [] } satisfies IndexWatermarkData;
+    result.watermarks.push(wm);
+    const problem: SourceProblem = { source: SOURCE, path: indexRel, reason: `index: ${failure.message}` };
+    result.snapshot.problems.push(problem);
+    return { entries: cached ?? [], changed: cached === undefined };
+  }
+}

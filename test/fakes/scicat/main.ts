@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+/**
+ * The fake SciCat as a process of its own (benchmarks, manual runs):
+ *   node dist/test/fakes/scicat/main.js [--port N] [--user name:password] [--ttl S] [--v3-only]
+ * Prints `{"url": "http://127.0.0.1:N/api"}` and serves until SIGTERM/SIGINT.
+ */
+import { parseArgs } from "node:util";
+import { startScicatFake, type ScicatFakeUser } from "./server.js";
+
+const { values } = parseArgs({
+  options: { port: { type: "string", default: "0" }, user: { type: "string", multiple: true }, ttl: { type: "string" }, "v3-only": { type: "boolean", default: false } },
+});
+const users: Record<string, ScicatFakeUser> = {};
+for (const spec of values.user ?? []) {
+  const [name, ...password] = spec.split(":");
+  if (name) users[name] = { password: password.join(":"), groups: [name], admin: true };
+}
+const fake = await startScicatFake({
+  port: Number(values.port),
+  ...(Object.keys(users).length ? { users } : {}),
+  ...(values.ttl ? { tokenTtlSeconds: Number(values.ttl) } : {}),
+  v4: !values["v3-only"],
+});
+process.stdout.write(`${JSON.stringify({ url: fake.url })}\n`);
+const stop = () => void fake.close().then(() => process.exit(0));
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
