@@ -86,7 +86,7 @@ export const configSchema = z
         bluesky: z
           .object({
             enabled: z.boolean().default(true),
-            include: z.array(z.string()).default(["**/*.jsonl", "**/*.json", "**/*.msgpack", "**/*.jsonl.gz"]),
+            include: z.array(z.string()).default(["**/*.jsonl", "**/*.json", "**/*.msgpack", "**/*.jsonl.gz", "**/*.json.gz", "**/*.msgpack.gz"]),
             exclude: z.array(z.string()).default([]),
             /** Prefix rewrites for resource roots: beamline path → path on this machine. */
             rootMap: z.record(z.string(), z.string()).default({}),

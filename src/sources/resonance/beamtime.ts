@@ -2,7 +2,7 @@ import path from "node:path";
 import type { Beamtime, Run, Sample, SourceProblem, StreamInfo } from "../../model/types.js";
 import type { BeamtimeDbRead, RunRow, SampleRow } from "./beamtime-db.js";
 import type { IndexEntry } from "./index-db.js";
-import { parseJsonObject, parseStringList } from "./json.js";
+import { parseJsonObject, parseStringList } from "../python-json.js";
 import { filesUnder } from "./locate.js";
 import { normalizeDataKeys, normalizeExitStatus } from "./normalize.js";
 

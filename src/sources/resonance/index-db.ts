@@ -1,5 +1,5 @@
 import type { Researcher } from "../../model/types.js";
-import { parseJsonObject } from "./json.js";
+import { parseJsonObject } from "../python-json.js";
 import { SourceReadError, withReadOnlyDb } from "./sqlite.js";
 
 /** One `beamtimes` row of the master index with its researcher (resonance-data.md §2). Plain JSON: it is cached in the watermark. */

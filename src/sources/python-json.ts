@@ -1,6 +1,6 @@
 /**
- * resonance writes its JSON columns with Python's `json.dumps`, which emits bare `NaN`, `Infinity` and
- * `-Infinity` (resonance-data.md §1). JSON.parse rejects them; here they become `null`.
+ * Python's `json.dumps` emits bare `NaN`, `Infinity` and `-Infinity` (resonance JSON columns, bluesky documents
+ * written with `allow_nan=True`). JSON.parse rejects them; here they become `null`.
  */
 
 export function parsePythonJson(text: string): unknown {

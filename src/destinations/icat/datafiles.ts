@@ -1,0 +1,70 @@
+import type { IcatDatafilePayload } from "../../mapping/icat/payloads.js";
+import { jpqlId } from "./api.js";
+import type { SyncDeps } from "./context.js";
+import { sameInstant } from "./diff.js";
+import { isIcatCode } from "./errors.js";
+
+/**
+ * A dataset's Datafiles, diffed by name (unique per dataset) against what ICAT holds: missing files are
+ * created and changed ones updated, in bounded chunks (one transaction each, icat-api.md §9.4). Because
+ * every pass starts from the remote list, a chunk whose answer was lost is never created twice.
+ */
+
+interface RemoteDatafile {
+  id: number;
+  location: unknown;
+  fileSize: unknown;
+  datafileModTime: unknown;
+}
+
+export function datafileFields(df: IcatDatafilePayload): Record<string, unknown> {
+  return { name: df.name, location: df.location, fileSize: df.fileSize, datafileModTime: df.datafileModTime };
+}
+
+export async function listDatafiles(deps: SyncDeps, datasetId: number): Promise<Map<string, RemoteDatafile>> {
+  const rows = await deps.api.allTuples(
+    (after, limit) =>
+      `SELECT df.id, df.name, df.location, df.fileSize, df.datafileModTime FROM Datafile df WHERE df.dataset.id = ${jpqlId(datasetId)} AND df.id > ${jpqlId(after)} ORDER BY df.id LIMIT 0, ${limit}`,
+  );
+  const out = new Map<string, RemoteDatafile>();
+  for (const [id, name, location, fileSize, datafileModTime] of rows) out.set(String(name), { id: Number(id), location, fileSize, datafileModTime });
+  return out;
+}
+
+function changed(remote: RemoteDatafile, wanted: IcatDatafilePayload): boolean {
+  return remote.location !== wanted.location || remote.fileSize !== wanted.fileSize || !sameInstant(remote.datafileModTime, wanted.datafileModTime);
+}
+
+async function writeInChunks(deps: SyncDeps, entities: unknown[]): Promise<number> {
+  const size = deps.config.datafileChunk;
+  let writes = 0;
+  for (let i = 0; i < entities.length; i += size) {
+    await deps.api.write(entities.slice(i, i + size));
+    writes++;
+  }
+  return writes;
+}
+
+/** Returns the number of write requests made (0 when ICAT already matches). */
+export async function syncDatafiles(deps: SyncDeps, datasetId: number, wanted: IcatDatafilePayload[]): Promise<number> {
+  let writes = 0;
+  for (let round = 1; ; round++) {
+    const remote = await listDatafiles(deps, datasetId);
+    const creates: unknown[] = [];
+    const updates: unknown[] = [];
+    for (const df of wanted) {
+      const have = remote.get(df.name);
+      if (!have) creates.push({ Datafile: { dataset: { id: datasetId }, ...datafileFields(df) } });
+      else if (changed(have, df)) updates.push({ Datafile: { id: have.id, location: df.location, fileSize: df.fileSize, datafileModTime: df.datafileModTime } });
+    }
+    try {
+      writes += await writeInChunks(deps, creates);
+      writes += await writeInChunks(deps, updates);
+      return writes;
+    } catch (err) {
+      // Another writer added some of these files meanwhile: diff again and send only what is still missing.
+      if (!isIcatCode(err, "OBJECT_ALREADY_EXISTS") || round >= 3) throw err;
+      deps.logger.info("ICAT datafiles already exist; comparing again", { datasetId });
+    }
+  }
+}

@@ -1,0 +1,62 @@
+import { scrubSecrets } from "../../ops/logger.js";
+import { ConfigurationError, DependencyError, PermanentError, SyncError, TransientError, toSyncError } from "../../sync/errors.js";
+import { IcatServerError, IcatTransportError } from "./http.js";
+
+/** ICAT failures → typed sync errors (icat-api.md §6), keeping the server's text but never a secret. */
+
+export function isIcatCode(err: unknown, code: string): err is IcatServerError {
+  return err instanceof IcatServerError && err.code === code;
+}
+
+/** Session ids appear in ICAT's own messages ("Session id:… has expired"); registered ones are scrubbed too. */
+export function cleanMessage(text: string): string {
+  return scrubSecrets(text)
+    .replace(/(session ?id:?\s*)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, "$1[session]")
+    .replace(/sessionId=[^&\s]+/g, "sessionId=[session]");
+}
+
+/** VALIDATION about ParameterTypes and other facility-curated data is a configuration problem, not the record's. */
+function isReferenceProblem(message: string): boolean {
+  return /Parameter of type .* is not applicable|Type of parameter is not set/.test(message);
+}
+
+export function classifyIcatError(err: unknown, operation: string): SyncError {
+  if (err instanceof SyncError) return err;
+  if (err instanceof IcatServerError) {
+    const message = cleanMessage(`ICAT ${err.code} (HTTP ${err.status}) ${operation}: ${err.serverMessage}`);
+    const options = { httpStatus: err.status };
+    switch (err.code) {
+      case "INTERNAL":
+        return new TransientError(message, options);
+      case "VALIDATION":
+        return isReferenceProblem(err.serverMessage)
+          ? new ConfigurationError(`${message} — fix the ParameterType in ICAT (applicableToDataset) or destinations.icat.parameters`, options)
+          : new PermanentError(message, options);
+      case "INSUFFICIENT_PRIVILEGES":
+        return new PermanentError(`${message} — give the ingest user the ICAT rules it needs`, options);
+      case "NO_SUCH_OBJECT_FOUND":
+        return new DependencyError(message, options);
+      case "SESSION":
+        return new ConfigurationError(`${message} — check destinations.icat.plugin, username and password`, options);
+      case "BAD_PARAMETER":
+      case "NOT_IMPLEMENTED":
+      case "OBJECT_ALREADY_EXISTS":
+        return new PermanentError(message, options);
+      default:
+        return err.status >= 500 ? new TransientError(message, options) : new PermanentError(message, options);
+    }
+  }
+  if (err instanceof IcatTransportError) {
+    const message = cleanMessage(`ICAT ${operation}: ${err.message}`);
+    const status = err.status;
+    if (err.reason !== "http" || status === undefined || status >= 500 || status === 429 || status === 408) {
+      return new TransientError(message, { httpStatus: status, retryAfterMs: err.retryAfterMs });
+    }
+    if (status === 404 || status === 401 || status === 405) {
+      return new ConfigurationError(`${message} — is destinations.icat.url the ICAT server root (paths under /icat)?`, { httpStatus: status });
+    }
+    return new PermanentError(message, { httpStatus: status });
+  }
+  const fallback = toSyncError(err);
+  return fallback instanceof TransientError ? new TransientError(cleanMessage(`ICAT ${operation}: ${fallback.message}`)) : fallback;
+}

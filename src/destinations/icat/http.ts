@@ -1,0 +1,133 @@
+import http from "node:http";
+import https from "node:https";
+import axios, { type AxiosInstance, type AxiosResponse } from "axios";
+
+/**
+ * The ICAT REST transport (icat-api.md §1): writes as form bodies whose fields hold JSON strings, reads and
+ * deletes in the query string, every error a JSON `{code, message[, offset]}`. Knows nothing of sessions.
+ */
+
+/** An error the ICAT server itself reported. Branch on `code`, never on the status alone (§6). */
+export class IcatServerError extends Error {
+  constructor(
+    readonly code: string,
+    readonly serverMessage: string,
+    readonly status: number,
+    readonly offset?: number,
+  ) {
+    super(`${code}: ${serverMessage}`);
+    this.name = "IcatServerError";
+  }
+}
+
+/** No ICAT answer: network trouble, a timeout, or a non-JSON reply (a proxy's 502/504, a wrong URL). */
+export class IcatTransportError extends Error {
+  constructor(
+    message: string,
+    readonly reason: "network" | "timeout" | "http",
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = "IcatTransportError";
+  }
+}
+
+export interface IcatHttp {
+  get(path: string, query: Record<string, string>): Promise<unknown>;
+  postForm(path: string, form: Record<string, string>): Promise<unknown>;
+  put(path: string): Promise<unknown>;
+  delete(path: string, query?: Record<string, string>): Promise<unknown>;
+  close(): void;
+}
+
+export function icatBase(url: string): string {
+  return `${url.replace(/\/+$/, "")}/icat`;
+}
+
+export function createIcatHttp(url: string, timeoutMs: number): IcatHttp {
+  const httpAgent = new http.Agent({ keepAlive: true });
+  const httpsAgent = new https.Agent({ keepAlive: true });
+  const client: AxiosInstance = axios.create({
+    baseURL: icatBase(url),
+    timeout: timeoutMs,
+    httpAgent,
+    httpsAgent,
+    maxRedirects: 0,
+    responseType: "text",
+    transformResponse: [(data: unknown) => data],
+    validateStatus: () => true,
+    headers: { accept: "application/json" },
+  });
+
+  const send = async (request: () => Promise<AxiosResponse<unknown>>): Promise<unknown> => {
+    let response: AxiosResponse<unknown>;
+    try {
+      response = await request();
+    } catch (err) {
+      throw transportError(err);
+    }
+    return interpret(response);
+  };
+
+  return {
+    get: (path, query) => send(() => client.get(path, { params: new URLSearchParams(query) })),
+    postForm: (path, form) => send(() => client.post(path, new URLSearchParams(form))),
+    put: (path) => send(() => client.put(path)),
+    delete: (path, query = {}) => send(() => client.delete(path, { params: new URLSearchParams(query) })),
+    close() {
+      httpAgent.destroy();
+      httpsAgent.destroy();
+    },
+  };
+}
+
+function interpret(response: AxiosResponse<unknown>): unknown {
+  const { status } = response;
+  const text = typeof response.data === "string" ? response.data : "";
+  let json: unknown;
+  let parsed = false;
+  if (text.trim() !== "") {
+    try {
+      json = JSON.parse(text);
+      parsed = true;
+    } catch {
+      parsed = false;
+    }
+  }
+  if (status >= 200 && status < 300) {
+    if (text.trim() === "") return undefined;
+    if (!parsed) throw new IcatTransportError(`ICAT answered HTTP ${status} with a body that is not JSON`, "http", status);
+    return json;
+  }
+  if (parsed && json !== null && typeof json === "object" && typeof (json as { code?: unknown }).code === "string") {
+    const body = json as { code: string; message?: unknown; offset?: unknown };
+    throw new IcatServerError(body.code, String(body.message ?? ""), status, typeof body.offset === "number" ? body.offset : undefined);
+  }
+  const snippet = text.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim().slice(0, 120);
+  throw new IcatTransportError(
+    `HTTP ${status} without an ICAT error body${snippet ? ` (${snippet})` : ""}`,
+    "http",
+    status,
+    retryAfterMs(response.headers["retry-after"]),
+  );
+}
+
+function retryAfterMs(header: unknown): number | undefined {
+  if (typeof header !== "string" || header === "") return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+/** Axios errors carry the request (URL with the session id, form with the password): keep only the cause. */
+function transportError(err: unknown): IcatTransportError {
+  const code = (err as { code?: unknown }).code;
+  const codeText = typeof code === "string" ? code : undefined;
+  if (codeText === "ECONNABORTED" || codeText === "ETIMEDOUT" || codeText === "ERR_CANCELED") {
+    return new IcatTransportError(`no answer from ICAT in time (${codeText})`, "timeout");
+  }
+  const message = err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err);
+  return new IcatTransportError(`cannot reach ICAT: ${codeText ?? message}`, "network");
+}

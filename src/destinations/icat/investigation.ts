@@ -1,0 +1,84 @@
+import type { IcatInvestigationPayload } from "../../mapping/icat/payloads.js";
+import { ConfigurationError } from "../../sync/errors.js";
+import type { PushResult, RemoteState } from "../contract.js";
+import { jpqlId } from "./api.js";
+import { findInvestigation, remoteUrl, type SyncDeps } from "./context.js";
+import { changedFields } from "./diff.js";
+import { isIcatCode } from "./errors.js";
+
+/**
+ * Investigations are matched by (facility, name, visitId). Usually the facility's user office owns them:
+ * beamsync then only finds them. With createInvestigations it creates them (linked to the instrument) and
+ * keeps their title and dates up to date.
+ */
+
+function ownedFields(payload: IcatInvestigationPayload): Record<string, unknown> {
+  return { title: payload.title, summary: payload.summary, startDate: payload.startDate, endDate: payload.endDate };
+}
+
+export async function pushInvestigation(deps: SyncDeps, payload: IcatInvestigationPayload): Promise<PushResult> {
+  const ref = await deps.reference.get();
+  let existing = await findInvestigation(deps, ref.facilityId, payload);
+  if (!existing) {
+    if (!deps.config.createInvestigations) {
+      throw new ConfigurationError(
+        `investigation ${payload.name}/${payload.visitId} not found; create it in ICAT or set destinations.icat.createInvestigations`,
+      );
+    }
+    try {
+      const [id] = await deps.api.write([
+        {
+          Investigation: {
+            facility: { id: ref.facilityId },
+            type: { id: ref.investigationTypeId },
+            name: payload.name,
+            visitId: payload.visitId,
+            ...ownedFields(payload),
+            ...(ref.instrumentId !== undefined ? { investigationInstruments: [{ instrument: { id: ref.instrumentId } }] } : {}),
+          },
+        },
+      ]);
+      if (id === undefined) throw new Error("ICAT created no investigation");
+      deps.logger.info("ICAT investigation created", { name: payload.name, visitId: payload.visitId, id });
+      return { operation: "create", remoteId: String(id), remoteUrl: remoteUrl("Investigation", id) };
+    } catch (err) {
+      if (!isIcatCode(err, "OBJECT_ALREADY_EXISTS")) throw err;
+      existing = await findInvestigation(deps, ref.facilityId, payload);
+      if (!existing) throw err;
+    }
+  }
+
+  const id = existing.id;
+  const result = (operation: PushResult["operation"]): PushResult => ({ operation, remoteId: String(id), remoteUrl: remoteUrl("Investigation", id) });
+  if (!deps.config.createInvestigations) return result("skip");
+
+  let writes = 0;
+  const changes = changedFields(existing, ownedFields(payload), ["startDate", "endDate"]);
+  if (Object.keys(changes).length > 0) {
+    await deps.api.write([{ Investigation: { id, ...changes } }]);
+    writes++;
+  }
+  if (ref.instrumentId !== undefined && (await linkInstrument(deps, id, ref.instrumentId))) writes++;
+  return result(writes > 0 ? "update" : "skip");
+}
+
+/** InvestigationInstrument by (investigation, instrument); true when it had to be created. */
+async function linkInstrument(deps: SyncDeps, investigationId: number, instrumentId: number): Promise<boolean> {
+  const query = `SELECT ii.id, ii.instrument.id FROM InvestigationInstrument ii WHERE ii.investigation.id = ${jpqlId(investigationId)} AND ii.instrument.id = ${jpqlId(instrumentId)}`;
+  if ((await deps.api.search(query)).length > 0) return false;
+  try {
+    await deps.api.write([{ InvestigationInstrument: { investigation: { id: investigationId }, instrument: { id: instrumentId } } }]);
+    return true;
+  } catch (err) {
+    if (isIcatCode(err, "OBJECT_ALREADY_EXISTS")) return false;
+    throw err;
+  }
+}
+
+export async function lookupInvestigation(deps: SyncDeps, payload: IcatInvestigationPayload): Promise<RemoteState> {
+  const ref = await deps.reference.get();
+  const row = await findInvestigation(deps, ref.facilityId, payload);
+  if (!row) return { exists: false };
+  const fields = Object.fromEntries(["name", "visitId", "title", "summary", "startDate", "endDate"].map((f) => [f, row[f]]).filter(([, v]) => v !== undefined));
+  return { exists: true, remoteId: String(row.id), fields };
+}

@@ -1,0 +1,73 @@
+import type { IcatConfig } from "../../config/schema.js";
+import type { CheckResult } from "../contract.js";
+import type { IcatApi } from "./api.js";
+import { classifyIcatError } from "./errors.js";
+import type { ReferenceResolver } from "./reference.js";
+
+/** `beamsync doctor` for ICAT: reachable, version, login, and every piece of reference data, each with its fix. */
+
+function versionAtLeast(version: string, minimum: string): boolean {
+  const a = version.split(".").map((p) => Number.parseInt(p, 10) || 0);
+  const b = minimum.split(".").map((p) => Number.parseInt(p, 10) || 0);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
+  }
+  return true;
+}
+
+export async function icatPreflight(api: IcatApi, reference: ReferenceResolver, config: IcatConfig): Promise<CheckResult[]> {
+  const checks: CheckResult[] = [];
+  let version: string;
+  try {
+    version = await api.version();
+    checks.push({ name: "icat.reachable", severity: "ok", message: `ICAT at ${config.url} answers` });
+  } catch (err) {
+    checks.push({
+      name: "icat.reachable",
+      severity: "error",
+      message: classifyIcatError(err, "reading /icat/version").message,
+      fix: "check destinations.icat.url (the server root; paths are under /icat) and the network path to it",
+    });
+    return checks;
+  }
+
+  if (version !== "unknown" && !versionAtLeast(version, "4.7")) {
+    checks.push({ name: "icat.version", severity: "error", message: `ICAT ${version} cannot update entities over REST (needs 4.7+)`, fix: "upgrade icat.server" });
+  } else if (version !== "unknown" && !versionAtLeast(version, "4.9")) {
+    checks.push({ name: "icat.version", severity: "warning", message: `ICAT ${version} has no /icat/properties; assuming 120-minute sessions`, fix: "upgrade icat.server to 4.9 or later" });
+  } else {
+    checks.push({ name: "icat.version", severity: "ok", message: `ICAT ${version}` });
+  }
+
+  try {
+    const info = await api.sessionInfo();
+    checks.push({
+      name: "icat.login",
+      severity: "ok",
+      message: `logged in as ${info.userName} (session lifetime ${api.session.lifetimeMinutes} min, refreshed with ${Math.round(api.session.refreshThresholdMs / 60_000)} min left)`,
+    });
+  } catch (err) {
+    checks.push({
+      name: "icat.login",
+      severity: "error",
+      message: classifyIcatError(err, "logging in").message,
+      fix: "check destinations.icat.plugin, username and password (or passwordFile)",
+    });
+    return checks;
+  }
+
+  try {
+    const { checks: referenceChecks } = await reference.inspect();
+    for (const c of referenceChecks) checks.push({ name: c.name, severity: c.ok ? "ok" : "error", message: c.message, ...(c.ok ? {} : { fix: c.fix }) });
+  } catch (err) {
+    checks.push({ name: "icat.referenceData", severity: "error", message: classifyIcatError(err, "resolving reference data").message, fix: "see the message; retry when ICAT answers" });
+  }
+  checks.push({
+    name: "icat.investigations",
+    severity: "ok",
+    message: config.createInvestigations
+      ? "beamsync creates missing investigations (destinations.icat.createInvestigations)"
+      : "investigations must already exist in ICAT (destinations.icat.createInvestigations is false)",
+  });
+  return checks;
+}

@@ -1,0 +1,188 @@
+import path from "node:path";
+import type { Config } from "../../config/schema.js";
+import type { Beamtime, Run, Sample, Snapshot } from "../../model/types.js";
+import { datasetNameFor, indexSnapshot, isoFromMs, isoFromSeconds, isPushable, proposalIdFor, relativeFilePath, type MappingIndex } from "../common.js";
+import { makeRecord, recordId, type DesiredRecord } from "../record.js";
+import { datasetParameters } from "./parameters.js";
+import {
+  ICAT_LIMITS,
+  type IcatDatafilePayload,
+  type IcatDatasetPayload,
+  type IcatInvestigationPayload,
+  type IcatKind,
+  type IcatSamplePayload,
+  type InvestigationRef,
+} from "./payloads.js";
+
+/**
+ * Model → ICAT records (pure; resonance-data.md §9, bluesky-documents.md §9.3):
+ * one Investigation per beamtime, one Sample per sample, one Dataset per pushable run (with its
+ * DatasetParameters and Datafiles). Records that cannot be placed are returned in `skipped`, never guessed:
+ * an ICAT Dataset must belong to an Investigation, so a run without a known beamtime is skipped.
+ */
+
+export interface IcatSkip {
+  kind: IcatKind;
+  key: string;
+  reason: string;
+}
+
+export interface IcatMapping {
+  records: DesiredRecord[];
+  skipped: IcatSkip[];
+}
+
+export function mapToIcat(snapshot: Snapshot, config: Config, index?: MappingIndex): DesiredRecord[] {
+  return mapToIcatWithSkips(snapshot, config, index).records;
+}
+
+export function mapToIcatWithSkips(snapshot: Snapshot, config: Config, index?: MappingIndex): IcatMapping {
+  const idx = index ?? indexSnapshot(snapshot.beamtimes, snapshot.samples);
+  const records = new Map<string, DesiredRecord>();
+  const skipped: IcatSkip[] = [];
+  const add = (record: DesiredRecord) => {
+    const id = recordId(record.destination, record.kind, record.key);
+    if (!records.has(id)) records.set(id, record);
+  };
+
+  for (const beamtime of byKey(snapshot.beamtimes, (b) => b.key)) add(investigationRecord(beamtime, config));
+
+  for (const sample of byKey(snapshot.samples, (s) => s.key)) {
+    const beamtime = idx.beamtimes.get(sample.beamtimeKey);
+    if (!beamtime) {
+      skipped.push({ kind: "sample", key: sample.key, reason: `beamtime ${sample.beamtimeKey} is unknown, so there is no ICAT investigation to put the sample in` });
+      continue;
+    }
+    add(sampleRecord(sample, beamtime, config));
+  }
+
+  for (const run of byKey(snapshot.runs, (r) => r.uid)) {
+    if (!isPushable(run, config.mapping)) continue;
+    const beamtime = run.beamtimeKey ? idx.beamtimes.get(run.beamtimeKey) : undefined;
+    if (!beamtime) {
+      const why = run.beamtimeKey ? `beamtime ${run.beamtimeKey} is unknown` : "the run names no beamtime (proposal)";
+      skipped.push({ kind: "dataset", key: run.uid, reason: `${why}; an ICAT dataset needs an investigation` });
+      continue;
+    }
+    const sample = run.sampleKey ? idx.samples.get(run.sampleKey) : undefined;
+    add(datasetRecord(run, beamtime, sample && sample.beamtimeKey === beamtime.key ? sample : undefined, config));
+  }
+  return { records: [...records.values()], skipped };
+}
+
+function byKey<T>(items: readonly T[], key: (item: T) => string): T[] {
+  return [...items].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+function truncate(text: string, length: number): string {
+  return text.length <= length ? text : text.slice(0, length);
+}
+
+export function investigationRef(beamtime: Beamtime, config: Config): InvestigationRef {
+  return { name: proposalIdFor(beamtime, config.mapping), visitId: beamtime.label };
+}
+
+export function investigationPayload(beamtime: Beamtime, config: Config): IcatInvestigationPayload {
+  const description = beamtime.description?.trim();
+  const title = description ? description : `${beamtime.researcher.name} ${beamtime.label}`;
+  const payload: IcatInvestigationPayload = { ...investigationRef(beamtime, config), title: truncate(title, ICAT_LIMITS.title) };
+  // A description too long for a title is kept whole (up to ICAT's limit) as the summary.
+  if (description && description.length > ICAT_LIMITS.title) payload.summary = truncate(description, ICAT_LIMITS.summary);
+  if (beamtime.timeStart !== undefined) payload.startDate = isoFromSeconds(beamtime.timeStart);
+  if (beamtime.timeStop !== undefined) payload.endDate = isoFromSeconds(beamtime.timeStop);
+  return payload;
+}
+
+function investigationRecord(beamtime: Beamtime, config: Config): DesiredRecord {
+  return makeRecord({
+    destination: "icat",
+    kind: "investigation",
+    key: beamtime.key,
+    beamtimeKey: beamtime.key,
+    sessionIdentifier: beamtime.key,
+    payload: { ...investigationPayload(beamtime, config) },
+    dependsOn: [],
+  });
+}
+
+function sampleRecord(sample: Sample, beamtime: Beamtime, config: Config): DesiredRecord {
+  const payload: IcatSamplePayload = {
+    investigationKey: beamtime.key,
+    investigation: investigationRef(beamtime, config),
+    name: truncate(sample.name, ICAT_LIMITS.name),
+  };
+  return makeRecord({
+    destination: "icat",
+    kind: "sample",
+    key: sample.key,
+    beamtimeKey: beamtime.key,
+    sessionIdentifier: sample.key,
+    payload: { ...payload },
+    dependsOn: [recordId("icat", "investigation", beamtime.key)],
+  });
+}
+
+/**
+ * Datafiles named by their path relative to the dataset location (unique per dataset, as ICAT requires);
+ * a file outside the location keeps its absolute path as name.
+ */
+export function datafilesFor(run: Run): IcatDatafilePayload[] {
+  const byName = new Map<string, IcatDatafilePayload>();
+  for (const file of run.files) {
+    const relative = relativeFilePath(run, file.path);
+    const outside = relative === "" || relative === ".." || relative.startsWith("../") || path.isAbsolute(relative);
+    const name = outside ? file.path : relative;
+    if (byName.has(name)) continue;
+    byName.set(name, { name, location: file.path, fileSize: file.size, datafileModTime: isoFromMs(file.mtimeMs) });
+  }
+  return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+export function datasetPayload(run: Run, beamtime: Beamtime, sample: Sample | undefined, config: Config): IcatDatasetPayload {
+  const payload: IcatDatasetPayload = {
+    investigationKey: beamtime.key,
+    investigation: investigationRef(beamtime, config),
+    name: run.uid,
+    description: truncate(datasetNameFor(run, sample, beamtime), ICAT_LIMITS.description),
+    location: run.sourceFolder,
+    complete: run.state === "complete",
+    startDate: isoFromSeconds(run.timeStart),
+    parameters: datasetParameters(run, config.destinations.icat.parameters),
+    datafiles: datafilesFor(run),
+  };
+  if (sample) {
+    payload.sampleKey = sample.key;
+    payload.sampleName = truncate(sample.name, ICAT_LIMITS.name);
+  }
+  if (run.state === "complete" && run.timeStop !== undefined) payload.endDate = isoFromSeconds(run.timeStop);
+  return payload;
+}
+
+function datasetRecord(run: Run, beamtime: Beamtime, sample: Sample | undefined, config: Config): DesiredRecord {
+  const payload = datasetPayload(run, beamtime, sample, config);
+  const dependsOn = [recordId("icat", "investigation", beamtime.key)];
+  if (payload.sampleKey) dependsOn.push(recordId("icat", "sample", payload.sampleKey));
+  // A resonance beamtime DB is listed by every run and grows with each: its size and time must not make
+  // earlier runs look changed (the adapter still sends the current values when it pushes).
+  const hashBasis = {
+    ...payload,
+    datafiles: payload.datafiles.map((f) => (isSharedFile(run, f.location) ? { name: f.name, location: f.location } : f)),
+  };
+  return makeRecord(
+    {
+      destination: "icat",
+      kind: "dataset",
+      key: run.uid,
+      runUid: run.uid,
+      beamtimeKey: beamtime.key,
+      sessionIdentifier: run.uid,
+      payload: { ...payload },
+      dependsOn,
+    },
+    hashBasis,
+  );
+}
+
+function isSharedFile(run: Run, filePath: string): boolean {
+  return run.source === "resonance" && filePath.endsWith(".db");
+}

@@ -1,0 +1,64 @@
+/**
+ * Payloads of the ICAT records (kind → payload), shared by the mapping that builds them and the adapter
+ * that pushes them. Dates are ISO 8601 UTC with milliseconds (`toISOString()`), safe for ICAT's strict pattern.
+ */
+
+export const ICAT_KINDS = ["investigation", "sample", "dataset"] as const;
+export type IcatKind = (typeof ICAT_KINDS)[number];
+
+/** The unique key of an Investigation besides its facility, so the adapter can find it without a remote id. */
+export interface InvestigationRef {
+  name: string;
+  visitId: string;
+}
+
+export interface IcatInvestigationPayload extends InvestigationRef {
+  title: string;
+  summary?: string;
+  startDate?: string;
+  endDate?: string;
+}
+
+export interface IcatSamplePayload {
+  /** Beamtime key: the investigation record this sample depends on. */
+  investigationKey: string;
+  investigation: InvestigationRef;
+  name: string;
+}
+
+export interface IcatParameterPayload {
+  /** Run field the value came from (config key of destinations.icat.parameters). */
+  field: string;
+  /** ParameterType name and units; the adapter resolves them to an id. */
+  type: string;
+  units: string;
+  stringValue?: string;
+  numericValue?: number;
+}
+
+export interface IcatDatafilePayload {
+  /** Path relative to the dataset location, unique within the dataset. */
+  name: string;
+  location: string;
+  fileSize: number;
+  datafileModTime: string;
+}
+
+export interface IcatDatasetPayload {
+  investigationKey: string;
+  investigation: InvestigationRef;
+  sampleKey?: string;
+  sampleName?: string;
+  /** The run uid: unique per investigation. */
+  name: string;
+  description: string;
+  location: string;
+  complete: boolean;
+  startDate: string;
+  endDate?: string;
+  parameters: IcatParameterPayload[];
+  datafiles: IcatDatafilePayload[];
+}
+
+/** ICAT's VARCHAR limits for the fields the mapping fills from free text (icat-api.md §7). */
+export const ICAT_LIMITS = { title: 255, summary: 4000, description: 255, name: 255, stringValue: 4000 } as const;

@@ -1,0 +1,122 @@
+import type { DocumentName } from "./schemas.js";
+
+/**
+ * Gathers the documents of each run found in one file, keyed by the start uid from the content (never the
+ * file name). Documents of several runs may be interleaved; descriptors, resources and datums are linked back
+ * to their run through the uids they name.
+ */
+
+export interface FileReference {
+  kind: "resource" | "stream_resource";
+  uid: string;
+  spec?: string | undefined;
+  root?: string | undefined;
+  resourcePath?: string | undefined;
+  pathSemantics?: "posix" | "windows" | undefined;
+  uri?: string | undefined;
+  /** Datum indexes seen for sequence specs (NPY_SEQ…), to expand per-frame files. */
+  datumIndexes: number[];
+}
+
+export interface AssembledRun {
+  start: Record<string, unknown>;
+  stop?: Record<string, unknown> | undefined;
+  /** Stream name → its descriptors' data keys (several descriptors per stream allowed) and events seen. */
+  streams: Map<string, { dataKeys: Record<string, Record<string, unknown>>; events: number }>;
+  references: FileReference[];
+  /** Where the start document was (for messages). */
+  location: string;
+}
+
+export class RunAssembler {
+  readonly runs = new Map<string, AssembledRun>();
+  private readonly descriptorRun = new Map<string, { run: string; stream: string }>();
+  private readonly resourceRun = new Map<string, FileReference>();
+  private lastStart: string | undefined;
+  /** Documents naming a run this file does not start (the start may be in another file, or the doc is stray). */
+  readonly orphans: { location: string; reason: string }[] = [];
+
+  add(name: DocumentName, doc: Record<string, unknown>, location: string): void {
+    switch (name) {
+      case "start": {
+        const uid = String(doc.uid);
+        if (this.runs.has(uid)) {
+          this.orphans.push({ location, reason: `a second start document for run ${uid}; the first is kept` });
+          return;
+        }
+        this.runs.set(uid, { start: doc, streams: new Map(), references: [], location });
+        this.lastStart = uid;
+        return;
+      }
+      case "descriptor": {
+        const run = this.runFor(String(doc.run_start), location, "descriptor");
+        if (!run) return;
+        const stream = typeof doc.name === "string" && doc.name ? doc.name : "primary";
+        const entry = run.streams.get(stream) ?? { dataKeys: {}, events: 0 };
+        Object.assign(entry.dataKeys, doc.data_keys as Record<string, Record<string, unknown>>);
+        run.streams.set(stream, entry);
+        this.descriptorRun.set(String(doc.uid), { run: String(doc.run_start), stream });
+        return;
+      }
+      case "event":
+      case "event_page": {
+        const link = this.descriptorRun.get(String(doc.descriptor));
+        if (!link) {
+          this.orphans.push({ location, reason: `${name} names descriptor ${String(doc.descriptor)}, which this file has not defined` });
+          return;
+        }
+        const entry = this.runs.get(link.run)?.streams.get(link.stream);
+        if (entry) entry.events += name === "event" ? 1 : (doc.uid as unknown[]).length;
+        return;
+      }
+      case "resource":
+      case "stream_resource": {
+        // run_start is optional on resources: fall back to the run whose start came last.
+        const runUid = typeof doc.run_start === "string" && doc.run_start ? doc.run_start : this.lastStart;
+        const run = runUid ? this.runFor(runUid, location, name) : undefined;
+        if (!run) {
+          if (!runUid) this.orphans.push({ location, reason: `${name} before any start document` });
+          return;
+        }
+        const reference: FileReference = {
+          kind: name,
+          uid: String(doc.uid),
+          spec: typeof doc.spec === "string" ? doc.spec : undefined,
+          root: typeof doc.root === "string" ? doc.root : undefined,
+          resourcePath: typeof doc.resource_path === "string" ? doc.resource_path : undefined,
+          pathSemantics: doc.path_semantics === "windows" ? "windows" : "posix",
+          uri: typeof doc.uri === "string" ? doc.uri : undefined,
+          datumIndexes: [],
+        };
+        run.references.push(reference);
+        this.resourceRun.set(reference.uid, reference);
+        return;
+      }
+      case "datum":
+      case "datum_page": {
+        const reference = this.resourceRun.get(String(doc.resource));
+        if (!reference) return;
+        const kwargs = doc.datum_kwargs as Record<string, unknown>;
+        const indexes = name === "datum" ? [kwargs.index] : Array.isArray(kwargs.index) ? kwargs.index : [];
+        for (const i of indexes) if (typeof i === "number" && Number.isInteger(i) && reference.datumIndexes.length < 100_000) reference.datumIndexes.push(i);
+        return;
+      }
+      case "stop": {
+        const run = this.runFor(String(doc.run_start), location, "stop");
+        if (run) {
+          if (run.stop) this.orphans.push({ location, reason: `a second stop document for run ${String(doc.run_start)}; the first is kept` });
+          else run.stop = doc;
+        }
+        return;
+      }
+      case "stream_datum":
+        return;
+    }
+  }
+
+  private runFor(uid: string, location: string, what: string): AssembledRun | undefined {
+    const run = this.runs.get(uid);
+    if (!run) this.orphans.push({ location, reason: `${what} for run ${uid}, whose start document is not in this file` });
+    return run;
+  }
+}

@@ -1,0 +1,216 @@
+import fs from "node:fs";
+import path from "node:path";
+import YAML from "yaml";
+import type { Config } from "../../config/schema.js";
+import { firstString } from "../../mapping/lookup.js";
+import { emptySnapshot, type Beamtime, type DataKeyInfo, type Run, type Sample, type StreamInfo } from "../../model/types.js";
+import type { Logger } from "../../ops/logger.js";
+import type { ScanOptions, ScanResult, Source, Watermark, WatermarkReader } from "../contract.js";
+import { RunAssembler, type AssembledRun } from "./assemble.js";
+import { commonFolder, packRootMap, resolveReferences, rootMapFrom } from "./files.js";
+import { globMatcher } from "./glob.js";
+import { readDocumentFile, type ReadSummary } from "./reader.js";
+import { validateDocument } from "./schemas.js";
+
+/**
+ * The bluesky source: every document file under the DATA root that the include globs select. A file whose
+ * size and mtime are unchanged is not read again; a changed file yields all of its runs.
+ */
+
+export { readDocumentFile } from "./reader.js";
+export type { ReadItem, ReadSummary } from "./reader.js";
+
+export interface BlueskySourceOptions {
+  dataRoot: string;
+  config: Config["sources"]["bluesky"];
+  logger: Logger;
+}
+
+interface FileWatermarkData {
+  /** Runs without a stop at the last read (they may turn stale without the file changing). */
+  open: number;
+}
+
+const SOURCE = "bluesky" as const;
+
+export function createBlueskySource(options: BlueskySourceOptions): Source {
+  const include = globMatcher(options.config.include);
+  const exclude = globMatcher(options.config.exclude);
+  return {
+    kind: SOURCE,
+    scan: (watermarks, scan) => scanBluesky(options, (rel) => include(rel) && !exclude(rel), watermarks, scan),
+  };
+}
+
+async function scanBluesky(options: BlueskySourceOptions, selected: (relative: string) => boolean, watermarks: WatermarkReader, scan: ScanOptions): Promise<ScanResult> {
+  const result: ScanResult = { snapshot: emptySnapshot(), watermarks: [], unchanged: 0 };
+  const staleMs = options.config.staleAfterSeconds * 1000;
+  for (const relative of listFiles(options.dataRoot, selected, (p, reason) => result.snapshot.problems.push({ source: SOURCE, path: p, reason }))) {
+    const absolute = path.join(options.dataRoot, relative);
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(absolute);
+    } catch {
+      continue; // vanished between listing and reading
+    }
+    const previous = watermarks.get(SOURCE, relative);
+    const data = previous?.data as Partial<FileWatermarkData> | undefined;
+    const unchanged =
+      previous && !previous.retry && previous.size === stat.size && previous.mtimeMs === stat.mtimeMs && !((data?.open ?? 0) > 0 && scan.nowMs - stat.mtimeMs > staleMs);
+    if (!scan.force && unchanged) {
+      result.unchanged++;
+      continue;
+    }
+    const wm: Watermark = { source: SOURCE, path: relative, size: stat.size, mtimeMs: stat.mtimeMs };
+    const problems: string[] = [];
+    try {
+      const file = await readFile(absolute, options, scan.nowMs - stat.mtimeMs > staleMs);
+      for (const p of file.problems) {
+        result.snapshot.problems.push({ source: SOURCE, path: relative, reason: p.reason, location: p.location });
+        problems.push(`${p.location}: ${p.reason}`);
+      }
+      result.snapshot.runs.push(...file.runs);
+      result.snapshot.beamtimes.push(...file.beamtimes);
+      result.snapshot.samples.push(...file.samples);
+      wm.data = { open: file.runs.filter((r) => r.state === "open").length } satisfies FileWatermarkData;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const reason = code ? `cannot read the file (${code})` : `cannot read the file: ${(error as Error).message}`;
+      result.snapshot.problems.push({ source: SOURCE, path: relative, reason });
+      problems.push(reason);
+      // A permission or I/O problem may pass without the file changing.
+      wm.retry = code !== undefined;
+    }
+    if (problems.length) wm.problem = `${problems.length} problem(s): ${problems.slice(0, 3).join("; ")}`.slice(0, 1000);
+    result.watermarks.push(wm);
+  }
+  return result;
+}
+
+function listFiles(root: string, selected: (relative: string) => boolean, onProblem: (relative: string, reason: string) => void): string[] {
+  const out: string[] = [];
+  const walk = (dir: string, relative: string) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (error) {
+      onProblem(relative || ".", `cannot list directory (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+      return;
+    }
+    for (const entry of entries) {
+      const rel = relative ? `${relative}/${entry.name}` : entry.name;
+      // Symlinks are not followed (no loops, no escapes); Zarr stores hold no documents.
+      if (entry.isDirectory()) {
+        if (!entry.name.endsWith(".zarr") && !entry.name.startsWith(".")) walk(path.join(dir, entry.name), rel);
+      } else if (entry.isFile() && selected(rel)) out.push(rel);
+    }
+  };
+  walk(root, "");
+  return out.sort();
+}
+
+interface FileRecords {
+  runs: Run[];
+  beamtimes: Beamtime[];
+  samples: Sample[];
+  problems: { location: string; reason: string }[];
+  summary: ReadSummary;
+}
+
+/** Read, validate and assemble one document file into model records. `quiet`: the file has not grown for the stale period. */
+export async function readFile(absolute: string, options: BlueskySourceOptions, quiet: boolean): Promise<FileRecords> {
+  const assembler = new RunAssembler();
+  const problems: FileRecords["problems"] = [];
+  const summary = await readDocumentFile(absolute, (item) => {
+    if (item.type === "problem") {
+      problems.push({ location: item.location, reason: item.reason });
+      return;
+    }
+    const validated = validateDocument(item.name, item.doc);
+    if (!validated.ok) problems.push({ location: item.location, reason: validated.reason });
+    else assembler.add(validated.name, validated.doc, item.location);
+  });
+  problems.push(...assembler.orphans);
+  if (!summary.complete && quiet && !summary.gzip) problems.push({ location: `byte ${summary.bytes}`, reason: "the file ends in the middle of a document and has not grown since (truncated?)" });
+
+  const rootMap = rootMapFrom(options.config.rootMap, packRootMap(absolute, (t) => YAML.parse(t) as unknown));
+  const docStat = fs.statSync(absolute);
+  const docFile = { path: absolute, size: docStat.size, mtimeMs: Math.floor(docStat.mtimeMs) };
+  const out: FileRecords = { runs: [], beamtimes: [], samples: [], problems, summary };
+  for (const [uid, assembled] of assembler.runs) {
+    const { files, missing } = resolveReferences(assembled.references, rootMap);
+    const run = toRun(uid, assembled, [docFile, ...files], missing, options.config, quiet);
+    out.runs.push(run);
+    const proposal = firstString(assembled.start, options.config.keys.proposal);
+    const owner = firstString(assembled.start, options.config.keys.owner);
+    if (proposal) {
+      run.beamtimeKey = `bluesky:${proposal}`;
+      // Only fields every run of the proposal agrees on, so the Proposal's hash does not depend on which run came first.
+      out.beamtimes.push({ key: run.beamtimeKey, source: SOURCE, label: proposal, proposalId: proposal, researcher: { name: owner ?? "unknown" }, extra: {} });
+    }
+    const sampleId = firstString(assembled.start, options.config.keys.sample);
+    if (sampleId) {
+      run.sampleKey = `bluesky:${sampleId}`;
+      out.samples.push({
+        key: run.sampleKey,
+        beamtimeKey: run.beamtimeKey ?? "",
+        name: firstString(assembled.start, options.config.keys.sampleName) ?? sampleId,
+        tags: [],
+        extra: {},
+      });
+    }
+  }
+  return out;
+}
+
+function toRun(uid: string, assembled: AssembledRun, files: Run["files"], missing: string[], config: Config["sources"]["bluesky"], quiet: boolean): Run {
+  const { start, stop } = assembled;
+  const streams: StreamInfo[] = [];
+  let counted = 0;
+  for (const [name, stream] of assembled.streams) {
+    const dataKeys: Record<string, DataKeyInfo> = {};
+    for (const [field, key] of Object.entries(stream.dataKeys)) {
+      dataKeys[field] = {
+        ...(typeof key.dtype === "string" ? { dtype: key.dtype } : {}),
+        ...(Array.isArray(key.shape) ? { shape: key.shape as (number | null)[] } : {}),
+        ...(typeof key.units === "string" || key.units === null ? { units: key.units } : {}),
+        ...(typeof key.source === "string" ? { source: key.source } : {}),
+        ...(typeof key.external === "string" ? { external: key.external } : {}),
+      };
+    }
+    streams.push({ name, dataKeys, eventCount: stream.events });
+    counted += stream.events;
+  }
+  const stated = stop?.num_events ? Object.values(stop.num_events as Record<string, number>).reduce((a, b) => a + b, 0) : 0;
+  const run: Run = {
+    uid,
+    source: SOURCE,
+    planName: typeof start.plan_name === "string" ? start.plan_name : "unknown",
+    timeStart: Number(start.time),
+    state: stop ? "complete" : quiet && config.staleAfterSeconds > 0 ? "stale" : "open",
+    numEvents: Math.max(counted, stated),
+    metadata: startMetadata(start),
+    streams,
+    sourceFolder: commonFolder(files.map((f) => f.path)),
+    files,
+    dataFormat: "bluesky-event-model",
+  };
+  if (typeof start.scan_id === "number") run.scanId = start.scan_id;
+  const operator = firstString(start, ["operator", "login_id", "user_name", "owner"]);
+  if (operator) run.operator = operator;
+  if (missing.length) run.missingFiles = missing;
+  if (stop) {
+    run.timeStop = Number(stop.time);
+    run.exitStatus = String(stop.exit_status);
+    if (typeof stop.reason === "string" && stop.reason !== "") run.reason = stop.reason;
+    run.extra = { stop };
+  }
+  return run;
+}
+
+/** The start document as metadata, without what is bulky and not catalog material (long plan_args reprs). */
+function startMetadata(start: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...start };
+  if (JSON.stringify(out.plan_args ?? null).length > 4096) out.plan_args = "(omitted: larger than 4 KiB)";
+  return out;
+}
