@@ -1,0 +1,6 @@
+export { startFakeIcat, DEFAULT_PLUGINS } from "./server.js";
+export type { FakeIcat, FakeIcatOptions, FakeRoute, FaultKind, FaultSpec, LoggedRequest } from "./server.js";
+export { FIXTURE, type FixtureIds } from "./fixtures.js";
+export { formatIcatDate, parseIcatDate } from "./dates.js";
+export type { Row } from "./store.js";
+export type { PluginConfig } from "./sessions.js";
