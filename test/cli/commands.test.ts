@@ -145,7 +145,7 @@ describe("operator commands", () => {
     const bad = await runCli(["doctor", "--json", "--config", badFile]);
     expect(bad.code).toBe(1);
     const checks = json<{ checks: { name: string; severity: string; fix?: string }[] }>(bad.stdout).checks;
-    const credentials = checks.find((c) => c.name === "scicat.credentials");
+    const credentials = checks.find((c) => c.name === "scicat: credentials");
     expect(credentials?.severity).toBe("error");
     expect(credentials?.fix).toMatch(/password/);
     expect(bad.stdout + bad.stderr).not.toContain("wrong-password");

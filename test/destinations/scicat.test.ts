@@ -215,10 +215,10 @@ describe("SciCat adapter", () => {
     await p.pushAll(mapToScicat(smallSnapshot(), config));
     const checks = await destination.preflight();
     expect(checks.map((c) => [c.name, c.severity])).toEqual([
-      ["scicat.reachable", "ok"],
-      ["scicat.credentials", "ok"],
-      ["scicat.dataset-api", "ok"],
-      ["scicat.pid-permission", "ok"],
+      ["reachable", "ok"],
+      ["credentials", "ok"],
+      ["dataset-api", "ok"],
+      ["pid-permission", "ok"],
     ]);
   });
 

@@ -26,13 +26,9 @@ const POST_BLOCK = { method: "POST", path: /origdatablocks$/i };
 
 describe("catalog faults", () => {
   it("bursts of 5xx, resets, hangs, lost answers and 429s end with every record once and every failure logged", async () => {
-    world = await scicatWorld(spec(2, FULL ? 30 : 12), { config: { destinations: undefined } });
-    const w = world;
     // Hangs must end by our timeout: a small one.
-    const config = (await import("yaml")).parse((await import("node:fs")).readFileSync(w.configFile, "utf8")) as Record<string, unknown>;
-    (config.destinations as { scicat: Record<string, unknown> }).scicat.timeoutMs = 400;
-    (await import("node:fs")).writeFileSync(w.configFile, (await import("yaml")).stringify(config));
-
+    world = await scicatWorld(spec(2, FULL ? 30 : 12), { scicat: { timeoutMs: 400 } });
+    const w = world;
     const s = w.scicat;
     s.failNext(4, 500, { match: POST_DATASET });
     s.failNext(3, 502);
@@ -45,7 +41,10 @@ describe("catalog faults", () => {
     s.loseResponseNext(3, POST_BLOCK);
     const injected = 4 + 3 + 3 + 2 + 2 + 3 + 2 + 3 + 3;
 
-    const result = await runCli(["sync", "--config", w.configFile]);
+    // A one-shot sync gives up on a catalog that keeps failing its health probes (exit 1, records stay pending);
+    // the operator (or the daemon) runs it again once the faults have passed.
+    let result = await runCli(["sync", "--config", w.configFile]);
+    for (let again = 0; again < 5 && result.code !== 0; again++) result = await runCli(["sync", "--config", w.configFile]);
     expect(result.code, result.stdout + result.stderr).toBe(0);
     assertExactlyOnce(w, expect);
 

@@ -23,7 +23,10 @@ export interface ScicatWorld {
 
 export const TEST_PASSWORD = "s3cret-ingest-pass";
 
-export async function scicatWorld(spec: DataRootSpec, options: { fake?: ScicatFakeOptions; config?: Record<string, unknown> } = {}): Promise<ScicatWorld> {
+export async function scicatWorld(
+  spec: DataRootSpec,
+  options: { fake?: ScicatFakeOptions; config?: Record<string, unknown>; scicat?: Record<string, unknown> } = {},
+): Promise<ScicatWorld> {
   const dir = tempDir("world");
   const dataRoot = path.join(dir, "DATA");
   const stateDir = path.join(dir, "state");
@@ -34,9 +37,9 @@ export async function scicatWorld(spec: DataRootSpec, options: { fake?: ScicatFa
     dataRoot,
     stateDir,
     sources: { bluesky: { enabled: false } },
-    destinations: { scicat: { url: scicat.url, username: "ingestor", password: TEST_PASSWORD, pidPrefix: "test/" } },
+    destinations: { scicat: { url: scicat.url, username: "ingestor", password: TEST_PASSWORD, pidPrefix: "test/", ...options.scicat } },
     mapping: { ownerGroup: "group-a", accessGroups: ["staff"], instrument: "bl-1" },
-    sync: { backoffBaseMs: 20, backoffMaxMs: 200, concurrency: 4 },
+    sync: { backoffBaseMs: 20, backoffMaxMs: 200, concurrency: 4, shutdownTimeoutMs: 3000 },
     http: { enabled: false },
     log: { level: "warn" },
     ...options.config,

@@ -14,13 +14,13 @@ export async function scicatPreflight(parts: { http: ScicatHttp; auth: ScicatAut
   try {
     const health = await http.send({ method: "GET", path: "/v3/health" });
     if (health.status !== 200) {
-      checks.push({ name: "scicat.reachable", severity: "error", message: `SciCat at ${config.url} answered /v3/health with HTTP ${health.status}`, fix: "check that the backend and its database are up" });
+      checks.push({ name: "reachable", severity: "error", message: `SciCat at ${config.url} answered /v3/health with HTTP ${health.status}`, fix: "check that the backend and its database are up" });
       return checks;
     }
-    checks.push({ name: "scicat.reachable", severity: "ok", message: `SciCat at ${config.url} is up` });
+    checks.push({ name: "reachable", severity: "ok", message: `SciCat at ${config.url} is up` });
   } catch (err) {
     checks.push({
-      name: "scicat.reachable",
+      name: "reachable",
       severity: "error",
       message: classifyScicatError(err, "reading /v3/health").message,
       fix: "check destinations.scicat.url (the API root, ending in /api) and the network",
@@ -33,14 +33,14 @@ export async function scicatPreflight(parts: { http: ScicatHttp; auth: ScicatAut
     const who = await client.call({ method: "GET", path: "/v3/auth/whoami" }, "asking who we are");
     const user = who.data as { username?: unknown; currentGroups?: unknown } | undefined;
     if (!user || typeof user.username !== "string") {
-      checks.push({ name: "scicat.credentials", severity: "error", message: "SciCat does not recognise the token (whoami is empty)", fix: "renew destinations.scicat.token or use username/password" });
+      checks.push({ name: "credentials", severity: "error", message: "SciCat does not recognise the token (whoami is empty)", fix: "renew destinations.scicat.token or use username/password" });
       return checks;
     }
     const groups = Array.isArray(user.currentGroups) ? user.currentGroups.join(", ") : "";
-    checks.push({ name: "scicat.credentials", severity: "ok", message: `logged in as ${user.username}${groups ? ` (groups: ${groups})` : ""}` });
+    checks.push({ name: "credentials", severity: "ok", message: `logged in as ${user.username}${groups ? ` (groups: ${groups})` : ""}` });
   } catch (err) {
     checks.push({
-      name: "scicat.credentials",
+      name: "credentials",
       severity: "error",
       message: classifyScicatError(err, "logging in").message,
       fix: "check destinations.scicat.username and password/passwordFile (or token/tokenFile)",
@@ -51,8 +51,8 @@ export async function scicatPreflight(parts: { http: ScicatHttp; auth: ScicatAut
   const api = await routes.api();
   checks.push(
     api === "v4"
-      ? { name: "scicat.dataset-api", severity: "ok", message: "datasets and origdatablocks go to the v4 routes" }
-      : { name: "scicat.dataset-api", severity: "warning", message: "this server has no v4 dataset routes; using v3", fix: "upgrade the backend when convenient, or set destinations.scicat.datasetApi: v3 to silence this" },
+      ? { name: "dataset-api", severity: "ok", message: "datasets and origdatablocks go to the v4 routes" }
+      : { name: "dataset-api", severity: "warning", message: "this server has no v4 dataset routes; using v3", fix: "upgrade the backend when convenient, or set destinations.scicat.datasetApi: v3 to silence this" },
   );
   checks.push(await pidPermission(client, routes, api));
   return checks;
@@ -63,7 +63,7 @@ export async function scicatPreflight(parts: { http: ScicatHttp; auth: ScicatAut
  * comes before the duplicate check, so 409 means "may set pids" and 403 means it may not (scicat-api.md §3).
  */
 async function pidPermission(client: ScicatClient, routes: DatasetRoutes, api: "v4" | "v3"): Promise<CheckResult> {
-  const name = "scicat.pid-permission";
+  const name = "pid-permission";
   try {
     const list = await client.call({ method: "GET", path: routes.datasets(api), query: { filter: JSON.stringify({ limits: { limit: 1 } }) } }, "listing one dataset");
     const sample = Array.isArray(list.data) ? (list.data[0] as Record<string, unknown> | undefined) : undefined;

@@ -32,6 +32,7 @@ interface FileWatermarkData {
 }
 
 const SOURCE = "bluesky" as const;
+const MAX_PROBLEMS_PER_FILE = 20;
 
 export function createBlueskySource(options: BlueskySourceOptions): Source {
   const include = globMatcher(options.config.include);
@@ -121,16 +122,20 @@ interface FileRecords {
 export async function readFile(absolute: string, options: BlueskySourceOptions, quiet: boolean): Promise<FileRecords> {
   const assembler = new RunAssembler();
   const problems: FileRecords["problems"] = [];
+  let suppressed = 0;
+  // A file of garbage must not become a million problems: the first ones say enough.
+  const note = (p: { location: string; reason: string }) => (problems.length < MAX_PROBLEMS_PER_FILE ? problems.push(p) : suppressed++);
   const summary = await readDocumentFile(absolute, (item) => {
     if (item.type === "problem") {
-      problems.push({ location: item.location, reason: item.reason });
+      note({ location: item.location, reason: item.reason });
       return;
     }
     const validated = validateDocument(item.name, item.doc);
-    if (!validated.ok) problems.push({ location: item.location, reason: validated.reason });
+    if (!validated.ok) note({ location: item.location, reason: validated.reason });
     else assembler.add(validated.name, validated.doc, item.location);
   });
-  problems.push(...assembler.orphans);
+  if (suppressed > 0) problems.push({ location: "file", reason: `${suppressed} more problem(s) not listed` });
+  problems.push(...assembler.orphans.slice(0, MAX_PROBLEMS_PER_FILE));
   if (!summary.complete && quiet && !summary.gzip) problems.push({ location: `byte ${summary.bytes}`, reason: "the file ends in the middle of a document and has not grown since (truncated?)" });
 
   const rootMap = rootMapFrom(options.config.rootMap, packRootMap(absolute, (t) => YAML.parse(t) as unknown));

@@ -30,7 +30,7 @@ export interface ReadOptions {
   maxDocumentBytes?: number;
 }
 
-const DEFAULT_MAX = 64 * 1024 * 1024;
+const DEFAULT_MAX = 16 * 1024 * 1024;
 
 /** Read the file; `onItem` gets each document or problem in order. */
 export async function readDocumentFile(file: string, onItem: (item: ReadItem) => void, options: ReadOptions = {}): Promise<ReadSummary> {
@@ -105,7 +105,7 @@ async function* prepend(first: Buffer, rest: AsyncGenerator<Buffer>): AsyncGener
   yield* rest;
 }
 
-/** By content, not by name: `[` + `"` is a JSONL pair line, `[` otherwise an array, `{` JSONL objects, else msgpack. */
+/** By content, not by name: `[` + `"` is a JSONL pair line, `[` otherwise an array, `{` JSONL objects, a msgpack array header msgpack. */
 export function sniff(chunk: Buffer): Encoding {
   let i = 0;
   // A UTF-8 byte order mark is not content.
@@ -119,7 +119,9 @@ export function sniff(chunk: Buffer): Encoding {
     while (j < chunk.length && (chunk[j] === 0x20 || chunk[j] === 0x09)) j++;
     return chunk[j] === 0x22 ? "jsonl" : "json-array";
   }
-  return "msgpack";
+  // msgpack pairs start with an array header (fixarray, array16, array32); anything else is text, read by line.
+  if ((c >= 0x90 && c <= 0x9f) || c === 0xdc || c === 0xdd) return "msgpack";
+  return "jsonl";
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
