@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import YAML from "yaml";
-import { z } from "zod";
+import type { z } from "zod";
 import { registerSecret } from "../ops/logger.js";
 import { UsageError } from "../sync/errors.js";
 import { configSchema, type Config } from "./schema.js";
