@@ -86,6 +86,9 @@ export class StateStore implements WatermarkReader {
   readonly file: string;
   readonly migration: OpenedDatabase["migration"];
   private readonly stmts;
+  /** The lease query, prepared once per number of destinations. */
+  private readonly leaseStatements = new Map<number, Database.Statement>();
+  private readonly statementCache = new Map<string, Database.Statement>();
 
   constructor(opened: OpenedDatabase) {
     this.db = opened.db;
@@ -194,8 +197,8 @@ export class StateStore implements WatermarkReader {
   }
 
   sourceProblems(): { source: string; path: string; problem: string; retry: boolean; scanned_at: string }[] {
-    return this.db
-      .prepare("SELECT source, path, problem, retry, scanned_at FROM sources WHERE problem IS NOT NULL ORDER BY source, path")
+    return this
+      .prepared("SELECT source, path, problem, retry, scanned_at FROM sources WHERE problem IS NOT NULL ORDER BY source, path")
       .all()
       .map((r) => {
         const row = r as { source: string; path: string; problem: string; retry: number; scanned_at: string };
@@ -204,8 +207,8 @@ export class StateStore implements WatermarkReader {
   }
 
   sourceSummary(): { source: string; files: number; problems: number; last_scanned: string | null }[] {
-    return this.db
-      .prepare(
+    return this
+      .prepared(
         `SELECT source, COUNT(*) AS files, SUM(problem IS NOT NULL) AS problems, MAX(scanned_at) AS last_scanned
          FROM sources GROUP BY source ORDER BY source`,
       )
@@ -300,9 +303,14 @@ export class StateStore implements WatermarkReader {
       )
       RETURNING *`;
     const excluded = options.excludeIds;
+    let statement = this.leaseStatements.get(options.destinations.length);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.leaseStatements.set(options.destinations.length, statement);
+    }
+    const prepared = statement;
     return this.db.transaction(() => {
-      const rows = this.db
-        .prepare(sql)
+      const rows = prepared
         .all(options.owner, options.nowMs + options.leaseMs, options.nowMs, options.nowMs, ...options.destinations, options.limit + (excluded?.size ?? 0)) as RecordRow[];
       if (!excluded || excluded.size === 0) return rows;
       const kept: RecordRow[] = [];
@@ -317,8 +325,8 @@ export class StateStore implements WatermarkReader {
   /** Keep leases of long pushes alive. */
   extendLeases(owner: string, ids: string[], until: number): void {
     if (ids.length === 0) return;
-    this.db
-      .prepare(`UPDATE records SET lease_until = ? WHERE lease_owner = ? AND id IN (${ids.map(() => "?").join(", ")})`)
+    this
+      .prepared(`UPDATE records SET lease_until = ? WHERE lease_owner = ? AND id IN (${ids.map(() => "?").join(", ")})`)
       .run(until, owner, ...ids);
   }
 
@@ -327,13 +335,27 @@ export class StateStore implements WatermarkReader {
    * to expire would delay the restart's first pushes). Owners are "<pid>-<random>" on this host.
    */
   releaseDeadLeases(isAlive: (pid: number) => boolean): number {
-    const owners = this.db.prepare("SELECT DISTINCT lease_owner FROM records WHERE lease_owner IS NOT NULL").pluck().all() as string[];
+    const owners = this.prepared("SELECT DISTINCT lease_owner FROM records WHERE lease_owner IS NOT NULL").pluck().all() as string[];
     let released = 0;
     for (const owner of owners) {
       const pid = Number(owner.split("-")[0]);
       if (Number.isInteger(pid) && pid > 0 && !isAlive(pid)) released += this.stmts.releaseOwner.run(owner).changes;
     }
     return released;
+  }
+
+  /** Prepare once per distinct SQL text (the variants differ only by their number of placeholders). */
+  private prepared(sql: string): Database.Statement {
+    let statement = this.statementCache.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statementCache.set(sql, statement);
+    }
+    return statement;
+  }
+
+  releaseLease(id: string, owner: string): void {
+    this.stmts.release.run(id, owner);
   }
 
   releaseLeases(owner: string): void {
@@ -347,8 +369,8 @@ export class StateStore implements WatermarkReader {
   /** Earliest time a pending record becomes due, or undefined when none is pending. */
   nextDueAt(destinations: DestinationName[]): number | undefined {
     if (destinations.length === 0) return undefined;
-    const row = this.db
-      .prepare(
+    const row = this
+      .prepared(
         `SELECT MIN(next_attempt_at) AS due FROM records WHERE state = 'pending' AND destination IN (${destinations.map(() => "?").join(", ")})`,
       )
       .get(...destinations) as { due: number | null };
@@ -358,8 +380,8 @@ export class StateStore implements WatermarkReader {
   /** Pending records that could run now or later (dependencies satisfiable), per destination. */
   countPending(destinations: DestinationName[]): number {
     if (destinations.length === 0) return 0;
-    const row = this.db
-      .prepare(`SELECT COUNT(*) AS n FROM records WHERE state = 'pending' AND destination IN (${destinations.map(() => "?").join(", ")})`)
+    const row = this
+      .prepared(`SELECT COUNT(*) AS n FROM records WHERE state = 'pending' AND destination IN (${destinations.map(() => "?").join(", ")})`)
       .get(...destinations) as { n: number };
     return row.n;
   }
@@ -370,8 +392,8 @@ export class StateStore implements WatermarkReader {
    */
   countBlocked(destinations: DestinationName[]): number {
     if (destinations.length === 0) return 0;
-    const row = this.db
-      .prepare(
+    const row = this
+      .prepared(
         `WITH RECURSIVE blocked(id) AS (
            SELECT r.id FROM records r, json_each(r.depends_on) d LEFT JOIN records p ON p.id = d.value
            WHERE r.state = 'pending' AND (p.id IS NULL OR (p.state IN ('failed', 'dead') AND p.remote_id IS NULL))
@@ -436,8 +458,8 @@ export class StateStore implements WatermarkReader {
   /** failed/dead → pending with a fresh attempt budget. Returns how many moved. */
   retry(scope: RecordScope): number {
     const { where, params } = scopeWhere(scope);
-    return this.db
-      .prepare(
+    return this
+      .prepared(
         `UPDATE records SET state = 'pending', attempts = 0, next_attempt_at = 0, last_error = NULL, updated_at = ?
          WHERE state IN ('failed', 'dead') AND ${where}`,
       )
@@ -467,23 +489,23 @@ export class StateStore implements WatermarkReader {
   records(scope: RecordScope & { states?: RecordState[]; limit?: number }): RecordRow[] {
     const { where, params } = scopeWhere(scope);
     const states = scope.states?.length ? ` AND state IN (${scope.states.map(() => "?").join(", ")})` : "";
-    return this.db
-      .prepare(`SELECT * FROM records WHERE ${where}${states} ORDER BY updated_at DESC LIMIT ?`)
+    return this
+      .prepared(`SELECT * FROM records WHERE ${where}${states} ORDER BY updated_at DESC LIMIT ?`)
       .all(...params, ...(scope.states ?? []), scope.limit ?? 1_000_000) as RecordRow[];
   }
 
   // ---- status --------------------------------------------------------------------------------------------
 
   countsByState(): { destination: string; state: string; n: number }[] {
-    return this.db
-      .prepare("SELECT destination, state, COUNT(*) AS n FROM records GROUP BY destination, state ORDER BY destination, state")
+    return this
+      .prepared("SELECT destination, state, COUNT(*) AS n FROM records GROUP BY destination, state ORDER BY destination, state")
       .all() as { destination: string; state: string; n: number }[];
   }
 
   /** Pending records whose dependencies are not yet in the catalog, per destination. */
   waitingCounts(): { destination: string; n: number }[] {
-    return this.db
-      .prepare(
+    return this
+      .prepared(
         `SELECT r.destination, COUNT(*) AS n FROM records r WHERE r.state = 'pending' AND EXISTS (
            SELECT 1 FROM json_each(r.depends_on) d LEFT JOIN records p ON p.id = d.value
            WHERE p.id IS NULL OR (p.remote_id IS NULL AND p.state != 'synced'))
@@ -493,16 +515,16 @@ export class StateStore implements WatermarkReader {
   }
 
   oldestPending(): { id: string; destination: string; changed_at_ms: number | null; created_at: string; last_error: string | null } | undefined {
-    return this.db
-      .prepare(
+    return this
+      .prepared(
         "SELECT id, destination, changed_at_ms, created_at, last_error FROM records WHERE state = 'pending' ORDER BY changed_at_ms, rowid LIMIT 1",
       )
       .get() as { id: string; destination: string; changed_at_ms: number | null; created_at: string; last_error: string | null } | undefined;
   }
 
   recentFailures(limit: number): RecordRow[] {
-    return this.db
-      .prepare("SELECT * FROM records WHERE state IN ('failed', 'dead') ORDER BY updated_at DESC LIMIT ?")
+    return this
+      .prepared("SELECT * FROM records WHERE state IN ('failed', 'dead') ORDER BY updated_at DESC LIMIT ?")
       .all(limit) as RecordRow[];
   }
 
@@ -523,8 +545,8 @@ export class StateStore implements WatermarkReader {
       params.push(filter.since);
     }
     const where = clauses.length ? `WHERE ${clauses.join(" AND ")}` : "";
-    const rows = this.db
-      .prepare(`SELECT * FROM upload_log ${where} ORDER BY id DESC LIMIT ?`)
+    const rows = this
+      .prepared(`SELECT * FROM upload_log ${where} ORDER BY id DESC LIMIT ?`)
       .all(...params, filter.limit) as UploadLogRow[];
     return rows.reverse();
   }

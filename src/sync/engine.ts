@@ -68,11 +68,12 @@ export class Engine {
     for (const source of this.sources) {
       try {
         const result = await source.scan(this.store, scanOptions);
-        snapshot.beamtimes.push(...result.snapshot.beamtimes);
-        snapshot.samples.push(...result.snapshot.samples);
-        snapshot.runs.push(...result.snapshot.runs);
-        snapshot.problems.push(...result.snapshot.problems);
-        watermarks.push(...result.watermarks);
+        // Loops, not push(...spread): a big DATA root has more runs than a call may have arguments.
+        for (const b of result.snapshot.beamtimes) snapshot.beamtimes.push(b);
+        for (const s of result.snapshot.samples) snapshot.samples.push(s);
+        for (const r of result.snapshot.runs) snapshot.runs.push(r);
+        for (const p of result.snapshot.problems) snapshot.problems.push(p);
+        for (const w of result.watermarks) watermarks.push(w);
         unchanged += result.unchanged;
       } catch (err) {
         // A source that throws is a bug or an unreadable DATA root; report it and let the other source run.
@@ -93,7 +94,7 @@ export class Engine {
     const out: DesiredRecord[] = [];
     for (const destination of this.destinations) {
       const mapper = this.mappers[destination.name];
-      if (mapper) out.push(...mapper(snapshot, this.config, index));
+      if (mapper) for (const record of mapper(snapshot, this.config, index)) out.push(record);
     }
     return out;
   }

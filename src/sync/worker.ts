@@ -71,6 +71,8 @@ export class OutboxWorker {
   private readonly circuit: CircuitBreaker;
   private readonly now: () => number;
   private readonly inFlight = new Map<string, InFlight>();
+  /** Leased but not started yet: leasing a batch at a time keeps the lease query off the per-push path. */
+  private readonly ready: RecordRow[] = [];
   private wakeUp: (() => void) | undefined;
   private stopping = false;
   private readonly listeners: ((e: AttemptEvent) => void)[] = [];
@@ -128,7 +130,8 @@ export class OutboxWorker {
         await this.probeDownDestinations(options, summary);
         const started = this.fill(summary);
         if (this.inFlight.size > 0) {
-          await this.waitForProgress(this.nextWakeDelay());
+          // Every slot busy: a finishing push wakes us; no need to ask the store when the next record is due.
+          await this.waitForProgress(this.inFlight.size >= this.options.concurrency ? 1000 : this.nextWakeDelay());
           continue;
         }
         if (started > 0) continue;
@@ -143,6 +146,7 @@ export class OutboxWorker {
       await Promise.allSettled([...this.inFlight.values()].map((f) => f.promise));
     } finally {
       clearInterval(leaseTimer);
+      this.ready.splice(0);
       options.signal?.removeEventListener("abort", onAbort);
       this.store.releaseLeases(this.owner);
     }
@@ -157,14 +161,27 @@ export class OutboxWorker {
   private fill(summary: DrainSummary): number {
     const free = this.options.concurrency - this.inFlight.size;
     if (free <= 0 || this.stopping) return 0;
-    const rows = this.store.lease({
-      owner: this.owner,
-      limit: free,
-      nowMs: this.now(),
-      leaseMs: this.options.leaseMs,
-      destinations: this.activeDestinations(),
-      excludeIds: new Set(this.inFlight.keys()),
-    });
+    const active = new Set(this.activeDestinations());
+    // Rows leased for a catalog that has since been found down go back to the outbox.
+    for (let i = this.ready.length - 1; i >= 0; i--) {
+      const row = this.ready[i]!;
+      if (!active.has(row.destination)) {
+        this.store.releaseLease(row.id, this.owner);
+        this.ready.splice(i, 1);
+      }
+    }
+    if (this.ready.length < free) {
+      const leased = this.store.lease({
+        owner: this.owner,
+        limit: Math.max(free, this.options.concurrency * 4) - this.ready.length,
+        nowMs: this.now(),
+        leaseMs: this.options.leaseMs,
+        destinations: [...active],
+        excludeIds: new Set([...this.inFlight.keys(), ...this.ready.map((r) => r.id)]),
+      });
+      for (const row of leased) this.ready.push(row);
+    }
+    const rows = this.ready.splice(0, free);
     for (const row of rows) {
       const promise = this.attempt(row, summary).finally(() => {
         this.inFlight.delete(row.id);
@@ -227,7 +244,7 @@ export class OutboxWorker {
   }
 
   private renewLeases(): void {
-    const ids = [...this.inFlight.keys()];
+    const ids = [...this.inFlight.keys(), ...this.ready.map((r) => r.id)];
     try {
       this.store.extendLeases(this.owner, ids, this.now() + this.options.leaseMs);
     } catch (err) {

@@ -47,11 +47,12 @@ export function decodeDatablocks(payload: Record<string, unknown>): DatablockPay
   };
 }
 
-export async function pushDatablocks(deps: DatablockDeps, payload: DatablockPayload): Promise<PushResult> {
+/** `knownEmpty`: the dataset was created by this process a moment ago, so it has no blocks to read. */
+export async function pushDatablocks(deps: DatablockDeps, payload: DatablockPayload, options: { knownEmpty?: boolean } = {}): Promise<PushResult> {
   const pid = payload.datasetId;
   try {
     const api = await deps.routes.api();
-    const blocks = await readBlocks(deps, pid);
+    const blocks = options.knownEmpty ? [] : await readBlocks(deps, pid);
     const plan = planDatablocks(blocks, payload.files, deps.config);
     for (const update of plan.updates) {
       await deps.client.call(

@@ -33,6 +33,11 @@ class ScicatDestination implements Destination {
   private readonly auth: ScicatAuth;
   private readonly client: ScicatClient;
   private readonly routes: DatasetRoutes;
+  /**
+   * Datasets this process has just created: they cannot have blocks yet, so their first file-list push skips
+   * the read. Taken out before that push, so a retry (after a lost answer) reads as usual.
+   */
+  private readonly freshDatasets = new Set<string>();
 
   constructor(
     private readonly config: ScicatConfig,
@@ -53,9 +58,15 @@ class ScicatDestination implements Destination {
     if (keyed) return pushKeyed(this.client, keyed, record.payload);
     switch (record.kind) {
       case "dataset":
-        return pushDataset({ client: this.client, routes: this.routes }, record.payload, ctx, record.remoteId);
-      case "origdatablocks":
-        return pushDatablocks({ client: this.client, routes: this.routes, config: this.config }, decodeDatablocks(record.payload));
+        return pushDataset({ client: this.client, routes: this.routes }, record.payload, ctx, record.remoteId).then((result) => {
+          if (result.operation === "create") this.rememberFresh(result.remoteId);
+          return result;
+        });
+      case "origdatablocks": {
+        const payload = decodeDatablocks(record.payload);
+        const fresh = this.freshDatasets.delete(payload.datasetId);
+        return pushDatablocks({ client: this.client, routes: this.routes, config: this.config }, payload, { knownEmpty: fresh });
+      }
       default:
         return Promise.reject(new PermanentError(`the SciCat destination does not handle records of kind ${record.kind}`));
     }
@@ -72,6 +83,12 @@ class ScicatDestination implements Destination {
       default:
         return Promise.reject(new PermanentError(`the SciCat destination does not handle records of kind ${record.kind}`));
     }
+  }
+
+  private rememberFresh(pid: string): void {
+    // Bounded: a dataset whose file list never comes (no files) must not keep its entry for ever.
+    if (this.freshDatasets.size >= 10_000) this.freshDatasets.clear();
+    this.freshDatasets.add(pid);
   }
 
   async health(): Promise<HealthResult> {
