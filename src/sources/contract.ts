@@ -32,6 +32,11 @@ export interface ScanOptions {
   changedPaths?: ReadonlySet<string> | undefined;
   /** Current time in ms (injectable for tests of staleness). */
   nowMs: number;
+  /**
+   * When given, the source hands its results over file by file (a beamtime DB, a document file: each batch
+   * self-contained) and returns only the rest, so memory stays bounded by one file's records.
+   */
+  onBatch?: ((batch: ScanResult) => void) | undefined;
 }
 
 export interface ScanResult {

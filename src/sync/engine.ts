@@ -4,7 +4,7 @@ import { indexSnapshot, type MappingIndex } from "../mapping/common.js";
 import type { DesiredRecord, DestinationName } from "../mapping/record.js";
 import { emptySnapshot, type Snapshot } from "../model/types.js";
 import type { Logger } from "../ops/logger.js";
-import type { ScanOptions, Source, Watermark } from "../sources/contract.js";
+import type { ScanOptions, ScanResult, Source, Watermark } from "../sources/contract.js";
 import type { ReconcileCounts, RecordScope, StateStore } from "../state/store.js";
 import { OutboxWorker } from "./worker.js";
 
@@ -60,31 +60,44 @@ export class Engine {
     return this.destinations.map((d) => d.name);
   }
 
-  async scan(options: Partial<ScanOptions> = {}): Promise<ScanOutcome> {
-    const scanOptions: ScanOptions = { force: options.force ?? false, changedPaths: options.changedPaths, nowMs: options.nowMs ?? Date.now() };
+  /**
+   * Read the sources. Without `onBatch` everything read is returned as one snapshot (dry-run); with it, each
+   * file's records are handed over as soon as they are read and the returned snapshot holds only the rest.
+   */
+  async scan(options: Partial<ScanOptions> = {}, onBatch?: (batch: ScanOutcome) => void): Promise<ScanOutcome> {
     const snapshot = emptySnapshot();
     const watermarks: Watermark[] = [];
     let unchanged = 0;
+    const deliver = (result: ScanResult) => {
+      attachProblems(result.watermarks, result.snapshot);
+      for (const problem of result.snapshot.problems) {
+        this.logger.warn("source problem", { source: problem.source, path: problem.path, location: problem.location, reason: problem.reason });
+      }
+      if (onBatch) return onBatch({ snapshot: result.snapshot, watermarks: result.watermarks, unchanged: 0 });
+      // Loops, not push(...spread): a big DATA root has more runs than a call may have arguments.
+      for (const b of result.snapshot.beamtimes) snapshot.beamtimes.push(b);
+      for (const s of result.snapshot.samples) snapshot.samples.push(s);
+      for (const r of result.snapshot.runs) snapshot.runs.push(r);
+      for (const p of result.snapshot.problems) snapshot.problems.push(p);
+      for (const w of result.watermarks) watermarks.push(w);
+    };
+    const scanOptions: ScanOptions = {
+      force: options.force ?? false,
+      changedPaths: options.changedPaths,
+      nowMs: options.nowMs ?? Date.now(),
+      onBatch: onBatch ? deliver : undefined,
+    };
     for (const source of this.sources) {
       try {
         const result = await source.scan(this.store, scanOptions);
-        // Loops, not push(...spread): a big DATA root has more runs than a call may have arguments.
-        for (const b of result.snapshot.beamtimes) snapshot.beamtimes.push(b);
-        for (const s of result.snapshot.samples) snapshot.samples.push(s);
-        for (const r of result.snapshot.runs) snapshot.runs.push(r);
-        for (const p of result.snapshot.problems) snapshot.problems.push(p);
-        for (const w of result.watermarks) watermarks.push(w);
+        deliver(result);
         unchanged += result.unchanged;
       } catch (err) {
         // A source that throws is a bug or an unreadable DATA root; report it and let the other source run.
         const reason = err instanceof Error ? err.message : String(err);
         this.logger.error("source scan failed", { source: source.kind, error: reason });
-        snapshot.problems.push({ source: source.kind, path: ".", reason: `scan failed: ${reason}` });
+        deliver({ snapshot: { ...emptySnapshot(), problems: [{ source: source.kind, path: ".", reason: `scan failed: ${reason}` }] }, watermarks: [], unchanged: 0 });
       }
-    }
-    attachProblems(watermarks, snapshot);
-    for (const problem of snapshot.problems) {
-      this.logger.warn("source problem", { source: problem.source, path: problem.path, location: problem.location, reason: problem.reason });
     }
     return { snapshot, watermarks, unchanged };
   }
@@ -106,18 +119,31 @@ export class Engine {
   async reconcile(options: { force?: boolean; scope?: RecordScope; changedPaths?: ReadonlySet<string>; nowMs?: number } = {}): Promise<ReconcileOutcome> {
     const started = Date.now();
     const nowMs = options.nowMs ?? Date.now();
-    const scan = await this.scan({ force: options.force ?? false, changedPaths: options.changedPaths, nowMs });
-    const desired = this.map(scan.snapshot);
     const scope = options.scope;
     const force = options.force && scope ? (r: DesiredRecord) => inScope(r, scope) : undefined;
-    const counts = this.store.reconcile(desired, scan.watermarks, { force, nowMs });
+    const counts: ReconcileCounts = { created: 0, updated: 0, forced: 0, unchanged: 0 };
+    let runsRead = 0;
+    let filesRead = 0;
+    let problems = 0;
+    // File by file: map and queue each file's records in one transaction with its watermark, then let them go.
+    const onBatch = (batch: ScanOutcome) => {
+      const c = this.store.reconcile(this.map(batch.snapshot), batch.watermarks, { force, nowMs });
+      counts.created += c.created;
+      counts.updated += c.updated;
+      counts.forced += c.forced;
+      counts.unchanged += c.unchanged;
+      runsRead += batch.snapshot.runs.length;
+      filesRead += batch.watermarks.length;
+      problems += batch.snapshot.problems.length;
+    };
+    const scan = await this.scan({ force: options.force ?? false, changedPaths: options.changedPaths, nowMs }, onBatch);
     this.store.setMeta("last_scan", new Date(nowMs).toISOString());
     const outcome: ReconcileOutcome = {
       ...counts,
-      runsRead: scan.snapshot.runs.length,
-      filesRead: scan.watermarks.length,
+      runsRead,
+      filesRead,
       filesUnchanged: scan.unchanged,
-      problems: scan.snapshot.problems.length,
+      problems,
       durationMs: Date.now() - started,
     };
     this.store.setMeta("last_reconcile", JSON.stringify({ at: new Date(nowMs).toISOString(), ...outcome }));

@@ -62,28 +62,31 @@ async function scanBluesky(options: BlueskySourceOptions, selected: (relative: s
       result.unchanged++;
       continue;
     }
+    // One file, one batch (handed over at once when the caller asks for batches).
+    const out: ScanResult = scan.onBatch ? { snapshot: emptySnapshot(), watermarks: [], unchanged: 0 } : result;
     const wm: Watermark = { source: SOURCE, path: relative, size: stat.size, mtimeMs: stat.mtimeMs };
     const problems: string[] = [];
     try {
       const file = await readFile(absolute, options, scan.nowMs - stat.mtimeMs > staleMs);
       for (const p of file.problems) {
-        result.snapshot.problems.push({ source: SOURCE, path: relative, reason: p.reason, location: p.location });
+        out.snapshot.problems.push({ source: SOURCE, path: relative, reason: p.reason, location: p.location });
         problems.push(`${p.location}: ${p.reason}`);
       }
-      result.snapshot.runs.push(...file.runs);
-      result.snapshot.beamtimes.push(...file.beamtimes);
-      result.snapshot.samples.push(...file.samples);
+      out.snapshot.runs.push(...file.runs);
+      out.snapshot.beamtimes.push(...file.beamtimes);
+      out.snapshot.samples.push(...file.samples);
       wm.data = { open: file.runs.filter((r) => r.state === "open").length } satisfies FileWatermarkData;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       const reason = code ? `cannot read the file (${code})` : `cannot read the file: ${(error as Error).message}`;
-      result.snapshot.problems.push({ source: SOURCE, path: relative, reason });
+      out.snapshot.problems.push({ source: SOURCE, path: relative, reason });
       problems.push(reason);
       // A permission or I/O problem may pass without the file changing.
       wm.retry = code !== undefined;
     }
     if (problems.length) wm.problem = `${problems.length} problem(s): ${problems.slice(0, 3).join("; ")}`.slice(0, 1000);
-    result.watermarks.push(wm);
+    out.watermarks.push(wm);
+    if (scan.onBatch) scan.onBatch(out);
   }
   return result;
 }

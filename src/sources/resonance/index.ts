@@ -81,72 +81,93 @@ async function scanResonance(options: ResonanceSourceOptions, watermarks: Waterm
     }
   }
 
-  // 3. Read what changed.
+  // 3. Read what changed, one DB at a time (handed over as its own batch when the caller asks for that).
   for (const [relative, entry] of targets) {
-    const absolute = path.join(dataRoot, relative);
-    let stat: fs.Stats;
-    try {
-      stat = fs.statSync(absolute);
-    } catch (error) {
-      const reason = `cannot stat the beamtime DB (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
-      report(relative, reason);
-      result.watermarks.push({ source: SOURCE, path: relative, size: 0, mtimeMs: 0, problem: reason, retry: true });
-      continue;
-    }
-    const journal = fs.existsSync(`${absolute}-journal`);
-    const previous = watermarks.get(SOURCE, relative);
-    if (!scan.force && !indexChanged && unchanged(previous, stat, scan.nowMs, config.staleAfterSeconds)) {
-      result.unchanged++;
-      continue;
-    }
-    const wm: Watermark = { source: SOURCE, path: relative, size: stat.size, mtimeMs: stat.mtimeMs };
-    try {
-      const read = readBeamtimeDb(absolute, config.busyTimeoutMs);
-      if (read.kind === "other") {
-        if (!discovered.has(relative)) {
-          wm.problem = `not a resonance beamtime DB (missing table(s) ${read.missingTables.join(", ")})`;
-          report(relative, wm.problem);
-        }
-        result.watermarks.push(wm);
-        continue;
-      }
-      const records = beamtimeRecords(read, {
-        relative,
-        absolute,
-        entry,
-        sampleKey: options.sampleKey ?? "id",
-        staleAfterSeconds: config.staleAfterSeconds,
-        nowMs: scan.nowMs,
-        fileMtimeMs: stat.mtimeMs,
-        fileSize: stat.size,
-        journal,
-      });
-      result.snapshot.beamtimes.push(records.beamtime);
-      result.snapshot.samples.push(...records.samples);
-      result.snapshot.runs.push(...records.runs);
-      problems.push(...records.problems);
-      const data: DbWatermarkData = {
-        open: records.runs.filter((r) => r.state === "open").length,
-        stale: records.runs.filter((r) => r.state === "stale").length,
-      };
-      wm.data = data;
-      // A write in progress: what we read is the state before it; read again once it commits.
-      if (journal) wm.retry = true;
-      if (records.problems.length > 0) wm.problem = records.problems.map((p) => `${p.location ? `${p.location}: ` : ""}${p.reason}`).join("; ").slice(0, 1000);
-    } catch (error) {
-      const header = await readDbHeader(absolute);
-      const failure = describeReadError(error, absolute, { header, size: stat.size });
-      // A DB that was listed by the index or that looks like SQLite is worth a report; a random *.db is not ours.
-      if (discovered.has(relative) && header !== undefined && !header.isSqlite && !failure.retry) {
-        wm.problem = `not an SQLite database: ${failure.message}`;
-      } else {
-        wm.problem = failure.message;
-      }
-      wm.retry = failure.retry;
-      report(relative, wm.problem);
-    }
-    result.watermarks.push(wm);
+    const one = await readOneDb(options, relative, entry, discovered.has(relative), indexChanged, watermarks, scan);
+    if (one === "unchanged") result.unchanged++;
+    else if (scan.onBatch) scan.onBatch(one);
+    else mergeInto(result, one);
   }
+  return result;
+}
+
+function mergeInto(target: ScanResult, part: ScanResult): void {
+  for (const b of part.snapshot.beamtimes) target.snapshot.beamtimes.push(b);
+  for (const x of part.snapshot.samples) target.snapshot.samples.push(x);
+  for (const r of part.snapshot.runs) target.snapshot.runs.push(r);
+  for (const p of part.snapshot.problems) target.snapshot.problems.push(p);
+  for (const w of part.watermarks) target.watermarks.push(w);
+}
+
+/** One beamtime DB: its records and watermark, or "unchanged" when it need not be read. */
+async function readOneDb(
+  options: ResonanceSourceOptions,
+  relative: string,
+  entry: IndexEntry,
+  discovered: boolean,
+  indexChanged: boolean,
+  watermarks: WatermarkReader,
+  scan: ScanOptions,
+): Promise<ScanResult | "unchanged"> {
+  const { dataRoot, config } = options;
+  const result: ScanResult = { snapshot: emptySnapshot(), watermarks: [], unchanged: 0 };
+  const report = (p: string, reason: string) => result.snapshot.problems.push({ source: SOURCE, path: p, reason });
+  const absolute = path.join(dataRoot, relative);
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(absolute);
+  } catch (error) {
+    const reason = `cannot stat the beamtime DB (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
+    report(relative, reason);
+    result.watermarks.push({ source: SOURCE, path: relative, size: 0, mtimeMs: 0, problem: reason, retry: true });
+    return result;
+  }
+  const journal = fs.existsSync(`${absolute}-journal`);
+  const previous = watermarks.get(SOURCE, relative);
+  if (!scan.force && !indexChanged && unchanged(previous, stat, scan.nowMs, config.staleAfterSeconds)) return "unchanged";
+  const wm: Watermark = { source: SOURCE, path: relative, size: stat.size, mtimeMs: stat.mtimeMs };
+  try {
+    const read = readBeamtimeDb(absolute, config.busyTimeoutMs);
+    if (read.kind === "other") {
+      if (!discovered) {
+        wm.problem = `not a resonance beamtime DB (missing table(s) ${read.missingTables.join(", ")})`;
+        report(relative, wm.problem);
+      }
+      result.watermarks.push(wm);
+      return result;
+    }
+    const records = beamtimeRecords(read, {
+      relative,
+      absolute,
+      entry,
+      sampleKey: options.sampleKey ?? "id",
+      staleAfterSeconds: config.staleAfterSeconds,
+      nowMs: scan.nowMs,
+      fileMtimeMs: stat.mtimeMs,
+      fileSize: stat.size,
+      journal,
+    });
+    result.snapshot.beamtimes.push(records.beamtime);
+    result.snapshot.samples = records.samples;
+    result.snapshot.runs = records.runs;
+    result.snapshot.problems.push(...records.problems);
+    const data: DbWatermarkData = {
+      open: records.runs.filter((r) => r.state === "open").length,
+      stale: records.runs.filter((r) => r.state === "stale").length,
+    };
+    wm.data = data;
+    // A write in progress: what we read is the state before it; read again once it commits.
+    if (journal) wm.retry = true;
+    if (records.problems.length > 0) wm.problem = records.problems.map((p) => `${p.location ? `${p.location}: ` : ""}${p.reason}`).join("; ").slice(0, 1000);
+  } catch (error) {
+    const header = await readDbHeader(absolute);
+    const failure = describeReadError(error, absolute, { header, size: stat.size });
+    // A discovered *.db that is not SQLite at all is somebody else's file, but still worth a word.
+    wm.problem = discovered && header !== undefined && !header.isSqlite && !failure.retry ? `not an SQLite database: ${failure.message}` : failure.message;
+    wm.retry = failure.retry;
+    report(relative, wm.problem);
+  }
+  result.watermarks.push(wm);
   return result;
 }
 
