@@ -1,6 +1,5 @@
-import http from "node:http";
-import https from "node:https";
-import axios, { type AxiosInstance, type AxiosResponse } from "axios";
+import type { AxiosResponse } from "axios";
+import { createCatalogClient } from "../http-client.js";
 
 /**
  * The ICAT REST transport (icat-api.md §1): writes as form bodies whose fields hold JSON strings, reads and
@@ -46,19 +45,7 @@ export function icatBase(url: string): string {
 }
 
 export function createIcatHttp(url: string, timeoutMs: number): IcatHttp {
-  const httpAgent = new http.Agent({ keepAlive: true });
-  const httpsAgent = new https.Agent({ keepAlive: true });
-  const client: AxiosInstance = axios.create({
-    baseURL: icatBase(url),
-    timeout: timeoutMs,
-    httpAgent,
-    httpsAgent,
-    maxRedirects: 0,
-    responseType: "text",
-    transformResponse: [(data: unknown) => data],
-    validateStatus: () => true,
-    headers: { accept: "application/json" },
-  });
+  const { client, close } = createCatalogClient({ baseURL: icatBase(url), timeout: timeoutMs });
 
   const send = async (request: () => Promise<AxiosResponse<unknown>>): Promise<unknown> => {
     let response: AxiosResponse<unknown>;
@@ -75,10 +62,7 @@ export function createIcatHttp(url: string, timeoutMs: number): IcatHttp {
     postForm: (path, form) => send(() => client.post(path, new URLSearchParams(form))),
     put: (path) => send(() => client.put(path)),
     delete: (path, query = {}) => send(() => client.delete(path, { params: new URLSearchParams(query) })),
-    close() {
-      httpAgent.destroy();
-      httpsAgent.destroy();
-    },
+    close,
   };
 }
 

@@ -1,6 +1,4 @@
-import http from "node:http";
-import https from "node:https";
-import axios, { type AxiosInstance } from "axios";
+import { createCatalogClient } from "../http-client.js";
 
 /**
  * The SciCat transport: JSON over keep-alive connections, every status handed back to the caller (SciCat's
@@ -48,22 +46,9 @@ export function originOf(apiUrl: string): string {
 }
 
 export function createScicatHttp(apiUrl: string, timeoutMs: number): ScicatHttp {
-  const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16 });
   const apiRoot = apiUrl.replace(/\/+$/, "");
   const origin = originOf(apiUrl);
-  const client: AxiosInstance = axios.create({
-    timeout: timeoutMs,
-    httpAgent,
-    httpsAgent,
-    maxRedirects: 0,
-    responseType: "text",
-    transformResponse: [(data: unknown) => data],
-    validateStatus: () => true,
-    maxBodyLength: Infinity,
-    maxContentLength: Infinity,
-    headers: { accept: "application/json" },
-  });
+  const { client, close } = createCatalogClient({ timeout: timeoutMs, maxSockets: 16, maxBodyLength: Infinity, maxContentLength: Infinity });
 
   return {
     async send(request) {
@@ -83,10 +68,7 @@ export function createScicatHttp(apiUrl: string, timeoutMs: number): ScicatHttp 
         throw transportError(err);
       }
     },
-    close() {
-      httpAgent.destroy();
-      httpsAgent.destroy();
-    },
+    close,
   };
 }
 

@@ -11,6 +11,7 @@ import { commonFolder, packRootMap, resolveReferences, rootMapFrom } from "./fil
 import { globMatcher } from "./glob.js";
 import { readDocumentFile, type ReadSummary } from "./reader.js";
 import { validateDocument } from "./schemas.js";
+import { walkDataRoot } from "../walk.js";
 
 /**
  * The bluesky source: every document file under the DATA root that the include globs select. A file whose
@@ -46,7 +47,7 @@ export function createBlueskySource(options: BlueskySourceOptions): Source {
 async function scanBluesky(options: BlueskySourceOptions, selected: (relative: string) => boolean, watermarks: WatermarkReader, scan: ScanOptions): Promise<ScanResult> {
   const result: ScanResult = { snapshot: emptySnapshot(), watermarks: [], unchanged: 0 };
   const staleMs = options.config.staleAfterSeconds * 1000;
-  for (const relative of listFiles(options.dataRoot, selected, (p, reason) => result.snapshot.problems.push({ source: SOURCE, path: p, reason }))) {
+  for (const relative of walkDataRoot(options.dataRoot, selected, (p, reason) => result.snapshot.problems.push({ source: SOURCE, path: p, reason }))) {
     const absolute = path.join(options.dataRoot, relative);
     let stat: fs.Stats;
     try {
@@ -89,28 +90,6 @@ async function scanBluesky(options: BlueskySourceOptions, selected: (relative: s
     if (scan.onBatch) scan.onBatch(out);
   }
   return result;
-}
-
-function listFiles(root: string, selected: (relative: string) => boolean, onProblem: (relative: string, reason: string) => void): string[] {
-  const out: string[] = [];
-  const walk = (dir: string, relative: string) => {
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(dir, { withFileTypes: true });
-    } catch (error) {
-      onProblem(relative || ".", `cannot list directory (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
-      return;
-    }
-    for (const entry of entries) {
-      const rel = relative ? `${relative}/${entry.name}` : entry.name;
-      // Symlinks are not followed (no loops, no escapes); Zarr stores hold no documents.
-      if (entry.isDirectory()) {
-        if (!entry.name.endsWith(".zarr") && !entry.name.startsWith(".")) walk(path.join(dir, entry.name), rel);
-      } else if (entry.isFile() && selected(rel)) out.push(rel);
-    }
-  };
-  walk(root, "");
-  return out.sort();
 }
 
 interface FileRecords {

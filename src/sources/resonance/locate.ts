@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { walkDataRoot } from "../walk.js";
 
 /** Where beamtime DBs are: checked index paths, and (with `discover`) every `*.db` under the DATA root. */
 
@@ -28,31 +29,9 @@ export function locateDbPath(dataRoot: string, realRoot: string, dbPath: string)
   return { ok: true, absolute, relative: normal };
 }
 
-/**
- * Every `*.db` under the root, without following symlinks (a loop or an escape cannot trap the walk) and
- * without entering Zarr stores. Unreadable directories are reported, not fatal.
- */
+/** Every `*.db` under the root except `skip` (the index itself). */
 export function discoverDbFiles(dataRoot: string, skip: ReadonlySet<string>, onProblem: (relative: string, reason: string) => void): string[] {
-  const found: string[] = [];
-  const walk = (dir: string, relative: string) => {
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(dir, { withFileTypes: true });
-    } catch (error) {
-      onProblem(relative || ".", `cannot list directory (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
-      return;
-    }
-    for (const entry of entries) {
-      const rel = relative ? `${relative}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) {
-        if (!entry.name.endsWith(".zarr") && !entry.name.startsWith(".")) walk(path.join(dir, entry.name), rel);
-      } else if (entry.isFile() && entry.name.endsWith(".db") && !skip.has(rel)) {
-        found.push(rel);
-      }
-    }
-  };
-  walk(dataRoot, "");
-  return found.sort();
+  return walkDataRoot(dataRoot, (rel, name) => name.endsWith(".db") && !skip.has(rel), onProblem);
 }
 
 /** Every file under a directory (a run's Zarr group), with size and mtime; none when it does not exist. */
