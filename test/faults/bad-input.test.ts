@@ -4,7 +4,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { writeDemoBlueskyRun } from "../../src/demo/bluesky-run.js";
-import { killWriterMidRun, type BeamtimeSpec } from "../fixtures/resonance/index.js";
+import { holdWriterLock, killWriterMidRun, type BeamtimeSpec } from "../fixtures/resonance/index.js";
 import { runCli } from "../support/cli.js";
 import { scicatWorld, type ScicatWorld } from "../support/scicat-setup.js";
 import { treeDigest } from "./helpers.js";
@@ -70,5 +70,30 @@ describe("bad input", () => {
     }
     expect(status.sourceProblems.some((p) => /outside|escape|leaves/i.test(`${p.path} ${p.problem}`))).toBe(true);
     expect(problem("future-schema")?.problem).toMatch(/99/);
+  });
+});
+
+describe("a DB locked by the writer", () => {
+  it("is reported as locked and retried; once the writer commits, its run reaches the catalog", async () => {
+    world = await scicatWorld({ beamtimes: [bt("locked"), bt("free")] });
+    const w = world;
+    const locked = w.written.beamtimes[0]!;
+    const writer = await holdWriterLock(locked.absDbPath);
+    try {
+      const first = await runCli(["sync", "--config", w.configFile]);
+      expect(first.code === 0 || first.code === 1).toBe(true);
+      const status = JSON.parse((await runCli(["status", "--json", "--config", w.configFile])).stdout) as { sourceProblems: { path: string; problem: string; retry: boolean }[] };
+      const problem = status.sourceProblems.find((p) => p.path === locked.dbPath);
+      expect(problem?.problem).toMatch(/locked|journal|retry/);
+      expect(problem?.retry).toBeTruthy();
+      for (const run of w.written.beamtimes[1]!.runs) expect(w.scicat.datasets().some((d) => d.pid === `test/${run.uid}`)).toBe(true);
+    } finally {
+      expect(await writer.finish()).toBe(0);
+    }
+    const second = await runCli(["sync", "--config", w.configFile]);
+    expect(second.code, second.stdout + second.stderr).toBe(0);
+    expect(w.scicat.datasets().some((d) => d.pid === `test/${writer.uid}`)).toBe(true);
+    const status = JSON.parse((await runCli(["status", "--json", "--config", w.configFile])).stdout) as { sourceProblems: { path: string }[] };
+    expect(status.sourceProblems.find((p) => p.path === locked.dbPath)).toBeUndefined();
   });
 });

@@ -46,7 +46,7 @@ describe("catalog faults", () => {
     let result = await runCli(["sync", "--config", w.configFile]);
     for (let again = 0; again < 5 && result.code !== 0; again++) result = await runCli(["sync", "--config", w.configFile]);
     expect(result.code, result.stdout + result.stderr).toBe(0);
-    assertExactlyOnce(w, expect);
+    const once = assertExactlyOnce(w, expect);
 
     const failures = w.uploadLog().filter((r) => r.success === 0);
     // Every fault that reached an attempt is one failed row with its reason (a 500 followed by an existence
@@ -56,6 +56,7 @@ describe("catalog faults", () => {
     for (const row of failures) expect(row.error_message).toMatch(/HTTP \d{3}|cannot reach|no answer|exists but|500 twice/);
     expect(failures.some((r) => /429/.test(r.error_message ?? ""))).toBe(true);
     expect(failures.some((r) => /no answer/.test(r.error_message ?? ""))).toBe(true);
+    process.stderr.write(`catalog fault figures: ${JSON.stringify({ faultsInjected: injected, failedAttemptsLogged: failures.length, datasets: once.datasets, duplicates: once.duplicates })}\n`);
   });
 
   it("tokens that expire again and again during a daemon's run are renewed", async () => {
