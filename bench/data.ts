@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -16,6 +17,11 @@ export function generateDataRoot(dir: string, beamtimes: number, runs: number, f
     runsPerTransaction: runs,
     synchronous: "OFF",
   });
+}
+
+/** The same, in a child process (see generate.ts). */
+export function generateDataRootInChild(dir: string, beamtimes: number, runs: number, frames: number): void {
+  execFileSync(process.execPath, [path.join(import.meta.dirname, "generate.js"), dir, String(beamtimes), String(runs), String(frames)], { stdio: "inherit" });
 }
 
 export function benchDir(name: string): string {

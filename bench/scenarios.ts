@@ -7,7 +7,7 @@ import { configSchema, type Config } from "../src/config/schema.js";
 import { createScicatDestination, createScicatHttp } from "../src/destinations/scicat/index.js";
 import { silentLogger } from "../src/ops/logger.js";
 import { appendRun } from "../test/fixtures/resonance/append-run.js";
-import { benchDir, generateDataRoot, stateSize } from "./data.js";
+import { benchDir, generateDataRoot, generateDataRootInChild, stateSize } from "./data.js";
 import { catalogProbe, startFakeProcess } from "./fake-process.js";
 import { percentile, round, rssSampler } from "./memory.js";
 import { recordingHttp, replay } from "./recording-http.js";
@@ -55,7 +55,7 @@ export async function coldSync(beamtimes: number, runs: number, frames: number):
   const dir = benchDir("cold");
   try {
     const dataRoot = path.join(dir, "DATA");
-    generateDataRoot(dataRoot, beamtimes, runs, frames);
+    generateDataRootInChild(dataRoot, beamtimes, runs, frames);
     const fake = await startFakeProcess(USER, PASSWORD);
     const config = benchConfig(dataRoot, path.join(dir, "state"), fake.url);
     const { engine, http } = engineWithRecorder(config);
@@ -115,7 +115,7 @@ export async function noChangeRescan(beamtimes: number, runs: number): Promise<R
   const dir = benchDir("rescan");
   try {
     const dataRoot = path.join(dir, "DATA");
-    generateDataRoot(dataRoot, beamtimes, runs, 0);
+    generateDataRootInChild(dataRoot, beamtimes, runs, 0);
     const config = benchConfig(dataRoot, path.join(dir, "state"), "http://127.0.0.1:9/api");
     const { engine, http } = engineWithRecorder(config);
     global.gc?.();

@@ -1,0 +1,29 @@
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { REPO_ROOT, tempDir } from "../support/cli.js";
+
+/** The benchmark harness keeps working (small sizes); its figures are not judged here — benchmarks are not tests. */
+let dir: string | undefined;
+afterEach(() => {
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe("npm run bench", () => {
+  it("runs every scenario and writes results.json and results.md", () => {
+    dir = tempDir("bench");
+    execFileSync(process.execPath, [path.join(REPO_ROOT, "dist/bench/main.js"), "--beamtimes", "1", "--runs", "10", "--rescan-beamtimes", "2", "--rescan-runs", "10", "--latency-samples", "2", "--parse-mb", "1", "--out", dir], {
+      stdio: "pipe",
+      timeout: 120_000,
+    });
+    const results = JSON.parse(fs.readFileSync(path.join(dir, "results.json"), "utf8")) as Record<string, Record<string, number>>;
+    expect(results.coldSync?.runs).toBe(10);
+    expect(results.coldSync?.requests).toBeGreaterThan(10);
+    expect(results.rescan?.runs).toBe(20);
+    expect(results.rescan?.rescanRequests).toBe(0);
+    expect(results.latency?.samples).toBe(2);
+    expect(results.parse?.documents).toBeGreaterThan(1000);
+    expect(fs.readFileSync(path.join(dir, "results.md"), "utf8")).toMatch(/commit → catalog/);
+  });
+});
