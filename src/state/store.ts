@@ -89,6 +89,8 @@ export class StateStore implements WatermarkReader {
   /** The lease query, prepared once per number of destinations. */
   private readonly leaseStatements = new Map<number, Database.Statement>();
   private readonly statementCache = new Map<string, Database.Statement>();
+  private readonly pendingWrites: (() => void)[] = [];
+  private flushScheduled = false;
 
   constructor(opened: OpenedDatabase) {
     this.db = opened.db;
@@ -164,6 +166,7 @@ export class StateStore implements WatermarkReader {
   }
 
   close(): void {
+    this.flushWrites();
     if (this.db.open) this.db.close();
   }
 
@@ -227,6 +230,7 @@ export class StateStore implements WatermarkReader {
     watermarks: Iterable<Watermark>,
     options: { force?: (r: DesiredRecord) => boolean; nowMs?: number } = {},
   ): ReconcileCounts {
+    this.flushWrites();
     const counts: ReconcileCounts = { created: 0, updated: 0, forced: 0, unchanged: 0 };
     const nowMs = options.nowMs ?? Date.now();
     const now = new Date(nowMs).toISOString();
@@ -285,6 +289,7 @@ export class StateStore implements WatermarkReader {
    * process (the daemon, or a CLI sync) are skipped until their lease runs out.
    */
   lease(options: { owner: string; limit: number; nowMs: number; leaseMs: number; destinations: DestinationName[]; excludeIds?: ReadonlySet<string> }): RecordRow[] {
+    this.flushWrites();
     if (options.destinations.length === 0 || options.limit <= 0) return [];
     const placeholders = options.destinations.map(() => "?").join(", ");
     const sql = `
@@ -359,15 +364,18 @@ export class StateStore implements WatermarkReader {
   }
 
   releaseLeases(owner: string): void {
+    this.flushWrites();
     this.stmts.releaseOwner.run(owner);
   }
 
   remoteIdOf(recordId: string): string | undefined {
+    this.flushWrites();
     return this.stmts.remoteId.get(recordId)?.remote_id ?? undefined;
   }
 
   /** Earliest time a pending record becomes due, or undefined when none is pending. */
   nextDueAt(destinations: DestinationName[]): number | undefined {
+    this.flushWrites();
     if (destinations.length === 0) return undefined;
     const row = this
       .prepared(
@@ -379,6 +387,7 @@ export class StateStore implements WatermarkReader {
 
   /** Pending records that could run now or later (dependencies satisfiable), per destination. */
   countPending(destinations: DestinationName[]): number {
+    this.flushWrites();
     if (destinations.length === 0) return 0;
     const row = this
       .prepared(`SELECT COUNT(*) AS n FROM records WHERE state = 'pending' AND destination IN (${destinations.map(() => "?").join(", ")})`)
@@ -391,6 +400,7 @@ export class StateStore implements WatermarkReader {
    * directly or through another blocked record.
    */
   countBlocked(destinations: DestinationName[]): number {
+    this.flushWrites();
     if (destinations.length === 0) return 0;
     const row = this
       .prepared(
@@ -409,34 +419,58 @@ export class StateStore implements WatermarkReader {
     return row.n;
   }
 
-  /** Record the outcome of one attempt and its upload_log row in one transaction. */
+  /**
+   * Attempt outcomes are written together: each is queued and all that finish in the same turn of the event
+   * loop share one transaction (a commit per push was the largest SQLite cost of a cold sync). Every read the
+   * worker relies on flushes first, and so do close and releasing leases; a kill -9 can lose only the outcomes
+   * of the current turn, whose pushes are idempotent and are simply made again.
+   */
+  private queueWrite(write: () => void): void {
+    this.pendingWrites.push(write);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushWrites());
+    }
+  }
+
+  flushWrites(): void {
+    this.flushScheduled = false;
+    if (this.pendingWrites.length === 0 || !this.db.open) return;
+    const writes = this.pendingWrites.splice(0);
+    this.db.transaction(() => {
+      for (const write of writes) write();
+    })();
+  }
+
+  /** Record the outcome of one attempt and its upload_log row together. */
   recordSuccess(row: RecordRow, result: { remoteId: string; remoteUrl?: string | undefined }, log: UploadLogEntry, nowMs: number): void {
     const now = new Date(nowMs).toISOString();
-    this.db.transaction(() => {
+    this.queueWrite(() => {
       const params = { id: row.id, hash: row.desired_hash, remoteId: result.remoteId, remoteUrl: result.remoteUrl ?? null, now };
       const changed = this.stmts.markSynced.run(params).changes;
       if (changed === 0) this.stmts.markSyncedStale.run(params);
       this.appendLog(log);
-    })();
+    });
   }
 
   recordRetry(row: RecordRow, error: string, nextAttemptAt: number, maxAttempts: number, log: UploadLogEntry, nowMs: number): RecordState {
-    this.db.transaction(() => {
+    this.queueWrite(() => {
       this.stmts.markRetry.run({ id: row.id, nextAttemptAt, error, maxAttempts, now: new Date(nowMs).toISOString() });
       this.appendLog(log);
-    })();
+    });
     return row.attempts + 1 >= maxAttempts ? "dead" : "pending";
   }
 
   recordFailure(row: RecordRow, error: string, log: UploadLogEntry, nowMs: number): void {
-    this.db.transaction(() => {
+    this.queueWrite(() => {
       this.stmts.markFailed.run({ id: row.id, error, now: new Date(nowMs).toISOString() });
       this.appendLog(log);
-    })();
+    });
   }
 
   /** Give a leased record back without counting an attempt (shutdown, catalog found down before sending). */
   release(row: RecordRow, owner: string): void {
+    this.flushWrites();
     this.stmts.release.run(row.id, owner);
   }
 
@@ -497,6 +531,7 @@ export class StateStore implements WatermarkReader {
   // ---- status --------------------------------------------------------------------------------------------
 
   countsByState(): { destination: string; state: string; n: number }[] {
+    this.flushWrites();
     return this
       .prepared("SELECT destination, state, COUNT(*) AS n FROM records GROUP BY destination, state ORDER BY destination, state")
       .all() as { destination: string; state: string; n: number }[];
