@@ -64,16 +64,18 @@ export class DatasetRoutes {
   }
 }
 
-/** v4 field names → the v3 DTO's singular ones (scicat-api.md §5.2); the server stores both in v4 shape. */
+/** v4 list fields and the v3 DTO's single-valued names for them (scicat-api.md §5.2); stored in v4 shape. */
+const V3_NAMES: readonly [plural: string, single: string][] = [
+  ["principalInvestigators", "principalInvestigator"],
+  ["proposalIds", "proposalId"],
+  ["sampleIds", "sampleId"],
+  ["instrumentIds", "instrumentId"],
+];
+
+/** v4 field names → the v3 DTO's singular ones. */
 export function toV3Dataset(payload: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...payload };
-  const singular: [string, string][] = [
-    ["principalInvestigators", "principalInvestigator"],
-    ["proposalIds", "proposalId"],
-    ["sampleIds", "sampleId"],
-    ["instrumentIds", "instrumentId"],
-  ];
-  for (const [plural, one] of singular) {
+  for (const [plural, one] of V3_NAMES) {
     if (!(plural in out)) continue;
     const list = out[plural];
     delete out[plural];
@@ -85,13 +87,7 @@ export function toV3Dataset(payload: Record<string, unknown>): Record<string, un
 /** A stored dataset as v4 names, whichever version answered. */
 export function asV4Dataset(document: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...document };
-  const plural: [string, string][] = [
-    ["principalInvestigator", "principalInvestigators"],
-    ["proposalId", "proposalIds"],
-    ["sampleId", "sampleIds"],
-    ["instrumentId", "instrumentIds"],
-  ];
-  for (const [one, many] of plural) {
+  for (const [many, one] of V3_NAMES) {
     if (out[many] === undefined && out[one] !== undefined && out[one] !== null) out[many] = [out[one]];
   }
   return out;
