@@ -42,9 +42,15 @@ export class ScicatAuth {
     return this.login();
   }
 
-  /** Forget the token that `token` was (it was refused), so the next call logs in again. */
-  invalidate(token: string): void {
-    if (this.current?.token === token) this.current = undefined;
+  /**
+   * A request with `rejected` got a 403: log in again, unless a concurrent request has already done so (then
+   * its fresh token is the answer). Concurrent rejections therefore cost one login, not one each.
+   */
+  async renew(rejected: string): Promise<string> {
+    if (this.current && this.current.token !== rejected) return this.current.token;
+    if (this.pending) return this.pending;
+    this.current = undefined;
+    return this.login();
   }
 
   /** Log in now; concurrent callers share one login request. */

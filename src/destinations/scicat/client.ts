@@ -21,8 +21,7 @@ export class ScicatClient {
     let token = await this.auth.token();
     let response = await this.http.send(withToken(request, token));
     if (response.status === 403 && this.auth.canRelogin) {
-      this.auth.invalidate(token);
-      token = await this.auth.login();
+      token = await this.auth.renew(token);
       response = await this.http.send(withToken(request, token));
     }
     if ((response.status >= 200 && response.status < 300) || accept.includes(response.status)) return response;

@@ -60,6 +60,8 @@ export interface ScicatFake {
   hangNext(count: number, match?: FaultMatch): void;
   loseResponseNext(count: number, match?: FaultMatch): void;
   expireTokens(): void;
+  /** From now on, every token issued so far expires after each `writes` successful write requests (0 stops it). */
+  expireTokensEvery(writes: number): void;
   goDown(): Promise<void>;
   comeBack(): Promise<void>;
   clearFaults(): void;
@@ -517,7 +519,16 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
     res.end(text);
   };
 
-  const log = (method: string, path: string, status: number) => requests.push({ method, path, status, write: isWrite(method, path), at: Date.now() });
+  let expireEvery = 0;
+  let writesSinceExpiry = 0;
+  const log = (method: string, path: string, status: number) => {
+    const write = isWrite(method, path);
+    requests.push({ method, path, status, write, at: Date.now() });
+    if (write && status < 300 && expireEvery > 0 && ++writesSinceExpiry >= expireEvery) {
+      writesSinceExpiry = 0;
+      tokens.expireAll();
+    }
+  };
 
   const server = http.createServer((req, res) => {
     const method = (req.method ?? "GET").toUpperCase();
@@ -628,6 +639,10 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
     hangNext: (count, match) => addFault({ kind: "hang", remaining: count, match }),
     loseResponseNext: (count, match) => addFault({ kind: "lose", remaining: count, match }),
     expireTokens: () => tokens.expireAll(),
+    expireTokensEvery: (writes) => {
+      expireEvery = writes;
+      writesSinceExpiry = 0;
+    },
     goDown: stopListening,
     async comeBack() {
       if (!server.listening) await listen(port);
