@@ -1,12 +1,12 @@
+/** The conformance suite against the SciCat adapter and the fake SciCat backend. */
 import { configSchema } from "../../src/config/schema.js";
-import type { Destination } from "../../src/destinations/contract.js";
+import type { Destination, PushRecord } from "../../src/destinations/contract.js";
 import { createScicatDestination } from "../../src/destinations/scicat/index.js";
 import { mapToScicat } from "../../src/mapping/scicat/index.js";
-import type { DesiredRecord } from "../../src/mapping/record.js";
 import { silentLogger } from "../../src/ops/logger.js";
 import { startScicatFake, type ScicatFake } from "../fakes/scicat/index.js";
 import { smallSnapshot } from "../support/snapshot.js";
-import { describeConformance } from "./conformance.js";
+import { describeConformance, PERMANENT_REASON } from "./conformance.js";
 
 const ORDER = ["instrument", "proposal", "sample", "dataset", "origdatablocks"];
 let fake: ScicatFake;
@@ -14,43 +14,42 @@ let destination: Destination;
 const config = (url: string) =>
   configSchema.parse({ dataRoot: "/data", destinations: { scicat: { url, username: "ingestor", password: "conformance-pw", pidPrefix: "c/" } }, mapping: { ownerGroup: "g", instrument: "bl-1" } });
 
+const find = (record: PushRecord) => {
+  const p = record.payload;
+  switch (record.kind) {
+    case "instrument": return fake.instruments().filter((i) => i.uniqueName === p.uniqueName);
+    case "proposal": return fake.proposals().filter((x) => x.proposalId === p.proposalId);
+    case "sample": return fake.samples().filter((x) => x.sampleId === p.sampleId);
+    case "dataset": return fake.datasets().filter((x) => x.pid === p.pid);
+    default: return [];
+  }
+};
+
 describeConformance({
-  name: "SciCat",
+  name: "scicat",
   async start() {
     fake = await startScicatFake({ users: { ingestor: { password: "conformance-pw", groups: ["g"], admin: true } } });
     destination = createScicatDestination(config(fake.url).destinations.scicat, { logger: silentLogger });
   },
-  async stop() {
-    await destination.close();
-    await fake.close();
-  },
+  async stop() { await destination.close(); await fake.close(); },
   destination: () => destination,
   records: (variant = 0) => mapToScicat(smallSnapshot({ variant }), config(fake.url)).sort((a, b) => ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind)),
-  countRemote(record: DesiredRecord) {
+  countRemote(record) {
+    if (record.kind !== "origdatablocks") return find(record).length;
     const p = record.payload;
-    switch (record.kind) {
-      case "instrument":
-        return fake.instruments().filter((i) => i.uniqueName === p.uniqueName).length;
-      case "proposal":
-        return fake.proposals().filter((x) => x.proposalId === p.proposalId).length;
-      case "sample":
-        return fake.samples().filter((x) => x.sampleId === p.sampleId).length;
-      case "dataset":
-        return fake.datasets().filter((x) => x.pid === p.pid).length;
-      default: {
-        // Each file listed exactly once counts as "one".
-        const paths = fake.origdatablocks(String(p.datasetId)).flatMap((b) => (b.dataFileList as { path: string }[]).map((f) => f.path));
-        return paths.length === (p.files as unknown[]).length && new Set(paths).size === paths.length ? 1 : paths.length === 0 ? 0 : 2;
-      }
-    }
+    const paths = fake.origdatablocks(String(p.datasetId)).flatMap((b) => (b.dataFileList as { path: string }[]).map((f) => f.path));
+    return paths.length === (p.files as unknown[]).length && new Set(paths).size === paths.length ? 1 : paths.length === 0 ? 0 : 2;
   },
-  remoteTitle: () => fake.proposals()[0]?.title,
-  expectedTitle: (variant) => `Polymer films, take ${variant}`,
+  remoteAttribute(record) {
+    const [doc] = find(record);
+    if (record.kind === "proposal") return doc?.title;
+    if (record.kind === "dataset") return doc?.scientificMetadata;
+    return doc?.pid ?? doc?.sampleId;
+  },
   expireCredentials: () => fake.expireTokens(),
-  failNextWrite: () => fake.failNext(1, 503, { match: { method: "POST" } }),
-  rejected(records) {
-    const dataset = records.find((r) => r.kind === "dataset")!;
-    return { record: { ...dataset, payload: { ...dataset.payload, contactEmail: "not-an-email" } }, reason: /Expected an email/ };
+  failNextWrite(count, kind) {
+    if (kind === "transient") fake.failNext(count, 503, { match: { method: "POST" } });
+    else fake.failNext(count, 400, { match: { method: "POST" }, body: { statusCode: 400, message: [`title ${PERMANENT_REASON}`], error: "Bad Request" } });
   },
   writeCount: () => fake.writeCount(),
 });

@@ -132,10 +132,13 @@ describe("sessions", () => {
     });
   });
 
-  it("expireAllSessions ends every session at once", async () => {
+  it("expireSessions ends every session at once; a new login works", async () => {
     const sessionId = await icat.session();
-    fake.expireAllSessions();
-    expect((await icat.search(sessionId, "SELECT f FROM Facility f")).json).toMatchObject({ code: "SESSION" });
+    fake.expireSessions();
+    expect((await icat.search(sessionId, "SELECT f FROM Facility f")).json).toMatchObject({ code: "SESSION", message: `Session id:${sessionId} has expired` });
+    expect(fake.liveSessions()).toBe(0);
+    const fresh = await icat.session();
+    expect((await icat.search(fresh, "SELECT f FROM Facility f")).status).toBe(200);
   });
 });
 
@@ -285,7 +288,20 @@ describe("writes", () => {
     expect(notApplicable).toMatchObject({ status: 412, json: { code: "VALIDATION", message: "Parameter of type sample_temperature is not applicable to a Dataset" } });
     const tooHigh = await icat.write(sessionId, dataset([{ type: { id: ids().parameterTypes.energy }, numericValue: 50000 }]));
     expect(tooHigh.json).toMatchObject({ code: "VALIDATION", message: "Parameter of type energy has value 50000.0 > 30000.0" });
-    expect((await icat.write(sessionId, dataset([{ type: { id: ids().parameterTypes.energy }, numericValue: 8000 }]))).status).toBe(200);
+    const ok = await icat.write(sessionId, dataset([{ type: { id: ids().parameterTypes.energy }, numericValue: 8000 }]));
+    expect(ok.status).toBe(200);
+    // Limits are checked on update too (Parameter.check runs again after a merge).
+    const parameter = fake.entities("DatasetParameter")[0]!;
+    const update = await icat.write(sessionId, { DatasetParameter: { id: parameter.id, numericValue: 5 } });
+    expect(update.json).toMatchObject({ code: "VALIDATION", message: "Parameter of type energy has value 5.0 < 10.0" });
+    const datasetId = (ok.json as number[])[0]!;
+    // The value field is not checked against valueType for types that are not enforced (only a client rule).
+    const mismatch = await icat.write(sessionId, { DatasetParameter: { dataset: { id: datasetId }, type: { id: ids().parameterTypes.num_events }, stringValue: "many" } });
+    expect(mismatch.status).toBe(200);
+    // Applicability is checked when a parameter is created, not when it is updated (DatasetParameter.preparePersist).
+    fake.create({ ParameterType: { id: ids().parameterTypes.num_events, applicableToDataset: false } });
+    const [numEvents] = fake.entities("DatasetParameter").filter((p) => p.type === ids().parameterTypes.num_events);
+    expect((await icat.write(sessionId, { DatasetParameter: { id: numEvents!.id, stringValue: "more" } })).status).toBe(200);
   });
 
   it("updates only the listed fields when the object has an id, answering []", async () => {
@@ -418,29 +434,45 @@ describe("faults and recording", () => {
   });
   const sample = (name: string) => ({ Sample: { investigation: { id: fake.fixtures!.investigation }, name } });
 
-  it("injects 500 INTERNAL and non-JSON 502 without processing", async () => {
-    fake.inject({ route: "write", kind: "internal" });
+  it("fails the next requests with an ICAT code (JSON, the code's status) without processing them", async () => {
+    fake.failNext(2, "INTERNAL", { match: { route: "write" } });
     expect(await icat.write(sessionId, sample("a"))).toMatchObject({ status: 500, json: { code: "INTERNAL" } });
-    fake.inject({ route: "write", kind: "badGateway" });
-    const gateway = await icat.write(sessionId, sample("a"));
-    expect(gateway.status).toBe(502);
-    expect(gateway.contentType).toContain("text/html");
+    // A search in between is not a write: it passes.
+    expect((await icat.search(sessionId, "SELECT s FROM Sample s")).status).toBe(200);
+    expect(await icat.write(sessionId, sample("a"))).toMatchObject({ status: 500, json: { code: "INTERNAL" } });
+    fake.failNext(1, "VALIDATION", { message: "Sample: name is not acceptable here" });
+    expect(await icat.write(sessionId, sample("a"))).toMatchObject({ status: 412, json: { code: "VALIDATION", message: "Sample: name is not acceptable here" } });
     expect(fake.entities("Sample")).toHaveLength(0);
     expect((await icat.write(sessionId, sample("a"))).status).toBe(200);
-    expect(fake.writeCount()).toBe(1);
+    // Every write request counts; only one committed.
+    expect(fake.writeCount()).toBe(4);
+    expect(fake.committedWrites()).toBe(1);
   });
 
-  it("drops the response after committing, and resets connections before processing", async () => {
-    fake.inject({ route: "write", kind: "dropAfterCommit" });
+  it("fails with a bare status as a proxy would: non-JSON", async () => {
+    fake.failNext(1, 503, { match: { method: "POST" } });
+    const proxy = await icat.write(sessionId, sample("a"));
+    expect(proxy.status).toBe(503);
+    expect(proxy.contentType).toContain("text/html");
+    expect(proxy.json).toBeUndefined();
+    fake.inject({ route: "write", kind: "badGateway" });
+    expect((await icat.write(sessionId, sample("a"))).status).toBe(502);
+    expect(fake.entities("Sample")).toHaveLength(0);
+  });
+
+  it("loses the response after committing, and resets connections before processing", async () => {
+    fake.loseResponseNext(1, { route: "write" });
     await expect(icat.write(sessionId, sample("lost"))).rejects.toThrow();
     expect(fake.entities("Sample").map((s) => s.name)).toEqual(["lost"]);
-    fake.inject({ route: "write", kind: "reset" });
+    expect(fake.committedWrites()).toBe(1);
+    fake.resetNext(1, { route: "write" });
     await expect(icat.write(sessionId, sample("never"))).rejects.toThrow();
     expect(fake.entities("Sample").map((s) => s.name)).toEqual(["lost"]);
+    expect(fake.requests.filter((r) => r.fault).map((r) => r.fault)).toEqual(["dropAfterCommit", "reset"]);
   });
 
   it("hangs until the client gives up", async () => {
-    fake.inject({ route: "search", kind: "hang" });
+    fake.hangNext(1, { route: "search" });
     const pending = icat.search(sessionId, "SELECT f FROM Facility f");
     const outcome = pending.then(
       () => "answered",
@@ -460,13 +492,14 @@ describe("faults and recording", () => {
     expect(last.query.query).toBe("SELECT f FROM Facility f");
   });
 
-  it("goes down and comes back on the same port with its data", async () => {
+  it("goes down and comes back on the same port with its data and sessions", async () => {
     const port = fake.port;
-    await fake.down();
+    await fake.goDown();
     await expect(icat.call("GET", "/version")).rejects.toThrow();
-    await fake.up();
+    await fake.comeBack();
     expect(fake.port).toBe(port);
     expect((await icat.call("GET", "/version")).status).toBe(200);
     expect(fake.entities("Facility")).toHaveLength(1);
+    expect((await icat.search(sessionId, "SELECT f FROM Facility f")).status).toBe(200);
   });
 });

@@ -1,3 +1,4 @@
+import { PermanentError } from "../../sync/errors.js";
 import type { IcatHttp } from "./http.js";
 import type { IcatSession } from "./session.js";
 
@@ -33,7 +34,8 @@ export class IcatApi {
   }
 
   async search(query: string): Promise<unknown[]> {
-    if (query.length > MAX_QUERY_LENGTH) throw new Error(`ICAT query too long (${query.length} characters)`);
+    // Retrying cannot shorten it: a permanent failure naming the start of the query.
+    if (query.length > MAX_QUERY_LENGTH) throw new PermanentError(`ICAT query too long (${query.length} characters): ${query.slice(0, 120)}…`);
     const answer = await this.session.run((sessionId) => this.http.get("/entityManager", { sessionId, query }));
     if (!Array.isArray(answer)) throw new Error("ICAT search answer is not an array");
     return answer;

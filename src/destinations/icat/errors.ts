@@ -37,7 +37,9 @@ export function classifyIcatError(err: unknown, operation: string): SyncError {
       case "NO_SUCH_OBJECT_FOUND":
         return new DependencyError(message, options);
       case "SESSION":
-        return new ConfigurationError(`${message} — check destinations.icat.plugin, username and password`, options);
+        // A refused login is turned into a ConfigurationError where it happens; a SESSION error that gets here
+        // came right after a fresh login and replay, so the credentials work: the server lost the session.
+        return new TransientError(`${message} — the session was refused again right after logging in`, options);
       case "BAD_PARAMETER":
       case "NOT_IMPLEMENTED":
       case "OBJECT_ALREADY_EXISTS":

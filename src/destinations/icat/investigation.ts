@@ -20,9 +20,12 @@ export async function pushInvestigation(deps: SyncDeps, payload: IcatInvestigati
   const ref = await deps.reference.get();
   let existing = await findInvestigation(deps, ref.facilityId, payload);
   if (!existing) {
-    if (!deps.config.createInvestigations) {
+    if (!deps.config.createInvestigations || ref.investigationTypeId === undefined) {
+      // Not retried on its own: someone has to create it (or fix how beamtimes map to name/visitId), then `beamsync retry`.
       throw new ConfigurationError(
-        `investigation ${payload.name}/${payload.visitId} not found; create it in ICAT or set destinations.icat.createInvestigations`,
+        `ICAT investigation name '${payload.name}', visitId '${payload.visitId}' not found in facility '${deps.config.facility}' and ` +
+          "destinations.icat.createInvestigations is false; create it in ICAT (user office), or fix mapping.proposalIdTemplate / the beamtime label " +
+          "if the name or visitId is wrong, or set destinations.icat.createInvestigations: true",
       );
     }
     try {

@@ -22,7 +22,8 @@ export interface ParameterTypeInfo {
 
 export interface ReferenceData {
   facilityId: number;
-  investigationTypeId: number;
+  /** Only resolved when beamsync may create investigations (it is needed for nothing else). */
+  investigationTypeId?: number | undefined;
   datasetTypeId: number;
   instrumentId?: number | undefined;
   /** By `parameterTypeKey(name, units)`. */
@@ -111,17 +112,19 @@ export class ReferenceResolver {
       );
       return row;
     };
-    const investigationType = await named("InvestigationType", config.investigationType, "icat.investigationType", "investigationType");
+    const investigationType = config.createInvestigations
+      ? await named("InvestigationType", config.investigationType, "icat.investigationType", "investigationType")
+      : undefined;
     const datasetType = await named("DatasetType", config.datasetType, "icat.datasetType", "datasetType");
     const instrument = config.instrument ? await named("Instrument", config.instrument, "icat.instrument", "instrument") : undefined;
     const parameterTypes = await this.parameterTypes(facility.id, checks);
 
-    if (!investigationType || !datasetType || (config.instrument && !instrument)) return { checks };
+    if ((config.createInvestigations && !investigationType) || !datasetType || (config.instrument && !instrument)) return { checks };
     return {
       checks,
       data: {
         facilityId: facility.id,
-        investigationTypeId: investigationType.id,
+        investigationTypeId: investigationType?.id,
         datasetTypeId: datasetType.id,
         instrumentId: instrument?.id,
         parameterTypes,

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import path from "node:path";
 import type { Config } from "../../config/schema.js";
 import type { Beamtime, Run, Sample, Snapshot } from "../../model/types.js";
@@ -78,6 +79,21 @@ function truncate(text: string, length: number): string {
   return text.length <= length ? text : text.slice(0, length);
 }
 
+/**
+ * A unique key field that must fit ICAT's column: kept whole when it fits, else a short hash of the whole
+ * value followed by its end (the distinctive part of a path), so distinct values stay distinct.
+ */
+export function fitKey(text: string, length: number): string {
+  if (text.length <= length) return text;
+  const hash = createHash("sha256").update(text).digest("hex").slice(0, 12);
+  return `${hash}~${text.slice(text.length - (length - hash.length - 1))}`;
+}
+
+/** ICAT wants a non-empty sample name (unique per investigation); a blank one falls back to the sample's key. */
+function sampleName(sample: Sample): string {
+  return fitKey(sample.name.trim().length > 0 ? sample.name : `sample ${sample.key}`, ICAT_LIMITS.name);
+}
+
 export function investigationRef(beamtime: Beamtime, config: Config): InvestigationRef {
   return { name: proposalIdFor(beamtime, config.mapping), visitId: beamtime.label };
 }
@@ -109,7 +125,7 @@ function sampleRecord(sample: Sample, beamtime: Beamtime, config: Config): Desir
   const payload: IcatSamplePayload = {
     investigationKey: beamtime.key,
     investigation: investigationRef(beamtime, config),
-    name: truncate(sample.name, ICAT_LIMITS.name),
+    name: sampleName(sample),
   };
   return makeRecord({
     destination: "icat",
@@ -131,7 +147,7 @@ export function datafilesFor(run: Run): IcatDatafilePayload[] {
   for (const file of run.files) {
     const relative = relativeFilePath(run, file.path);
     const outside = relative === "" || relative === ".." || relative.startsWith("../") || path.isAbsolute(relative);
-    const name = outside ? file.path : relative;
+    const name = fitKey(outside ? file.path : relative, ICAT_LIMITS.name);
     if (byName.has(name)) continue;
     byName.set(name, { name, location: file.path, fileSize: file.size, datafileModTime: isoFromMs(file.mtimeMs) });
   }
@@ -152,7 +168,7 @@ export function datasetPayload(run: Run, beamtime: Beamtime, sample: Sample | un
   };
   if (sample) {
     payload.sampleKey = sample.key;
-    payload.sampleName = truncate(sample.name, ICAT_LIMITS.name);
+    payload.sampleName = sampleName(sample);
   }
   if (run.state === "complete" && run.timeStop !== undefined) payload.endDate = isoFromSeconds(run.timeStop);
   return payload;

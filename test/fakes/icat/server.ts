@@ -1,6 +1,6 @@
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { IcatFakeError } from "./errors.js";
+import { IcatFakeError, STATUS_BY_CODE, type IcatErrorCode } from "./errors.js";
 import { loadFixtures, type FixtureIds } from "./fixtures.js";
 import { getById, search, type QueryContext } from "./query.js";
 import { schemaFor, versionAtLeast, type Schema } from "./schema.js";
@@ -24,8 +24,8 @@ export type FakeRoute =
   | "unknown";
 
 export type FaultKind =
-  /** 500 INTERNAL, request not processed. */
-  | "internal"
+  /** Answer an error without processing: an ICAT code as JSON with its status, or a bare status as non-JSON. */
+  | "fail"
   /** Never answer (the client's timeout fires). */
   | "hang"
   /** Destroy the connection before processing. */
@@ -39,14 +39,23 @@ export type FaultKind =
   /** Run `run(fake)` first, then process normally (e.g. a concurrent writer). */
   | "hook";
 
-export interface FaultSpec {
-  route: FakeRoute | "*";
+/** Which requests a fault hits; every given condition must hold. */
+export interface FaultMatch {
+  /** Default "*" (any route). */
+  route?: FakeRoute | "*";
+  method?: string;
+  when?: (request: LoggedRequest) => boolean;
+}
+
+export interface FaultSpec extends FaultMatch {
   kind: FaultKind;
   /** How many matching requests it hits (default 1; Infinity for all). */
   times?: number;
-  /** Only requests this returns true for. */
-  when?: (request: LoggedRequest) => boolean;
-  /** Text of the INTERNAL error. */
+  /** "fail": the ICAT error code (default INTERNAL) ... */
+  code?: IcatErrorCode;
+  /** ... or, without a code, a bare HTTP status answered as non-JSON (a proxy or servlet container speaking). */
+  status?: number;
+  /** Text of the error ("fail" with a code). */
   message?: string;
   run?: (fake: FakeIcat) => void | Promise<void>;
 }
@@ -106,8 +115,11 @@ export interface FakeIcat {
   loadFixtures(): FixtureIds;
   close(): Promise<void>;
   /** Stop listening and drop every connection, keeping all state. */
-  down(): Promise<void>;
+  goDown(): Promise<void>;
   /** Listen again on the same port. */
+  comeBack(): Promise<void>;
+  /** Aliases of goDown/comeBack. */
+  down(): Promise<void>;
   up(): Promise<void>;
   /** Rows of one entity type, by id (many-to-one fields hold the target id). */
   entities(name: string): Row[];
@@ -116,16 +128,34 @@ export interface FakeIcat {
   create(entities: unknown): number[];
   /** Search as a root user, bypassing HTTP. */
   query(jpql: string): unknown[];
+  /** The general form of the fault helpers below. */
   inject(fault: FaultSpec): void;
+  /**
+   * The next `count` matching requests fail unprocessed. An ICAT code answers as the server does (JSON
+   * `{code, message}` with the code's status, e.g. "INTERNAL" → 500, "VALIDATION" → 412); a number answers as a
+   * proxy in front would (non-JSON body with that status, e.g. 502/503).
+   */
+  failNext(count: number, failure: IcatErrorCode | number, options?: { match?: FaultMatch; message?: string }): void;
+  /** The next `count` matching requests have their connection destroyed before they are processed. */
+  resetNext(count: number, match?: FaultMatch): void;
+  /** The next `count` matching requests are never answered. */
+  hangNext(count: number, match?: FaultMatch): void;
+  /** The next `count` matching requests are processed and committed, then their connection is destroyed unanswered. */
+  loseResponseNext(count: number, match?: FaultMatch): void;
   clearFaults(): void;
   readonly requests: readonly LoggedRequest[];
   clearRequests(): void;
   /** Requests of a route (answered, dropped or hung). */
   count(route: FakeRoute): number;
-  /** Committed POST/DELETE entityManager requests. */
+  /** Write requests received (POST/DELETE entityManager), whatever their outcome. */
   writeCount(): number;
+  /** Write requests that committed. */
+  committedWrites(): number;
   now(): number;
   advanceClock(ms: number): void;
+  /** Every session issued so far is expired (not purged: refresh/logout still find it). */
+  expireSessions(): void;
+  /** Alias of expireSessions. */
   expireAllSessions(): void;
   purgeExpiredSessions(): void;
   liveSessions(): number;
@@ -156,7 +186,7 @@ class FakeIcatServer implements FakeIcat {
   private readonly log: LoggedRequest[] = [];
   private faults: (FaultSpec & { remaining: number })[] = [];
   private clockOffset = 0;
-  private writes = 0;
+  private committed = 0;
   private boundPort = 0;
   private readonly host: string;
   private readonly maxEntities: number;
@@ -231,6 +261,14 @@ class FakeIcatServer implements FakeIcat {
     if (!this.server.listening) await this.listen(this.boundPort);
   }
 
+  goDown(): Promise<void> {
+    return this.down();
+  }
+
+  comeBack(): Promise<void> {
+    return this.up();
+  }
+
   entities(name: string): Row[] {
     return this.store.begin().scan(name).map((row) => ({ ...row }));
   }
@@ -255,6 +293,23 @@ class FakeIcatServer implements FakeIcat {
     this.faults.push({ ...fault, remaining: fault.times ?? 1 });
   }
 
+  failNext(count: number, failure: IcatErrorCode | number, options: { match?: FaultMatch; message?: string } = {}): void {
+    const how = typeof failure === "number" ? { status: failure } : { code: failure };
+    this.inject({ ...options.match, kind: "fail", times: count, ...how, ...(options.message !== undefined ? { message: options.message } : {}) });
+  }
+
+  resetNext(count: number, match: FaultMatch = {}): void {
+    this.inject({ ...match, kind: "reset", times: count });
+  }
+
+  hangNext(count: number, match: FaultMatch = {}): void {
+    this.inject({ ...match, kind: "hang", times: count });
+  }
+
+  loseResponseNext(count: number, match: FaultMatch = {}): void {
+    this.inject({ ...match, kind: "dropAfterCommit", times: count });
+  }
+
   clearFaults(): void {
     this.faults = [];
   }
@@ -268,7 +323,11 @@ class FakeIcatServer implements FakeIcat {
   }
 
   writeCount(): number {
-    return this.writes;
+    return this.log.filter((r) => r.route === "write" || r.route === "delete").length;
+  }
+
+  committedWrites(): number {
+    return this.committed;
   }
 
   now(): number {
@@ -279,8 +338,12 @@ class FakeIcatServer implements FakeIcat {
     this.clockOffset += ms;
   }
 
-  expireAllSessions(): void {
+  expireSessions(): void {
     this.sessions.expireAll();
+  }
+
+  expireAllSessions(): void {
+    this.expireSessions();
   }
 
   purgeExpiredSessions(): void {
@@ -301,7 +364,11 @@ class FakeIcatServer implements FakeIcat {
   }
 
   private takeFault(entry: LoggedRequest): FaultSpec | undefined {
-    const fault = this.faults.find((f) => f.remaining > 0 && (f.route === "*" || f.route === entry.route) && (!f.when || f.when(entry)));
+    const matches = (f: FaultSpec) =>
+      (f.route === undefined || f.route === "*" || f.route === entry.route) &&
+      (f.method === undefined || f.method.toUpperCase() === entry.method) &&
+      (!f.when || f.when(entry));
+    const fault = this.faults.find((f) => f.remaining > 0 && matches(f));
     if (!fault) return undefined;
     fault.remaining--;
     this.faults = this.faults.filter((f) => f.remaining > 0);
@@ -340,8 +407,8 @@ class FakeIcatServer implements FakeIcat {
         return; // the socket stays open until the client gives up or the fake closes
       case "badGateway":
         return this.send(res, entry, { status: 502, text: "<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>", contentType: "text/html" });
-      case "internal":
-        return this.send(res, entry, { status: 500, body: { code: "INTERNAL", message: fault.message ?? "Unexpected DB response class java.sql.SQLTransientConnectionException Connection is not available" } });
+      case "fail":
+        return this.send(res, entry, failureReply(fault));
       case "expireSessions":
         this.sessions.expireAll();
         break;
@@ -429,7 +496,7 @@ class FakeIcatServer implements FakeIcat {
         const tx = this.store.begin();
         const ids = writeEntities(entities, this.writeContext(tx, userName));
         tx.commit();
-        this.writes++;
+        this.committed++;
         return { status: 200, body: ids };
       }
       case "delete": {
@@ -440,13 +507,24 @@ class FakeIcatServer implements FakeIcat {
         const tx = this.store.begin();
         deleteEntities(entities, this.writeContext(tx, userName));
         tx.commit();
-        this.writes++;
+        this.committed++;
         return { status: 204 };
       }
       case "unknown":
         return notImplemented();
     }
   }
+}
+
+/** An injected failure: ICAT's JSON error for a code, or a bare non-JSON status as a proxy/container sends it. */
+function failureReply(fault: FaultSpec): Reply {
+  if (fault.code === undefined && fault.status !== undefined) {
+    const text = `<html><head><title>${fault.status}</title></head><body>${fault.message ?? "Service Unavailable"}</body></html>`;
+    return { status: fault.status, text, contentType: "text/html" };
+  }
+  const code = fault.code ?? "INTERNAL";
+  const message = fault.message ?? (code === "INTERNAL" ? "Unexpected DB response class java.sql.SQLTransientConnectionException Connection is not available" : `${code} injected by the fake`);
+  return { status: fault.status ?? STATUS_BY_CODE[code], body: { code, message } };
 }
 
 function notImplemented(): Reply {

@@ -101,7 +101,7 @@ class OneWrite {
       );
     }
     for (const op of this.ops) this.stamp(op);
-    for (const op of this.ops) validateRow(this.ctx.tx, op.def, op.row);
+    for (const op of this.ops) validateRow(this.ctx.tx, op);
     for (const op of this.ops) this.apply(op);
     return create ? row.id : undefined;
   }
@@ -245,16 +245,21 @@ function article(word: string): string {
   return /^[AEIOU]/.test(word) ? "an" : "a";
 }
 
-/** Parameter.check and XParameter.preparePersist, then EntityBeanManager.isValid. */
-function validateRow(tx: Tx, def: EntityDef, row: Row): void {
+/**
+ * Parameter.check (enforced limits, on create and update), XParameter.preparePersist (applicability, on create
+ * only), then EntityBeanManager.isValid (not-null, lengths). The server does not check that the value field
+ * matches the type's valueType unless the type is enforced.
+ */
+function validateRow(tx: Tx, op: Op): void {
+  const { def, row } = op;
   if (def.parameterOf) {
     if (row.type === undefined || row.type === null) throw validation("Type of parameter is not set");
     const type = tx.get("ParameterType", row.type as number);
     if (type) {
-      if (type[`applicableTo${def.parameterOf}`] !== true) {
+      if (type.enforced === true) checkEnforced(tx, type, row);
+      if (op.kind === "create" && type[`applicableTo${def.parameterOf}`] !== true) {
         throw validation(`Parameter of type ${String(type.name)} is not applicable to ${article(def.parameterOf)} ${def.parameterOf}`);
       }
-      if (type.enforced === true) checkEnforced(tx, type, row);
     }
   }
   const notNull = [
@@ -276,6 +281,8 @@ function checkEnforced(tx: Tx, type: Row, row: Row): void {
   const name = String(type.name);
   if (type.valueType === "NUMERIC") {
     const value = row.numericValue;
+    // The real server compares a null Double here and fails with a NullPointerException (500 INTERNAL);
+    // the fake says what is wrong instead.
     if (typeof value !== "number") throw validation(`Parameter of type ${name} has no numeric value`);
     const min = type.minimumNumericValue;
     const max = type.maximumNumericValue;
