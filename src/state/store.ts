@@ -369,7 +369,6 @@ export class StateStore implements WatermarkReader {
   }
 
   remoteIdOf(recordId: string): string | undefined {
-    this.flushWrites();
     return this.stmts.remoteId.get(recordId)?.remote_id ?? undefined;
   }
 
