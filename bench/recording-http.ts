@@ -20,7 +20,7 @@ export function recordingHttp(inner: ScicatHttp): ScicatHttp & { requests: Scica
  * The floor: a bare keep-alive client sending the recorded requests, in order, `concurrency` at a time, with a
  * fresh token. No mapping, no state, no retries: what the same HTTP work costs on its own.
  */
-export async function replay(apiUrl: string, requests: ScicatRequest[], concurrency: number, credentials: { username: string; password: string }): Promise<number> {
+export async function replay(apiUrl: string, requests: ScicatRequest[], concurrency: number, credentials: { username: string; password: string }): Promise<{ elapsedMs: number; cpuMs: number }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const base = new URL(apiUrl.replace(/\/+$/, ""));
   const origin = `${base.protocol}//${base.host}`;
@@ -40,6 +40,7 @@ export async function replay(apiUrl: string, requests: ScicatRequest[], concurre
       req.end();
     });
   const started = performance.now();
+  const cpuStart = process.cpuUsage();
   const login = await send("POST", `${base.pathname}/v3/auth/login`, JSON.stringify(credentials));
   const token = (JSON.parse(login.text) as { access_token: string }).access_token;
   const work = requests.filter((r) => !r.path.includes("/auth/login"));
@@ -53,7 +54,8 @@ export async function replay(apiUrl: string, requests: ScicatRequest[], concurre
     }
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
-  const elapsed = performance.now() - started;
+  const elapsedMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuStart);
   agent.destroy();
-  return elapsed;
+  return { elapsedMs, cpuMs: (cpu.user + cpu.system) / 1000 };
 }

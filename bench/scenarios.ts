@@ -10,6 +10,7 @@ import { appendRun } from "../test/fixtures/resonance/append-run.js";
 import { benchDir, generateDataRoot, generateDataRootInChild, stateSize } from "./data.js";
 import { catalogProbe, startFakeProcess } from "./fake-process.js";
 import { percentile, round, rssSampler } from "./memory.js";
+import { startProfile } from "./profile.js";
 import { recordingHttp, replay } from "./recording-http.js";
 
 const USER = "ingestor";
@@ -23,6 +24,7 @@ function benchConfig(dataRoot: string, stateDir: string, url: string, extra: Rec
     destinations: { scicat: { url, username: USER, password: PASSWORD, pidPrefix: "bench/" } },
     http: { enabled: false },
     log: { level: "error" },
+    ...(process.env.BENCH_CONCURRENCY ? { sync: { concurrency: Number(process.env.BENCH_CONCURRENCY) } } : {}),
     ...extra,
   });
 }
@@ -42,8 +44,15 @@ export interface ColdSyncResult {
   records: number;
   requests: number;
   seconds: number;
+  /** The two phases of `seconds`: reading and queueing, then pushing. */
+  reconcileSeconds: number;
+  pushSeconds: number;
+  /** CPU time of the benchmark process (beamsync) over the whole sync: how far from one full core it ran. */
+  cpuSeconds: number;
   runsPerSecond: number;
   floorSeconds: number;
+  /** CPU time of the bare client: what the HTTP work itself costs on the client side. */
+  floorCpuSeconds: number;
   floorRunsPerSecond: number;
   ratioToFloor: number;
   peakRssMb: number;
@@ -51,7 +60,7 @@ export interface ColdSyncResult {
 }
 
 /** Cold sync through the engine (the code `beamsync sync` runs), then the same requests from a bare client. */
-export async function coldSync(beamtimes: number, runs: number, frames: number): Promise<ColdSyncResult> {
+export async function coldSync(beamtimes: number, runs: number, frames: number, profileDir?: string): Promise<ColdSyncResult> {
   const dir = benchDir("cold");
   try {
     const dataRoot = path.join(dir, "DATA");
@@ -61,22 +70,31 @@ export async function coldSync(beamtimes: number, runs: number, frames: number):
     const { engine, http } = engineWithRecorder(config);
     global.gc?.();
     const rss = rssSampler();
+    let stopProfile = await startProfile(profileDir, "cold-reconcile");
     const started = performance.now();
+    const cpuStart = process.cpuUsage();
     let records: number;
+    let reconciledAt: number;
     try {
       const outcome = await engine.reconcile();
+      reconciledAt = performance.now();
+      await stopProfile();
+      stopProfile = await startProfile(profileDir, "cold-push");
       records = outcome.created;
       const summary = await engine.worker().drain({ forever: false });
       if (summary.failed + summary.dead > 0) throw new Error(`cold sync: ${summary.failed} failed, ${summary.dead} dead`);
     } finally {
       await engine.close();
     }
-    const seconds = (performance.now() - started) / 1000;
+    const finished = performance.now();
+    const cpu = process.cpuUsage(cpuStart);
+    const seconds = (finished - started) / 1000;
     const peakRssMb = rss.stop();
+    await stopProfile();
     await fake.stop();
 
     const floorFake = await startFakeProcess(USER, PASSWORD);
-    const floorMs = await replay(floorFake.url, http.requests, config.sync.concurrency, { username: USER, password: PASSWORD });
+    const floor = await replay(floorFake.url, http.requests, config.sync.concurrency, { username: USER, password: PASSWORD });
     await floorFake.stop();
     const total = beamtimes * runs;
     return {
@@ -87,10 +105,14 @@ export async function coldSync(beamtimes: number, runs: number, frames: number):
       records,
       requests: http.count(),
       seconds: round(seconds, 2),
+      reconcileSeconds: round((reconciledAt - started) / 1000, 2),
+      pushSeconds: round((finished - reconciledAt) / 1000, 2),
+      cpuSeconds: round((cpu.user + cpu.system) / 1e6, 2),
       runsPerSecond: Math.round(total / seconds),
-      floorSeconds: round(floorMs / 1000, 2),
-      floorRunsPerSecond: Math.round(total / (floorMs / 1000)),
-      ratioToFloor: round(seconds / (floorMs / 1000), 2),
+      floorSeconds: round(floor.elapsedMs / 1000, 2),
+      floorCpuSeconds: round(floor.cpuMs / 1000, 2),
+      floorRunsPerSecond: Math.round(total / (floor.elapsedMs / 1000)),
+      ratioToFloor: round(seconds / (floor.elapsedMs / 1000), 2),
       peakRssMb,
       stateBytes: stateSize(config.stateDir),
     };

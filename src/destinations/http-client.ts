@@ -1,19 +1,27 @@
 import http from "node:http";
 import https from "node:https";
-import axios, { type AxiosInstance, type CreateAxiosDefaults } from "axios";
+import axios, { type AxiosInstance, type AxiosProxyConfig, type CreateAxiosDefaults } from "axios";
+import { getProxyForUrl } from "proxy-from-env";
 
 /**
  * An axios instance as both catalogs want it: keep-alive connections, every status handed back (the status is
  * data: SciCat's 403 for an expired token, ICAT's error codes), bodies as raw text for the caller to parse,
  * no redirects followed. `close` releases the sockets.
+ *
+ * The proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) is chosen once, for the catalog's URL, when the client is
+ * made: axios would otherwise read the environment again for every request, a tenth of its cost per push.
  */
-export function createCatalogClient(options: CreateAxiosDefaults & { timeout: number; maxSockets?: number }): { client: AxiosInstance; close(): void } {
+export function createCatalogClient(
+  catalogUrl: string,
+  options: CreateAxiosDefaults & { timeout: number; maxSockets?: number },
+): { client: AxiosInstance; close(): void } {
   const { maxSockets, ...rest } = options;
   const httpAgent = new http.Agent({ keepAlive: true, ...(maxSockets ? { maxSockets } : {}) });
   const httpsAgent = new https.Agent({ keepAlive: true, ...(maxSockets ? { maxSockets } : {}) });
   const client = axios.create({
     httpAgent,
     httpsAgent,
+    proxy: proxyFor(catalogUrl),
     maxRedirects: 0,
     responseType: "text",
     transformResponse: [(data: unknown) => data],
@@ -27,5 +35,19 @@ export function createCatalogClient(options: CreateAxiosDefaults & { timeout: nu
       httpAgent.destroy();
       httpsAgent.destroy();
     },
+  };
+}
+
+/** The proxy the environment names for this URL (NO_PROXY honoured), or false for a direct connection. */
+export function proxyFor(url: string): AxiosProxyConfig | false {
+  const proxy = getProxyForUrl(url);
+  if (!proxy) return false;
+  const parsed = new URL(proxy);
+  const protocol = parsed.protocol.replace(/:$/, "");
+  return {
+    protocol,
+    host: parsed.hostname,
+    port: Number(parsed.port || (protocol === "https" ? 443 : 80)),
+    ...(parsed.username ? { auth: { username: decodeURIComponent(parsed.username), password: decodeURIComponent(parsed.password) } } : {}),
   };
 }

@@ -55,6 +55,12 @@ export interface DrainSummary {
   unreachable: DestinationName[];
 }
 
+/**
+ * Records leased per lease query. The query's cost is mostly fixed (one scan, one commit), so a larger batch
+ * makes it cheaper per push; the leases of records waiting their turn are renewed with those in flight.
+ */
+const LEASE_BATCH = 128;
+
 interface InFlight {
   row: RecordRow;
   promise: Promise<void>;
@@ -173,7 +179,7 @@ export class OutboxWorker {
     if (this.ready.length < free) {
       const leased = this.store.lease({
         owner: this.owner,
-        limit: Math.max(free, this.options.concurrency * 4) - this.ready.length,
+        limit: Math.max(free, LEASE_BATCH) - this.ready.length,
         nowMs: this.now(),
         leaseMs: this.options.leaseMs,
         destinations: [...active],

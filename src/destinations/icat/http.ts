@@ -45,7 +45,7 @@ export function icatBase(url: string): string {
 }
 
 export function createIcatHttp(url: string, timeoutMs: number): IcatHttp {
-  const { client, close } = createCatalogClient({ baseURL: icatBase(url), timeout: timeoutMs });
+  const { client, close } = createCatalogClient(url, { baseURL: icatBase(url), timeout: timeoutMs });
 
   const send = async (request: () => Promise<AxiosResponse<unknown>>): Promise<unknown> => {
     let response: AxiosResponse<unknown>;

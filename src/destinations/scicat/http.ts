@@ -48,7 +48,14 @@ export function originOf(apiUrl: string): string {
 export function createScicatHttp(apiUrl: string, timeoutMs: number): ScicatHttp {
   const apiRoot = apiUrl.replace(/\/+$/, "");
   const origin = originOf(apiUrl);
-  const { client, close } = createCatalogClient({ timeout: timeoutMs, maxSockets: 16, maxBodyLength: Infinity, maxContentLength: Infinity });
+  const { client, close } = createCatalogClient(apiRoot, {
+    timeout: timeoutMs,
+    maxSockets: 16,
+    maxBodyLength: Infinity,
+    maxContentLength: Infinity,
+    // Bodies go out already serialized: axios's default would parse each one again to check it.
+    transformRequest: [(data: unknown) => data],
+  });
 
   return {
     async send(request) {

@@ -1,0 +1,73 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { createCatalogClient, proxyFor } from "../../src/destinations/http-client.js";
+
+/** The proxy is read from the environment once per client; these tests set and restore it. */
+const saved = { HTTP_PROXY: process.env.HTTP_PROXY, http_proxy: process.env.http_proxy, NO_PROXY: process.env.NO_PROXY, no_proxy: process.env.no_proxy };
+afterEach(() => {
+  for (const [k, v] of Object.entries(saved)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+});
+
+function clearProxyEnv(): void {
+  for (const k of Object.keys(saved)) delete process.env[k];
+}
+
+async function listen(handler: http.RequestListener): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer(handler);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+describe("catalog HTTP client proxy", () => {
+  it("names no proxy when the environment names none", () => {
+    clearProxyEnv();
+    expect(proxyFor("http://scicat.example:3000/api")).toBe(false);
+  });
+
+  it("takes HTTP_PROXY with its credentials, and honours NO_PROXY", () => {
+    clearProxyEnv();
+    process.env.HTTP_PROXY = "http://user:p%40ss@proxy.example:3128";
+    expect(proxyFor("http://scicat.example:3000/api")).toEqual({
+      protocol: "http",
+      host: "proxy.example",
+      port: 3128,
+      auth: { username: "user", password: "p@ss" },
+    });
+    process.env.NO_PROXY = "scicat.example";
+    expect(proxyFor("http://scicat.example:3000/api")).toBe(false);
+  });
+
+  it("sends requests through the proxy the environment named when the client was made", async () => {
+    clearProxyEnv();
+    const seen: string[] = [];
+    const proxy = await listen((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end('{"via":"proxy"}');
+    });
+    try {
+      process.env.HTTP_PROXY = proxy.url;
+      const { client, close } = createCatalogClient("http://catalog.invalid:3000/api", { timeout: 5000 });
+      // Changing the environment afterwards does not move a client that exists.
+      delete process.env.HTTP_PROXY;
+      const response = await client.get("http://catalog.invalid:3000/api/v3/health");
+      close();
+      expect(response.data).toBe('{"via":"proxy"}');
+      expect(seen).toEqual(["GET http://catalog.invalid:3000/api/v3/health"]);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
