@@ -109,7 +109,7 @@ ${r.date} · beamsync ${r.beamsync} · ${r.machine.cores} cores (${r.machine.cpu
 | measure | result | target | |
 |---|---|---|---|
 | cold sync, ${c.beamtimes} × ${c.runsPerBeamtime} runs (${c.framesPerRun} frame files each) | ${c.runsPerSecond} runs/s (${c.seconds} s, ${c.requests} requests) | ≥ 1,000 runs/s | ${mark(c.runsPerSecond >= 1000)} |
-| of which: read + queue / push; CPU time of the beamsync process | ${c.reconcileSeconds} s / ${c.pushSeconds} s; ${c.cpuSeconds} s CPU | — | |
+| of which: read + queue / push; CPU time of the beamsync process | ${c.scanSeconds} s / ${c.pushSeconds} s; ${c.cpuSeconds} s CPU | — | |
 | floor: bare keep-alive client, same requests | ${c.floorRunsPerSecond} runs/s (${c.floorSeconds} s) | — | |
 | beamsync ÷ floor (time) | ${c.ratioToFloor}× | ≤ 2× | ${mark(c.ratioToFloor <= 2)} |
 | no-change rescan, ${s.runs.toLocaleString("en")} runs in ${s.beamtimes} DBs | ${s.rescanSeconds} s, ${s.rescanRequests} requests | ≤ 1 s, 0 requests | ${mark(s.rescanSeconds <= 1 && s.rescanRequests === 0)} |

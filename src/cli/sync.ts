@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import cliProgress from "cli-progress";
 import type { Engine } from "../sync/engine.js";
+import type { OutboxWorker } from "../sync/worker.js";
 import { dryRun, printDryRun } from "./dry-run.js";
 import { globalOptions, withEngine } from "./context.js";
 import { createOutput, printJson } from "./output.js";
@@ -37,30 +38,27 @@ Exit status: 0 all records synced, 1 some records failed or are still pending, 2
 }
 
 async function runSync(engine: Engine, out: ReturnType<typeof createOutput>, options: { progress: boolean }): Promise<number> {
-  const reconcile = await engine.reconcile();
-  const worker = engine.worker();
-  const destinations = engine.destinationNames;
   let bar: cliProgress.SingleBar | undefined;
-  if (options.progress) {
-    const total = engine.store.countPending(destinations);
-    if (total > 0) {
-      bar = new cliProgress.SingleBar(
-        { format: "pushing [{bar}] {value}/{total} records | {eta_formatted} left", stream: process.stderr, hideCursor: true },
-        cliProgress.Presets.shades_classic,
-      );
-      bar.start(total, 0);
-      worker.onAttempt((e) => {
-        if (e.outcome !== "retry") bar?.increment();
-      });
-    }
-  }
+  const startBar = (worker: OutboxWorker) => {
+    const total = engine.store.countPending(engine.destinationNames);
+    if (!options.progress || total === 0) return;
+    bar = new cliProgress.SingleBar(
+      { format: "pushing [{bar}] {value}/{total} records | {eta_formatted} left", stream: process.stderr, hideCursor: true },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(total, 0);
+    worker.onAttempt((e) => {
+      if (e.outcome !== "retry") bar?.increment();
+    });
+  };
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
+  let reconcile;
   let push;
   try {
-    push = await worker.drain({ forever: false, maxProbesWhenDown: 3, signal: controller.signal });
+    ({ reconcile, push } = await engine.syncOnce({ maxProbesWhenDown: 3, signal: controller.signal, beforePush: startBar }));
   } finally {
     bar?.stop();
     process.off("SIGINT", onSignal);

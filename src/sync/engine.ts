@@ -6,7 +6,7 @@ import { emptySnapshot, type Snapshot } from "../model/types.js";
 import type { Logger } from "../ops/logger.js";
 import type { ScanOptions, ScanResult, Source, Watermark } from "../sources/contract.js";
 import type { ReconcileCounts, RecordScope, StateStore } from "../state/store.js";
-import { OutboxWorker } from "./worker.js";
+import { OutboxWorker, type DrainSummary } from "./worker.js";
 
 export type Mapper = (snapshot: Snapshot, config: Config, index: MappingIndex) => DesiredRecord[];
 
@@ -32,6 +32,14 @@ export interface ReconcileOutcome extends ReconcileCounts {
   filesUnchanged: number;
   problems: number;
   durationMs: number;
+}
+
+export interface ReconcileOptions {
+  /** Queue every record in `scope` again even if unchanged (resync). */
+  force?: boolean;
+  scope?: RecordScope;
+  changedPaths?: ReadonlySet<string>;
+  nowMs?: number;
 }
 
 /**
@@ -116,7 +124,7 @@ export class Engine {
    * Read what changed, map it, and queue the differences. With `force`, every record in `scope` is queued
    * again even if unchanged (resync).
    */
-  async reconcile(options: { force?: boolean; scope?: RecordScope; changedPaths?: ReadonlySet<string>; nowMs?: number } = {}): Promise<ReconcileOutcome> {
+  async reconcile(options: ReconcileOptions = {}): Promise<ReconcileOutcome> {
     const started = Date.now();
     const nowMs = options.nowMs ?? Date.now();
     const scope = options.scope;
@@ -154,6 +162,22 @@ export class Engine {
       this.logger.debug("reconciled; nothing changed", { ...outcome });
     }
     return outcome;
+  }
+
+  /**
+   * One pass, as `beamsync sync` runs it: reconcile everything, then push until nothing that can still succeed
+   * is left. `beforePush` sees the queue between the two (the CLI's progress bar).
+   */
+  async syncOnce(options: { signal?: AbortSignal; maxProbesWhenDown?: number; beforePush?: (worker: OutboxWorker) => void } = {}): Promise<{ reconcile: ReconcileOutcome; push: DrainSummary }> {
+    const reconcile = await this.reconcile();
+    const worker = this.worker();
+    options.beforePush?.(worker);
+    const push = await worker.drain({
+      forever: false,
+      ...(options.maxProbesWhenDown !== undefined ? { maxProbesWhenDown: options.maxProbesWhenDown } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return { reconcile, push };
   }
 
   worker(): OutboxWorker {
