@@ -13,8 +13,10 @@ export interface FakeProcess {
 
 const MAIN = path.resolve(import.meta.dirname, "../test/fakes/scicat/main.js");
 
-export async function startFakeProcess(user: string, password: string): Promise<FakeProcess> {
-  const child: ChildProcess = spawn(process.execPath, [MAIN, "--port", "0", "--user", `${user}:${password}`], { stdio: ["ignore", "pipe", "inherit"] });
+/** `recordTo`: the fake appends every request it serves to this file (see replay.ts); complete once stopped. */
+export async function startFakeProcess(user: string, password: string, options: { recordTo?: string } = {}): Promise<FakeProcess> {
+  const args = [MAIN, "--port", "0", "--user", `${user}:${password}`, ...(options.recordTo ? ["--record", options.recordTo] : [])];
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
   const lines = readline.createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("fake SciCat did not start")), 20_000);

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -11,6 +12,7 @@ import { coldSync, commitToCatalog, noChangeRescan, type ColdSyncResult, type La
  * check can run it too (`--quick`). Writes bench/results.json and bench/results.md.
  */
 const { values } = parseArgs({
+  strict: true,
   options: {
     quick: { type: "boolean", default: false },
     beamtimes: { type: "string" },
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     out: { type: "string" },
     only: { type: "string" },
     profile: { type: "string" },
+    concurrency: { type: "string" },
   },
 });
 
@@ -37,6 +40,7 @@ const sizes = {
   latencySamples: num(values["latency-samples"], 40, 5),
   parseMb: num(values["parse-mb"], 64, 2),
 };
+const coldOptions = { profileDir: values.profile, concurrency: values.concurrency !== undefined ? Number(values.concurrency) : undefined };
 const outDir = values.out ?? path.resolve(import.meta.dirname, "../../bench");
 
 interface Results {
@@ -57,27 +61,38 @@ async function runOnly(names: string[]): Promise<void> {
   const unknown = names.filter((n) => !(SCENARIOS as readonly string[]).includes(n));
   if (unknown.length > 0) throw new Error(`--only: unknown scenario ${unknown.join(", ")} (choose from ${SCENARIOS.join(", ")})`);
   const out: Record<string, unknown> = {};
-  if (names.includes("cold")) out.coldSync = await coldSync(sizes.beamtimes, sizes.runs, sizes.frames, values.profile);
+  if (names.includes("cold")) out.coldSync = await coldSync(sizes.beamtimes, sizes.runs, sizes.frames, coldOptions);
   if (names.includes("rescan")) out.rescan = await noChangeRescan(sizes.rescanBeamtimes, sizes.rescanRuns);
   if (names.includes("latency")) out.latency = await commitToCatalog(sizes.latencySamples);
   if (names.includes("parse")) out.parse = await blueskyParse(sizes.parseMb);
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 }
 
+/**
+ * Each scenario in a process of its own (this script with --only), so that one's memory, JIT state and garbage
+ * do not show in the next one's figures (peak RSS above all).
+ */
+function inChild<T>(scenario: (typeof SCENARIOS)[number], key: string): T {
+  const passOn = process.argv.slice(2).filter((arg) => arg !== "--quick");
+  const args = ["--expose-gc", import.meta.filename, ...passOn, ...(quick ? ["--quick"] : []), "--only", scenario];
+  const stdout = execFileSync(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"], maxBuffer: 16 * 2 ** 20 }).toString();
+  return (JSON.parse(stdout) as Record<string, T>)[key]!;
+}
+
 async function main(): Promise<void> {
   if (values.only !== undefined) return runOnly(values.only.split(",").map((s) => s.trim()));
   const log = (line: string) => process.stderr.write(`${line}\n`);
   log(`cold sync: ${sizes.beamtimes} beamtimes × ${sizes.runs} runs, ${sizes.frames} frame file(s) per run`);
-  const cold = await coldSync(sizes.beamtimes, sizes.runs, sizes.frames, values.profile);
+  const cold = inChild<ColdSyncResult>("cold", "coldSync");
   log(`  ${cold.runsPerSecond} runs/s (floor ${cold.floorRunsPerSecond} runs/s, ratio ${cold.ratioToFloor})`);
   log(`no-change rescan: ${sizes.rescanBeamtimes} beamtimes × ${sizes.rescanRuns} runs`);
-  const rescan = await noChangeRescan(sizes.rescanBeamtimes, sizes.rescanRuns);
+  const rescan = inChild<RescanResult>("rescan", "rescan");
   log(`  ${rescan.rescanSeconds} s, ${rescan.rescanRequests} requests`);
   log(`commit to catalog: ${sizes.latencySamples} runs appended while \`beamsync run\` watches`);
-  const latency = await commitToCatalog(sizes.latencySamples);
+  const latency = inChild<LatencyResult>("latency", "latency");
   log(`  p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms`);
   log(`bluesky parse: ${sizes.parseMb} MB of documents`);
-  const parse = await blueskyParse(sizes.parseMb);
+  const parse = inChild<ParseResult>("parse", "parse");
   log(`  ${parse.mbPerSecond} MB/s, ${parse.documentsPerSecond} documents/s`);
 
   const results: Results = {
@@ -110,7 +125,8 @@ ${r.date} · beamsync ${r.beamsync} · ${r.machine.cores} cores (${r.machine.cpu
 |---|---|---|---|
 | cold sync, ${c.beamtimes} × ${c.runsPerBeamtime} runs (${c.framesPerRun} frame files each) | ${c.runsPerSecond} runs/s (${c.seconds} s, ${c.requests} requests) | ≥ 1,000 runs/s | ${mark(c.runsPerSecond >= 1000)} |
 | of which: read + queue / push; CPU time of the beamsync process | ${c.scanSeconds} s / ${c.pushSeconds} s; ${c.cpuSeconds} s CPU | — | |
-| floor: bare keep-alive client, same requests | ${c.floorRunsPerSecond} runs/s (${c.floorSeconds} s) | — | |
+| floor: bare keep-alive client, same requests | ${c.floorRunsPerSecond} runs/s (${c.floorSeconds} s, ${c.floorCpuSeconds} s CPU) | — | |
+| the same requests through beamsync's HTTP transport (axios) alone | ${c.transportSeconds} s, ${c.transportCpuSeconds} s CPU | — | |
 | beamsync ÷ floor (time) | ${c.ratioToFloor}× | ≤ 2× | ${mark(c.ratioToFloor <= 2)} |
 | no-change rescan, ${s.runs.toLocaleString("en")} runs in ${s.beamtimes} DBs | ${s.rescanSeconds} s, ${s.rescanRequests} requests | ≤ 1 s, 0 requests | ${mark(s.rescanSeconds <= 1 && s.rescanRequests === 0)} |
 | first read + queue of those runs (no push) | ${s.coldReconcileSeconds} s | — | |
@@ -122,7 +138,9 @@ ${r.date} · beamsync ${r.beamsync} · ${r.machine.cores} cores (${r.machine.cpu
 
 Reproduce: \`npm run bench\` (full sizes, about ten minutes on 2 cores) or \`npm run bench -- --quick\`.
 The fake SciCat runs in its own process; beamsync runs in the benchmark process (cold sync, rescan) or as
-\`beamsync run\` (commit → catalog). Peak RSS is the benchmark process's, sampled every 25 ms.
+\`beamsync run\` (commit → catalog). Each scenario runs in a process of its own; peak RSS is that process's,
+sampled every 25 ms. The fake records the requests it is sent; the floor and the transport-only line send those
+same requests again, once through a bare \`node:http\` client and once through beamsync's SciCat transport.
 `;
 }
 

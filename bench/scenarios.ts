@@ -11,7 +11,7 @@ import { benchDir, generateDataRoot, generateDataRootInChild, stateSize } from "
 import { catalogProbe, startFakeProcess } from "./fake-process.js";
 import { percentile, round, rssSampler } from "./memory.js";
 import { startProfile } from "./profile.js";
-import { recordingHttp, replay } from "./recording-http.js";
+import { countingHttp, readRecording, replay } from "./replay.js";
 
 const USER = "ingestor";
 const PASSWORD = "bench-password";
@@ -24,13 +24,12 @@ function benchConfig(dataRoot: string, stateDir: string, url: string, extra: Rec
     destinations: { scicat: { url, username: USER, password: PASSWORD, pidPrefix: "bench/" } },
     http: { enabled: false },
     log: { level: "error" },
-    ...(process.env.BENCH_CONCURRENCY ? { sync: { concurrency: Number(process.env.BENCH_CONCURRENCY) } } : {}),
     ...extra,
   });
 }
 
-function engineWithRecorder(config: Config) {
-  const http = recordingHttp(createScicatHttp(config.destinations.scicat.url, config.destinations.scicat.timeoutMs));
+function engineCountingRequests(config: Config) {
+  const http = countingHttp(createScicatHttp(config.destinations.scicat.url, config.destinations.scicat.timeoutMs));
   const destination = createScicatDestination(config.destinations.scicat, { logger: silentLogger, http });
   const engine = buildEngine(config, silentLogger, { destinations: [destination] });
   return { engine, http };
@@ -54,23 +53,34 @@ export interface ColdSyncResult {
   /** CPU time of the bare client: what the HTTP work itself costs on the client side. */
   floorCpuSeconds: number;
   floorRunsPerSecond: number;
+  /** The same requests through beamsync's own SciCat transport (axios), nothing else: wall and CPU time. */
+  transportSeconds: number;
+  transportCpuSeconds: number;
   ratioToFloor: number;
   peakRssMb: number;
   stateBytes: number;
 }
 
 /** Cold sync through the engine (the code `beamsync sync` runs), then the same requests from a bare client. */
-export async function coldSync(beamtimes: number, runs: number, frames: number, profileDir?: string): Promise<ColdSyncResult> {
+export async function coldSync(
+  beamtimes: number,
+  runs: number,
+  frames: number,
+  options: { profileDir?: string | undefined; concurrency?: number | undefined } = {},
+): Promise<ColdSyncResult> {
   const dir = benchDir("cold");
   try {
     const dataRoot = path.join(dir, "DATA");
     generateDataRootInChild(dataRoot, beamtimes, runs, frames);
-    const fake = await startFakeProcess(USER, PASSWORD);
-    const config = benchConfig(dataRoot, path.join(dir, "state"), fake.url);
-    const { engine, http } = engineWithRecorder(config);
+    // The fake records what it is sent (in its own process: no cost or memory charged to beamsync), for the floor.
+    const recording = path.join(dir, "requests.jsonl");
+    const fake = await startFakeProcess(USER, PASSWORD, { recordTo: recording });
+    const config = benchConfig(dataRoot, path.join(dir, "state"), fake.url, options.concurrency ? { sync: { concurrency: options.concurrency } } : {});
+    // Wired from the configuration exactly as `beamsync sync` is.
+    const engine = buildEngine(config, silentLogger);
     global.gc?.();
     const rss = rssSampler();
-    const stopProfile = await startProfile(profileDir, "cold-sync");
+    const stopProfile = await startProfile(options.profileDir, "cold-sync");
     const started = performance.now();
     const cpuStart = process.cpuUsage();
     let records: number;
@@ -90,10 +100,14 @@ export async function coldSync(beamtimes: number, runs: number, frames: number, 
     const peakRssMb = rss.stop();
     await stopProfile();
     await fake.stop();
+    const requests = readRecording(recording);
 
     const floorFake = await startFakeProcess(USER, PASSWORD);
-    const floor = await replay(floorFake.url, http.requests, config.sync.concurrency, { username: USER, password: PASSWORD });
+    const floor = await replay(floorFake.url, requests, config.sync.concurrency, { username: USER, password: PASSWORD });
     await floorFake.stop();
+    const transportFake = await startFakeProcess(USER, PASSWORD);
+    const transport = await replay(transportFake.url, requests, config.sync.concurrency, { username: USER, password: PASSWORD }, "beamsync");
+    await transportFake.stop();
     const total = beamtimes * runs;
     return {
       beamtimes,
@@ -101,7 +115,7 @@ export async function coldSync(beamtimes: number, runs: number, frames: number, 
       framesPerRun: frames,
       runs: total,
       records,
-      requests: http.count(),
+      requests: requests.length,
       seconds: round(seconds, 2),
       scanSeconds: round(scanMs / 1000, 2),
       pushSeconds: round(seconds - scanMs / 1000, 2),
@@ -111,6 +125,8 @@ export async function coldSync(beamtimes: number, runs: number, frames: number, 
       floorCpuSeconds: round(floor.cpuMs / 1000, 2),
       floorRunsPerSecond: Math.round(total / (floor.elapsedMs / 1000)),
       ratioToFloor: round(seconds / (floor.elapsedMs / 1000), 2),
+      transportSeconds: round(transport.elapsedMs / 1000, 2),
+      transportCpuSeconds: round(transport.cpuMs / 1000, 2),
       peakRssMb,
       stateBytes: stateSize(config.stateDir),
     };
@@ -137,7 +153,7 @@ export async function noChangeRescan(beamtimes: number, runs: number): Promise<R
     const dataRoot = path.join(dir, "DATA");
     generateDataRootInChild(dataRoot, beamtimes, runs, 0);
     const config = benchConfig(dataRoot, path.join(dir, "state"), "http://127.0.0.1:9/api");
-    const { engine, http } = engineWithRecorder(config);
+    const { engine, http } = engineCountingRequests(config);
     global.gc?.();
     const rss = rssSampler();
     try {

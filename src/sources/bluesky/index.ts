@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import YAML from "yaml";
+import { describeAccessError } from "../access.js";
 import type { Config } from "../../config/schema.js";
 import { firstString } from "../../mapping/lookup.js";
 import { emptySnapshot, type Beamtime, type DataKeyInfo, type Run, type Sample, type StreamInfo } from "../../model/types.js";
@@ -79,7 +80,7 @@ async function scanBluesky(options: BlueskySourceOptions, selected: (relative: s
       wm.data = { open: file.runs.filter((r) => r.state === "open").length } satisfies FileWatermarkData;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      const reason = code ? `cannot read the file (${code})` : `cannot read the file: ${(error as Error).message}`;
+      const reason = code ? describeAccessError(code) : `cannot read the file: ${(error as Error).message}`;
       out.snapshot.problems.push({ source: SOURCE, path: relative, reason });
       problems.push(reason);
       // A permission or I/O problem may pass without the file changing.

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { accessProblem, describeAccessError } from "../access.js";
 import Database from "better-sqlite3";
 
 /**
@@ -102,10 +103,10 @@ export function describeReadError(error: unknown, file: string, context: { heade
     return new SourceReadError(`corrupt database (${message})`, false);
   }
   if (code.startsWith("SQLITE_CANTOPEN") || code.startsWith("SQLITE_IOERR") || code === "SQLITE_PERM" || code === "SQLITE_AUTH") {
-    return new SourceReadError(`cannot open or read the file (${code}: ${message}); will retry`, true);
+    return new SourceReadError(accessProblem(file) ?? `cannot open or read the file (${code}: ${message}); will retry`, true);
   }
   if (code === "EACCES" || code === "EPERM" || code === "ENOENT" || code === "EIO") {
-    return new SourceReadError(`cannot read the file (${code}); will retry`, true);
+    return new SourceReadError(describeAccessError(code), true);
   }
   if (code === "SQLITE_ERROR" && /no such (column|table)/.test(message)) {
     return new SourceReadError(`unexpected schema: ${message}`, false);

@@ -27,6 +27,8 @@ export interface ScicatFakeOptions {
   port?: number;
   pidPrefix?: string;
   bodyLimitBytes?: number;
+  /** Sees every request that reached a route, with its raw body (the benchmark records the floor's work this way). */
+  onRequest?: (request: { method: string; url: string; body: string }) => void;
 }
 
 export interface FaultMatch {
@@ -568,6 +570,7 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
       else {
         let body: unknown;
         const text = Buffer.concat(chunks).toString("utf8");
+        options.onRequest?.({ method, url: req.url ?? "/", body: text });
         try {
           body = text.trim() === "" ? undefined : (JSON.parse(text) as unknown);
         } catch {

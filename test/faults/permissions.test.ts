@@ -1,0 +1,73 @@
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { writeDemoBlueskyRun } from "../../src/demo/bluesky-run.js";
+import type { BeamtimeSpec } from "../fixtures/resonance/index.js";
+import { BIN, runCli } from "../support/cli.js";
+import { scicatWorld, type ScicatWorld } from "../support/scicat-setup.js";
+
+/**
+ * A file the service user may not read (a beamline account's umask, a copy made as root). As root every file is
+ * readable, so beamsync runs here as `nobody`, the way systemd runs it as `beamsync`.
+ */
+const NOBODY = { uid: 65534, gid: 65534 };
+
+/** Root, and `nobody` can run the checkout (CI clones somewhere every user can read). */
+function canRunAsNobody(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  return spawnSync(process.execPath, [BIN, "--version"], { ...NOBODY, stdio: "ignore" }).status === 0;
+}
+
+const bt = (label: string): BeamtimeSpec => ({ label, researcher: "Marie Curie", samples: [{ name: `s-${label}` }], runs: [{ state: "closed", frames: 1 }, { state: "closed" }] });
+
+let world: ScicatWorld | undefined;
+afterEach(async () => {
+  await world?.close();
+  world = undefined;
+});
+
+describe.skipIf(!canRunAsNobody())("a source file the service user cannot read", () => {
+  it("is reported with EACCES while the rest syncs, and is read once its mode is fixed (its mtime unchanged)", async () => {
+    world = await scicatWorld({ beamtimes: [bt("readable"), bt("root-only")] }, { config: { sources: { bluesky: { enabled: true } } } });
+    const w = world;
+    const docs = path.join(w.dataRoot, "docs");
+    writeDemoBlueskyRun(docs);
+    const doc = path.join(docs, "scan_42.jsonl");
+    const hidden = w.written.beamtimes.find((b) => b.label === "root-only")!;
+    // The service's view: the tree readable, the state directory its own, two files root's alone.
+    fs.chmodSync(w.dir, 0o755);
+    fs.mkdirSync(w.stateDir, { recursive: true });
+    fs.chownSync(w.stateDir, NOBODY.uid, NOBODY.gid);
+    fs.chownSync(w.configFile, NOBODY.uid, NOBODY.gid);
+    fs.chmodSync(hidden.absDbPath, 0o600);
+    fs.chmodSync(doc, 0o600);
+    const mtimes = [fs.statSync(hidden.absDbPath).mtimeMs, fs.statSync(doc).mtimeMs];
+
+    const first = await runCli(["sync", "--config", w.configFile], { runAs: NOBODY });
+    expect(first.code === 0 || first.code === 1, first.stderr).toBe(true);
+    const pids = () => new Set(w.scicat.datasets().map((d) => String(d.pid)));
+    for (const run of w.written.beamtimes.find((b) => b.label === "readable")!.runs) expect(pids().has(`test/${run.uid}`)).toBe(true);
+    for (const run of hidden.runs) expect(pids().has(`test/${run.uid}`)).toBe(false);
+
+    const status = JSON.parse((await runCli(["status", "--json", "--config", w.configFile], { runAs: NOBODY })).stdout) as {
+      sourceProblems: { path: string; problem: string; retry: boolean }[];
+    };
+    const problemFor = (p: string) => status.sourceProblems.find((s) => s.path === p);
+    // The reason names the cause and the user, not SQLite's "unable to open database file".
+    expect(problemFor(hidden.dbPath)?.problem).toMatch(/permission denied \(EACCES\).*nobody/);
+    expect(problemFor(hidden.dbPath)?.retry).toBe(true);
+    expect(problemFor("docs/scan_42.jsonl")?.problem).toMatch(/permission denied \(EACCES\).*nobody/);
+
+    // An operator fixes the modes; chmod leaves the mtime alone, so only the retry flag brings the files back.
+    fs.chmodSync(hidden.absDbPath, 0o644);
+    fs.chmodSync(doc, 0o644);
+    expect([fs.statSync(hidden.absDbPath).mtimeMs, fs.statSync(doc).mtimeMs]).toEqual(mtimes);
+    const second = await runCli(["sync", "--config", w.configFile], { runAs: NOBODY });
+    expect(second.code, second.stdout + second.stderr).toBe(0);
+    for (const run of hidden.runs) expect(pids().has(`test/${run.uid}`)).toBe(true);
+    expect(pids().has("test/5f1d0e46-7f32-4c3e-9d0c-2a6b8f1e9a01")).toBe(true);
+    const after = JSON.parse((await runCli(["status", "--json", "--config", w.configFile], { runAs: NOBODY })).stdout) as { sourceProblems: unknown[] };
+    expect(after.sourceProblems).toEqual([]);
+  });
+});
