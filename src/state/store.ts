@@ -203,6 +203,21 @@ export class StateStore implements WatermarkReader {
     });
   }
 
+  /**
+   * Drop the watermarks of `source` files other than `keep` (files a full scan no longer found). Watermarks only
+   * spare re-reading: a file dropped here by mistake is read again, and its records compare unchanged.
+   */
+  forgetSourcesExcept(source: SourceKind, keep: ReadonlySet<string>): number {
+    const known = this.prepared("SELECT path FROM sources WHERE source = ?").pluck().all(source) as string[];
+    const gone = known.filter((p) => !keep.has(p));
+    if (gone.length === 0) return 0;
+    const forget = this.prepared("DELETE FROM sources WHERE source = ? AND path = ?");
+    this.db.transaction(() => {
+      for (const p of gone) forget.run(source, p);
+    })();
+    return gone.length;
+  }
+
   sourceProblems(): { source: string; path: string; problem: string; retry: boolean; scanned_at: string }[] {
     return this
       .prepared("SELECT source, path, problem, retry, scanned_at FROM sources WHERE problem IS NOT NULL ORDER BY source, path")

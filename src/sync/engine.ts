@@ -2,9 +2,9 @@ import type { Config } from "../config/schema.js";
 import type { Destination } from "../destinations/contract.js";
 import { indexSnapshot, type MappingIndex } from "../mapping/common.js";
 import type { DesiredRecord, DestinationName } from "../mapping/record.js";
-import { emptySnapshot, type Snapshot } from "../model/types.js";
+import { emptySnapshot, type Snapshot, type SourceKind } from "../model/types.js";
 import type { Logger } from "../ops/logger.js";
-import type { ScanOptions, ScanResult, Source, Watermark } from "../sources/contract.js";
+import type { ScanOptions, ScanResult, Source, Watermark, WatermarkReader } from "../sources/contract.js";
 import type { ReconcileCounts, RecordScope, StateStore } from "../state/store.js";
 import { OutboxWorker, type DrainSummary } from "./worker.js";
 
@@ -30,6 +30,8 @@ export interface ReconcileOutcome extends ReconcileCounts {
   runsRead: number;
   filesRead: number;
   filesUnchanged: number;
+  /** Files known from an earlier scan that a full scan no longer found. */
+  filesGone: number;
   problems: number;
   durationMs: number;
 }
@@ -72,11 +74,20 @@ export class Engine {
    * Read the sources. Without `onBatch` everything read is returned as one snapshot (dry-run); with it, each
    * file's records are handed over as soon as they are read and the returned snapshot holds only the rest.
    */
-  async scan(options: Partial<ScanOptions> = {}, onBatch?: (batch: ScanOutcome) => void): Promise<ScanOutcome> {
+  async scan(options: Partial<ScanOptions> = {}, onBatch?: (batch: ScanOutcome) => void, examined?: Map<SourceKind, Set<string>>): Promise<ScanOutcome> {
     const snapshot = emptySnapshot();
     const watermarks: Watermark[] = [];
     let unchanged = 0;
+    const note = (source: SourceKind, path: string) => examined?.get(source)?.add(path);
+    // Every file a source asks about or reports on is one it found: the others are gone (see pruneSources).
+    const reader: WatermarkReader = {
+      get: (source, path) => {
+        note(source, path);
+        return this.store.get(source, path);
+      },
+    };
     const deliver = (result: ScanResult) => {
+      for (const w of result.watermarks) note(w.source, w.path);
       attachProblems(result.watermarks, result.snapshot);
       for (const problem of result.snapshot.problems) {
         this.logger.warn("source problem", { source: problem.source, path: problem.path, location: problem.location, reason: problem.reason });
@@ -96,11 +107,15 @@ export class Engine {
       onBatch: onBatch ? deliver : undefined,
     };
     for (const source of this.sources) {
+      if (examined && !examined.has(source.kind)) examined.set(source.kind, new Set());
       try {
-        const result = await source.scan(this.store, scanOptions);
+        const result = await source.scan(reader, scanOptions);
+        // The DATA root itself could not be read: what this scan did not find may only be hidden.
+        if (result.snapshot.problems.some((p) => p.path === ".")) examined?.delete(source.kind);
         deliver(result);
         unchanged += result.unchanged;
       } catch (err) {
+        examined?.delete(source.kind);
         // A source that throws is a bug or an unreadable DATA root; report it and let the other source run.
         const reason = err instanceof Error ? err.message : String(err);
         this.logger.error("source scan failed", { source: source.kind, error: reason });
@@ -144,13 +159,19 @@ export class Engine {
       filesRead += batch.watermarks.length;
       problems += batch.snapshot.problems.length;
     };
-    const scan = await this.scan({ force: options.force ?? false, changedPaths: options.changedPaths, nowMs }, onBatch);
+    // A full scan sees every file there is: watermarks of files it did not find (deleted, renamed) are dropped,
+    // so a problem reported for a file that is gone does not stay in `status` and the metrics for ever.
+    const examined = options.changedPaths ? undefined : new Map<SourceKind, Set<string>>();
+    const scan = await this.scan({ force: options.force ?? false, changedPaths: options.changedPaths, nowMs }, onBatch, examined);
+    let forgotten = 0;
+    for (const [source, paths] of examined ?? []) forgotten += this.store.forgetSourcesExcept(source, paths);
     this.store.setMeta("last_scan", new Date(nowMs).toISOString());
     const outcome: ReconcileOutcome = {
       ...counts,
       runsRead,
       filesRead,
       filesUnchanged: scan.unchanged,
+      filesGone: forgotten,
       problems,
       durationMs: Date.now() - started,
     };

@@ -97,3 +97,28 @@ describe("a DB locked by the writer", () => {
     expect(status.sourceProblems.find((p) => p.path === locked.dbPath)).toBeUndefined();
   });
 });
+
+describe("a source file that is deleted", () => {
+  it("leaves status and the problem count once a full scan no longer finds it", async () => {
+    world = await scicatWorld({ beamtimes: [bt("kept")] }, { config: { sources: { bluesky: { enabled: true } } } });
+    const w = world;
+    const docs = path.join(w.dataRoot, "docs");
+    fs.mkdirSync(docs, { recursive: true });
+    const garbage = path.join(docs, "garbage.jsonl");
+    fs.writeFileSync(garbage, "this is not json\n");
+    const status = async () =>
+      JSON.parse((await runCli(["status", "--json", "--config", w.configFile])).stdout) as { sourceProblems: { path: string }[] };
+
+    await runCli(["sync", "--config", w.configFile]);
+    expect((await status()).sourceProblems.map((p) => p.path)).toEqual(["docs/garbage.jsonl"]);
+
+    fs.rmSync(garbage);
+    const again = JSON.parse((await runCli(["sync", "--json", "--config", w.configFile])).stdout) as { reconcile: { filesGone: number } };
+    expect(again.reconcile.filesGone).toBe(1);
+    expect((await status()).sourceProblems).toEqual([]);
+    // The beamtime DB's watermark stays: the next scan still finds it unchanged and reads nothing.
+    const third = JSON.parse((await runCli(["sync", "--json", "--config", w.configFile])).stdout) as { reconcile: { filesRead: number; filesUnchanged: number; filesGone: number } };
+    expect(third.reconcile).toMatchObject({ filesRead: 0, filesGone: 0 });
+    expect(third.reconcile.filesUnchanged).toBeGreaterThan(0);
+  });
+});
