@@ -71,6 +71,26 @@ describe("ICAT mapping", () => {
     expect(dataset.sampleName).toBe(blank.name);
   });
 
+  it("keeps two samples of a beamtime that share a name apart: the later ones get their local id", () => {
+    const snapshot = smallSnapshot();
+    const first = snapshot.samples[0]!;
+    // Ids 2 and 10: ordered as numbers, not as text ("#10" < "#2").
+    const ten = { ...first, key: "jdoe/2026-03-05.db#10", serial: "B" };
+    const two = { ...first, key: "jdoe/2026-03-05.db#2", serial: "A" };
+    const elsewhere = { ...first, key: "other/2026-04-01.db#1", beamtimeKey: "other/2026-04-01.db" };
+    snapshot.samples.push(ten, two, elsewhere);
+    snapshot.runs = snapshot.runs.map((run) => ({ ...run, sampleKey: ten.key }));
+    const records = mapToIcat(snapshot, config);
+    const names = new Map(byKind(records, "sample").map((r) => [r.key, (r.payload as unknown as IcatSamplePayload).name]));
+    expect(names.get(first.key)).toBe("PS-b-PMMA");
+    expect(names.get(two.key)).toBe("PS-b-PMMA [2]");
+    expect(names.get(ten.key)).toBe("PS-b-PMMA [10]");
+    // Another beamtime is another investigation: the name is free there (that sample has no beamtime here, so it is skipped).
+    expect(new Set(names.values()).size).toBe(3);
+    const dataset = byKind(records, "dataset")[0]!.payload as unknown as IcatDatasetPayload;
+    expect(dataset.sampleName).toBe("PS-b-PMMA [10]");
+  });
+
   it("maps a closed run to a complete dataset named by its uid, with parameters and datafiles", () => {
     const snapshot = withRun(smallSnapshot({ files: 2 }), (run) => ({
       ...run,

@@ -39,6 +39,7 @@ export function mapToIcat(snapshot: Snapshot, config: Config, index?: MappingInd
 
 export function mapToIcatWithSkips(snapshot: Snapshot, config: Config, index?: MappingIndex): IcatMapping {
   const idx = index ?? indexSnapshot(snapshot.beamtimes, snapshot.samples);
+  const names = icatSampleNames(idx.samples.values());
   const records = new Map<string, DesiredRecord>();
   const skipped: IcatSkip[] = [];
   const add = (record: DesiredRecord) => {
@@ -54,7 +55,7 @@ export function mapToIcatWithSkips(snapshot: Snapshot, config: Config, index?: M
       skipped.push({ kind: "sample", key: sample.key, reason: `beamtime ${sample.beamtimeKey} is unknown, so there is no ICAT investigation to put the sample in` });
       continue;
     }
-    add(sampleRecord(sample, beamtime, config));
+    add(sampleRecord(sample, names, beamtime, config));
   }
 
   for (const run of byKey(snapshot.runs, (r) => r.uid)) {
@@ -66,7 +67,7 @@ export function mapToIcatWithSkips(snapshot: Snapshot, config: Config, index?: M
       continue;
     }
     const sample = run.sampleKey ? idx.samples.get(run.sampleKey) : undefined;
-    add(datasetRecord(run, beamtime, sample && sample.beamtimeKey === beamtime.key ? sample : undefined, config));
+    add(datasetRecord(run, beamtime, sample && sample.beamtimeKey === beamtime.key ? sample : undefined, names, config));
   }
   return { records: [...records.values()], skipped };
 }
@@ -89,9 +90,38 @@ export function fitKey(text: string, length: number): string {
   return `${hash}~${text.slice(text.length - (length - hash.length - 1))}`;
 }
 
-/** ICAT wants a non-empty sample name (unique per investigation); a blank one falls back to the sample's key. */
-function sampleName(sample: Sample): string {
-  return fitKey(sample.name.trim().length > 0 ? sample.name : `sample ${sample.key}`, ICAT_LIMITS.name);
+/**
+ * ICAT names a Sample uniquely within its investigation (it is looked up by investigation and name), so two
+ * samples of one beamtime that share a name would become one ICAT Sample holding both samples' datasets. The
+ * first of them (by local id) keeps the name; each other one gets its local id appended. A blank name falls back
+ * to the sample's key. Samples are named from all the samples the mapping sees (a beamtime DB's are read
+ * together).
+ */
+export function icatSampleNames(samples: Iterable<Sample>): Map<string, string> {
+  const groups = new Map<string, Sample[]>();
+  for (const sample of samples) {
+    const base = sample.name.trim().length > 0 ? sample.name : `sample ${sample.key}`;
+    const group = `${sample.beamtimeKey}\u0000${base}`;
+    groups.set(group, [...(groups.get(group) ?? []), sample]);
+  }
+  const names = new Map<string, string>();
+  for (const group of groups.values()) {
+    group.sort((a, b) => a.key.localeCompare(b.key, "en", { numeric: true }));
+    group.forEach((sample, i) => {
+      const base = sample.name.trim().length > 0 ? sample.name : `sample ${sample.key}`;
+      names.set(sample.key, fitKey(i === 0 ? base : `${base} [${localId(sample.key)}]`, ICAT_LIMITS.name));
+    });
+  }
+  return names;
+}
+
+/** `<db_path>#<id>` → `<id>`, `bluesky:<id>` → `<id>`. */
+function localId(key: string): string {
+  return key.slice(Math.max(key.lastIndexOf("#"), key.indexOf(":")) + 1) || key;
+}
+
+function sampleName(sample: Sample, names: ReadonlyMap<string, string>): string {
+  return names.get(sample.key) ?? icatSampleNames([sample]).get(sample.key)!;
 }
 
 export function investigationRef(beamtime: Beamtime, config: Config): InvestigationRef {
@@ -121,11 +151,11 @@ function investigationRecord(beamtime: Beamtime, config: Config): DesiredRecord 
   });
 }
 
-function sampleRecord(sample: Sample, beamtime: Beamtime, config: Config): DesiredRecord {
+function sampleRecord(sample: Sample, names: ReadonlyMap<string, string>, beamtime: Beamtime, config: Config): DesiredRecord {
   const payload: IcatSamplePayload = {
     investigationKey: beamtime.key,
     investigation: investigationRef(beamtime, config),
-    name: sampleName(sample),
+    name: sampleName(sample, names),
   };
   return makeRecord({
     destination: "icat",
@@ -154,7 +184,7 @@ export function datafilesFor(run: Run): IcatDatafilePayload[] {
   return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-export function datasetPayload(run: Run, beamtime: Beamtime, sample: Sample | undefined, config: Config): IcatDatasetPayload {
+export function datasetPayload(run: Run, beamtime: Beamtime, sample: Sample | undefined, config: Config, names: ReadonlyMap<string, string> = new Map()): IcatDatasetPayload {
   const payload: IcatDatasetPayload = {
     investigationKey: beamtime.key,
     investigation: investigationRef(beamtime, config),
@@ -168,14 +198,14 @@ export function datasetPayload(run: Run, beamtime: Beamtime, sample: Sample | un
   };
   if (sample) {
     payload.sampleKey = sample.key;
-    payload.sampleName = sampleName(sample);
+    payload.sampleName = sampleName(sample, names);
   }
   if (run.state === "complete" && run.timeStop !== undefined) payload.endDate = isoFromSeconds(run.timeStop);
   return payload;
 }
 
-function datasetRecord(run: Run, beamtime: Beamtime, sample: Sample | undefined, config: Config): DesiredRecord {
-  const payload = datasetPayload(run, beamtime, sample, config);
+function datasetRecord(run: Run, beamtime: Beamtime, sample: Sample | undefined, names: ReadonlyMap<string, string>, config: Config): DesiredRecord {
+  const payload = datasetPayload(run, beamtime, sample, config, names);
   const dependsOn = [recordId("icat", "investigation", beamtime.key)];
   if (payload.sampleKey) dependsOn.push(recordId("icat", "sample", payload.sampleKey));
   // A resonance beamtime DB is listed by every run and grows with each: its size and time must not make
