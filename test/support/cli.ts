@@ -25,15 +25,12 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 
 export function runCli(
   args: string[],
-  options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; runAs?: { uid: number; gid: number } } = {},
+  options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; prefix?: string[] } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: options.cwd ?? REPO_ROOT,
-      env: cleanEnv(options.env),
-      stdio: ["ignore", "pipe", "pipe"],
-      ...(options.runAs ?? {}),
-    });
+    // `prefix`: a command that runs the CLI (e.g. setpriv with fewer privileges).
+    const [command, ...rest] = [...(options.prefix ?? []), process.execPath, BIN, ...args];
+    const child = spawn(command!, rest, { cwd: options.cwd ?? REPO_ROOT, env: cleanEnv(options.env), stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
