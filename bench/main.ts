@@ -26,6 +26,7 @@ const { values } = parseArgs({
     only: { type: "string" },
     profile: { type: "string" },
     concurrency: { type: "string" },
+    transport: { type: "string" },
   },
 });
 
@@ -40,7 +41,14 @@ const sizes = {
   latencySamples: num(values["latency-samples"], 40, 5),
   parseMb: num(values["parse-mb"], 64, 2),
 };
-const coldOptions = { profileDir: values.profile, concurrency: values.concurrency !== undefined ? Number(values.concurrency) : undefined };
+if (values.transport !== undefined && values.transport !== "axios" && values.transport !== "node-http") throw new Error("--transport: axios (what beamsync ships) or node-http (a what-if)");
+// The committed results are beamsync as it ships; a what-if is printed, never written there.
+if (values.transport === "node-http" && values.only === undefined) throw new Error("--transport node-http goes with --only");
+const coldOptions = {
+  profileDir: values.profile,
+  concurrency: values.concurrency !== undefined ? Number(values.concurrency) : undefined,
+  transport: values.transport as "axios" | "node-http" | undefined,
+};
 const outDir = values.out ?? path.resolve(import.meta.dirname, "../../bench");
 
 interface Results {

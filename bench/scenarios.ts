@@ -11,6 +11,7 @@ import { benchDir, generateDataRoot, generateDataRootInChild, stateSize } from "
 import { catalogProbe, startFakeProcess } from "./fake-process.js";
 import { percentile, round, rssSampler } from "./memory.js";
 import { startProfile } from "./profile.js";
+import { bareScicatHttp } from "./bare-transport.js";
 import { countingHttp, readRecording, replay } from "./replay.js";
 
 const USER = "ingestor";
@@ -66,7 +67,7 @@ export async function coldSync(
   beamtimes: number,
   runs: number,
   frames: number,
-  options: { profileDir?: string | undefined; concurrency?: number | undefined } = {},
+  options: { profileDir?: string | undefined; concurrency?: number | undefined; transport?: "axios" | "node-http" | undefined } = {},
 ): Promise<ColdSyncResult> {
   const dir = benchDir("cold");
   try {
@@ -76,8 +77,13 @@ export async function coldSync(
     const recording = path.join(dir, "requests.jsonl");
     const fake = await startFakeProcess(USER, PASSWORD, { recordTo: recording });
     const config = benchConfig(dataRoot, path.join(dir, "state"), fake.url, options.concurrency ? { sync: { concurrency: options.concurrency } } : {});
-    // Wired from the configuration exactly as `beamsync sync` is.
-    const engine = buildEngine(config, silentLogger);
+    // Wired from the configuration exactly as `beamsync sync` is (or, as a what-if, over a bare node:http transport).
+    const engine =
+      options.transport === "node-http"
+        ? buildEngine(config, silentLogger, {
+            destinations: [createScicatDestination(config.destinations.scicat, { logger: silentLogger, http: bareScicatHttp(fake.url, config.destinations.scicat.timeoutMs) })],
+          })
+        : buildEngine(config, silentLogger);
     global.gc?.();
     const rss = rssSampler();
     const stopProfile = await startProfile(options.profileDir, "cold-sync");
