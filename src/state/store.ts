@@ -9,6 +9,7 @@ import { openDatabase, type OpenedDatabase } from "./database.js";
 /** Longest an attempt outcome waits for its commit, and how many may wait (see queueWrite). */
 const GROUP_COMMIT_MS = 20;
 const GROUP_COMMIT_MAX = 256;
+const GROUP_COMMIT_RETRY_MS = 1000;
 
 export type RecordState = "pending" | "synced" | "failed" | "dead";
 
@@ -450,9 +451,26 @@ export class StateStore implements WatermarkReader {
       this.flushWrites();
       return;
     }
-    if (this.flushTimer === undefined) this.flushTimer = setTimeout(() => this.flushWrites(), GROUP_COMMIT_MS);
+    this.scheduleFlush(GROUP_COMMIT_MS);
   }
 
+  private scheduleFlush(delayMs: number): void {
+    if (this.flushTimer !== undefined) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      try {
+        this.flushWrites();
+      } catch {
+        // Kept queued (see flushWrites); the worker's next read meets the same error and reports it.
+        this.scheduleFlush(GROUP_COMMIT_RETRY_MS);
+      }
+    }, delayMs);
+  }
+
+  /**
+   * Commit the queued outcomes. When the commit fails (the file locked past the busy timeout, a full disk) the
+   * outcomes stay queued, in order, for the next flush, and the error goes to the caller.
+   */
   flushWrites(): void {
     if (this.flushTimer !== undefined) {
       clearTimeout(this.flushTimer);
@@ -460,9 +478,14 @@ export class StateStore implements WatermarkReader {
     }
     if (this.pendingWrites.length === 0 || !this.db.open) return;
     const writes = this.pendingWrites.splice(0);
-    this.db.transaction(() => {
-      for (const write of writes) write();
-    })();
+    try {
+      this.db.transaction(() => {
+        for (const write of writes) write();
+      })();
+    } catch (error) {
+      this.pendingWrites.unshift(...writes);
+      throw error;
+    }
   }
 
   /** Record the outcome of one attempt and its upload_log row together. */

@@ -132,22 +132,21 @@ export class OutboxWorker {
     const leaseTimer = setInterval(() => this.renewLeases(), Math.max(1000, Math.floor(this.options.leaseMs / 3)));
     leaseTimer.unref();
     try {
+      let storeFailures = 0;
       while (!this.stopping) {
-        await this.probeDownDestinations(options, summary);
-        const started = this.fill(summary);
-        if (this.inFlight.size > 0) {
-          // Every slot busy: a finishing push wakes us; no need to ask the store when the next record is due.
-          await this.waitForProgress(this.inFlight.size >= this.options.concurrency ? 1000 : this.nextWakeDelay());
-          continue;
+        try {
+          if (await this.step(options, summary)) break;
+          storeFailures = 0;
+        } catch (err) {
+          // The state store could not be read or written (locked past its busy timeout, disk full): pushes
+          // pause, in-flight ones finish, their outcomes stay queued in memory, and the loop tries again.
+          storeFailures++;
+          // A one-shot sync gives up after a few tries (its caller reports the error); the daemon waits it out.
+          if (!options.forever && storeFailures >= 5) throw err;
+          const delay = Math.min(30_000, 1000 * 2 ** Math.min(storeFailures - 1, 5));
+          this.logger.error("state store error; pushes paused", { error: (err as Error).message, retryInMs: delay });
+          await this.waitForProgress(delay);
         }
-        if (started > 0) continue;
-        const active = this.activeDestinations();
-        if (!options.forever) {
-          const pending = this.store.countPending(active);
-          const down = [...this.destinations.keys()].filter((d) => this.circuit.isOpen(d) && !this.givenUp.has(d));
-          if ((pending === 0 || pending === this.store.countBlocked(active)) && down.length === 0) break;
-        }
-        await this.waitForProgress(this.nextWakeDelay());
       }
       await Promise.allSettled([...this.inFlight.values()].map((f) => f.promise));
     } finally {
@@ -158,6 +157,26 @@ export class OutboxWorker {
     }
     summary.unreachable = [...this.givenUp];
     return summary;
+  }
+
+  /** One turn of the drain loop; true when a one-shot drain is done. */
+  private async step(options: DrainOptions, summary: DrainSummary): Promise<boolean> {
+    await this.probeDownDestinations(options);
+    const started = this.fill(summary);
+    if (this.inFlight.size > 0) {
+      // Every slot busy: a finishing push wakes us; no need to ask the store when the next record is due.
+      await this.waitForProgress(this.inFlight.size >= this.options.concurrency ? 1000 : this.nextWakeDelay());
+      return false;
+    }
+    if (started > 0) return false;
+    const active = this.activeDestinations();
+    if (!options.forever) {
+      const pending = this.store.countPending(active);
+      const down = [...this.destinations.keys()].filter((d) => this.circuit.isOpen(d) && !this.givenUp.has(d));
+      if ((pending === 0 || pending === this.store.countBlocked(active)) && down.length === 0) return true;
+    }
+    await this.waitForProgress(this.nextWakeDelay());
+    return false;
   }
 
   private activeDestinations(): DestinationName[] {
@@ -189,10 +208,13 @@ export class OutboxWorker {
     }
     const rows = this.ready.splice(0, free);
     for (const row of rows) {
-      const promise = this.attempt(row, summary).finally(() => {
-        this.inFlight.delete(row.id);
-        this.wake();
-      });
+      const promise = this.attempt(row, summary)
+        // Only the state store can throw here; the outcome stays queued and the drain loop reports the store.
+        .catch((err: unknown) => this.logger.error("could not record an attempt's outcome", { record: row.id, error: (err as Error).message }))
+        .finally(() => {
+          this.inFlight.delete(row.id);
+          this.wake();
+        });
       this.inFlight.set(row.id, { row, promise });
     }
     return rows.length;
@@ -225,7 +247,7 @@ export class OutboxWorker {
     });
   }
 
-  private async probeDownDestinations(options: DrainOptions, summary: DrainSummary): Promise<void> {
+  private async probeDownDestinations(options: DrainOptions): Promise<void> {
     for (const [name, destination] of this.destinations) {
       if (this.givenUp.has(name) || !this.circuit.probeDue(name, this.now())) continue;
       let healthy = false;
@@ -246,7 +268,6 @@ export class OutboxWorker {
         this.givenUp.add(name);
       }
     }
-    void summary;
   }
 
   private renewLeases(): void {

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeRecord, type DesiredRecord } from "../../src/mapping/record.js";
 import { silentLogger } from "../../src/ops/logger.js";
@@ -123,5 +124,34 @@ describe("outbox worker", () => {
     expect(store.releaseDeadLeases(() => true)).toBe(0);
     expect(store.releaseDeadLeases(() => false)).toBe(1);
     expect(store.lease({ owner: `${process.pid}-mine`, limit: 10, nowMs: Date.now(), leaseMs: 60_000, destinations: ["scicat"] })).toHaveLength(1);
+  });
+
+  it("waits out a state store it cannot write (locked by another connection) and loses no outcome", async () => {
+    store.reconcile(records(), []);
+    // Another process holds the write lock longer than this store's busy timeout.
+    store.db.pragma("busy_timeout = 20");
+    const other = new Database(store.file);
+    const errors: string[] = [];
+    const logger = { ...silentLogger, error: (message: string) => void errors.push(message) };
+    const dest = new MemoryDestination();
+    // The lock is taken while the first record is being pushed: its outcome must wait for the store.
+    const push = dest.push.bind(dest);
+    let locked = false;
+    dest.push = (record, ctx) => {
+      if (!locked) other.prepare("BEGIN IMMEDIATE").run();
+      locked = true;
+      return push(record, ctx);
+    };
+    const done = new OutboxWorker(store, [dest], options, logger as typeof silentLogger).drain({ forever: false });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(errors).toContain("state store error; pushes paused");
+    expect(store.uploadLog({ limit: 100 })).toHaveLength(0);
+    other.prepare("COMMIT").run();
+    other.close();
+    const summary = await done;
+    expect(summary).toMatchObject({ succeeded: 4, failed: 0 });
+    expect(store.countPending(["scicat"])).toBe(0);
+    // One upload_log row per attempt: what was pushed while the store was locked was written once it was free.
+    expect(store.uploadLog({ limit: 100 })).toHaveLength(summary.attempts);
   });
 });
