@@ -162,6 +162,8 @@ export const configSchema = z
         shutdownTimeoutMs: z.number().int().positive().default(30_000),
         /** A lease protects a record from a second pusher (CLI vs daemon). */
         leaseMs: z.number().int().positive().default(120_000),
+        /** upload_log rows older than this many days are removed at each full scan; 0 keeps every row. */
+        uploadLogRetentionDays: z.number().int().nonnegative().default(0),
       })
       .strict()
       .prefault({}),

@@ -533,6 +533,14 @@ export class StateStore implements WatermarkReader {
     });
   }
 
+  /** Remove up to `limit` upload_log rows written before `beforeIso` (oldest first); returns how many went. */
+  pruneUploadLog(beforeIso: string, limit: number): number {
+    this.flushWrites();
+    return this.prepared(
+      "DELETE FROM upload_log WHERE id IN (SELECT id FROM upload_log WHERE timestamp < ? ORDER BY timestamp LIMIT ?)",
+    ).run(beforeIso, limit).changes;
+  }
+
   // ---- operator actions ----------------------------------------------------------------------------------
 
   /** failed/dead → pending with a fresh attempt budget. Returns how many moved. */

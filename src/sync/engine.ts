@@ -32,9 +32,13 @@ export interface ReconcileOutcome extends ReconcileCounts {
   filesUnchanged: number;
   /** Files known from an earlier scan that a full scan no longer found. */
   filesGone: number;
+  /** upload_log rows past sync.uploadLogRetentionDays, removed after a full scan. */
+  logRowsRemoved: number;
   problems: number;
   durationMs: number;
 }
+
+const PRUNE_BATCH = 5000;
 
 export interface ReconcileOptions {
   /** Queue every record in `scope` again even if unchanged (resync). */
@@ -165,6 +169,7 @@ export class Engine {
     const scan = await this.scan({ force: options.force ?? false, changedPaths: options.changedPaths, nowMs }, onBatch, examined);
     let forgotten = 0;
     for (const [source, paths] of examined ?? []) forgotten += this.store.forgetSourcesExcept(source, paths);
+    const logRowsRemoved = options.changedPaths ? 0 : await this.pruneUploadLog(nowMs);
     this.store.setMeta("last_scan", new Date(nowMs).toISOString());
     const outcome: ReconcileOutcome = {
       ...counts,
@@ -172,6 +177,7 @@ export class Engine {
       filesRead,
       filesUnchanged: scan.unchanged,
       filesGone: forgotten,
+      logRowsRemoved,
       problems,
       durationMs: Date.now() - started,
     };
@@ -183,6 +189,25 @@ export class Engine {
       this.logger.debug("reconciled; nothing changed", { ...outcome });
     }
     return outcome;
+  }
+
+  /**
+   * Apply sync.uploadLogRetentionDays, a few thousand rows per transaction with a turn of the event loop between,
+   * so that years of history are trimmed without holding the write lock against pushes or the CLI.
+   */
+  private async pruneUploadLog(nowMs: number): Promise<number> {
+    const days = this.config.sync.uploadLogRetentionDays;
+    if (days <= 0) return 0;
+    const cutoff = new Date(nowMs - days * 86_400_000).toISOString();
+    let removed = 0;
+    for (;;) {
+      const n = this.store.pruneUploadLog(cutoff, PRUNE_BATCH);
+      removed += n;
+      if (n < PRUNE_BATCH) break;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    if (removed > 0) this.logger.info("upload_log: removed attempts past the retention", { rows: removed, olderThan: cutoff });
+    return removed;
   }
 
   /**

@@ -1,0 +1,39 @@
+import path from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, describe, expect, it } from "vitest";
+import type { BeamtimeSpec } from "../fixtures/resonance/index.js";
+import { runCli } from "../support/cli.js";
+import { scicatWorld, type ScicatWorld } from "../support/scicat-setup.js";
+
+/** Years of operation: the state store's own history is trimmed as configured, and only that. */
+
+const bt = (label: string): BeamtimeSpec => ({ label, researcher: "Marie Curie", samples: [{ name: `s-${label}` }], runs: [{ state: "closed", frames: 1 }, { state: "closed" }] });
+
+let world: ScicatWorld | undefined;
+afterEach(async () => {
+  await world?.close();
+  world = undefined;
+});
+
+describe("upload_log retention", () => {
+  it("removes attempts older than sync.uploadLogRetentionDays at a full scan and keeps the rest", async () => {
+    world = await scicatWorld({ beamtimes: [bt("kept")] }, { config: { sync: { backoffBaseMs: 20, backoffMaxMs: 200, concurrency: 4, shutdownTimeoutMs: 3000, uploadLogRetentionDays: 30 } } });
+    const w = world;
+    expect((await runCli(["sync", "--config", w.configFile])).code).toBe(0);
+    const recent = w.uploadLog().length;
+    expect(recent).toBeGreaterThan(0);
+    // Two years of history written by an earlier beamsync.
+    const db = new Database(path.join(w.stateDir, "beamsync.sqlite"));
+    const insert = db.prepare("INSERT INTO upload_log (session_identifier, destination_name, success, timestamp, metadata_json) VALUES (?, 'scicat', 1, ?, '{}')");
+    for (let day = 40; day < 770; day++) insert.run(`old-${day}`, new Date(Date.now() - day * 86_400_000).toISOString());
+    insert.run("last-week", new Date(Date.now() - 7 * 86_400_000).toISOString());
+    db.close();
+
+    const again = JSON.parse((await runCli(["sync", "--json", "--config", w.configFile])).stdout) as { reconcile: { logRowsRemoved: number } };
+    expect(again.reconcile.logRowsRemoved).toBe(730);
+    const left = w.uploadLog().map((r) => r.session_identifier);
+    expect(left).toHaveLength(recent + 1);
+    expect(left).toContain("last-week");
+    expect(left.some((s) => s.startsWith("old-"))).toBe(false);
+  });
+});
