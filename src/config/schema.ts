@@ -53,6 +53,11 @@ export const icatSchema = z
     refreshRemainingMinutes: z.number().positive().default(30),
     /** Datafiles per write request. */
     datafileChunk: z.number().int().positive().default(500),
+    /**
+     * Longest `location` the server stores: 255 before ICAT 6.2, 511 from 6.2. A longer dataset or datafile
+     * location is left out rather than cut (the datafile keeps its name, the path below the dataset).
+     */
+    locationLength: z.union([z.literal(255), z.literal(511)], { message: "must be 255 (ICAT before 6.2) or 511 (ICAT 6.2 and later)" }).default(255),
     /** Run fields sent as DatasetParameters: field → ParameterType name and units. */
     parameters: z
       .record(z.string(), z.object({ type: z.string(), units: z.string() }).strict())

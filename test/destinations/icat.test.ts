@@ -405,6 +405,32 @@ describe("ICAT adapter: datafiles and paging", () => {
     expect(fake.entities("Dataset")[0]).toMatchObject({ complete: true });
   });
 
+  it("registers a run whose path is longer than the server's location column, without the location", async () => {
+    const deep = `/data/jdoe/${"nested/".repeat(45)}run`;
+    const snapshot = smallSnapshot({ runs: 1, files: 2 });
+    snapshot.runs = snapshot.runs.map((run) => ({ ...run, sourceFolder: deep, files: run.files.map((f, i) => ({ ...f, path: `${deep}/frame-${i}.tif` })) }));
+    // ICAT 5.0 stores 255 characters; the path is 333.
+    const { fake, outbox, records } = await setup({ fake: { version: "5.0.0" } });
+    await outbox.pushAll(records(snapshot));
+    const [dataset] = fake.entities("Dataset");
+    expect(dataset).toBeDefined();
+    expect(dataset?.location ?? undefined).toBeUndefined();
+    const names = fake.entities("Datafile").map((f) => String(f.name));
+    expect(names).toEqual(expect.arrayContaining(["frame-0.tif", "frame-1.tif"]));
+  });
+
+  it("a locationLength above what the server stores is refused with the server's words", async () => {
+    const deep = `/data/jdoe/${"nested/".repeat(45)}run`;
+    const snapshot = smallSnapshot({ runs: 1, files: 1 });
+    snapshot.runs = snapshot.runs.map((run) => ({ ...run, sourceFolder: deep }));
+    const { records, outbox } = await setup({ fake: { version: "5.0.0" }, icat: { locationLength: 511 } });
+    const all = records(snapshot);
+    await outbox.pushAll(all.filter((r) => r.kind !== "dataset"));
+    const error = await outbox.push(all.find((r) => r.kind === "dataset")!).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect((error as Error).message).toMatch(/length > 255/);
+  });
+
   it("pages through big look-ups by id (id > last), never by offset, staying under maxEntities", async () => {
     const { fake, outbox, records } = await setup({ fake: { maxEntities: 40 } });
     const all = records(smallSnapshot({ runs: 1, files: 34 }));

@@ -142,9 +142,21 @@ describe("ICAT mapping", () => {
     expect(names).toContain("/elsewhere/log.txt");
     for (const name of names) expect(name.length).toBeLessThanOrEqual(255);
     expect(names.some((n) => n.endsWith("/frame.tif"))).toBe(true);
-    expect(payload.datafiles.find((f) => f.name.endsWith("/frame.tif"))?.location).toBe(long);
+    // 320 characters: more than ICAT before 6.2 stores, so the location is left out (not cut); 6.2 stores it.
+    expect(payload.datafiles.find((f) => f.name.endsWith("/frame.tif"))).not.toHaveProperty("location");
+    const icat62 = configSchema.parse({ ...config, destinations: { ...config.destinations, icat: { ...config.destinations.icat, locationLength: 511 } } });
+    const on62 = byKind(mapToIcat(snapshot, icat62), "dataset")[0]!.payload as unknown as IcatDatasetPayload;
+    expect(on62.datafiles.find((f) => f.name.endsWith("/frame.tif"))?.location).toBe(long);
     expect(fitKey("short", 255)).toBe("short");
     expect(fitKey(long, 255)).toBe(fitKey(long, 255));
+  });
+
+  it("leaves out a dataset location longer than the server stores", () => {
+    const deep = `/data/jdoe/${"nested/".repeat(40)}run`;
+    const snapshot = withRun(smallSnapshot(), (run) => ({ ...run, sourceFolder: deep }));
+    const payload = byKind(mapToIcat(snapshot, config), "dataset")[0]!.payload as unknown as IcatDatasetPayload;
+    expect(payload).not.toHaveProperty("location");
+    expect(payload.name).toBe(snapshot.runs[0]!.uid);
   });
 
   it("pushes stale runs as incomplete without an end date, skips open runs and runs without a beamtime", () => {

@@ -42,9 +42,10 @@ export function decodeDataset(p: Bag): IcatDatasetPayload {
   if (typeof p.complete !== "boolean") throw malformed("dataset", "complete must be a boolean");
   if (!Array.isArray(p.parameters) || !Array.isArray(p.datafiles)) throw malformed("dataset", "parameters and datafiles must be arrays");
   for (const df of p.datafiles as Bag[]) {
-    if (typeof df?.name !== "string" || typeof df.location !== "string" || typeof df.fileSize !== "number" || typeof df.datafileModTime !== "string") {
-      throw malformed("dataset", "each datafile needs name, location, fileSize and datafileModTime");
+    if (typeof df?.name !== "string" || typeof df.fileSize !== "number" || typeof df.datafileModTime !== "string") {
+      throw malformed("dataset", "each datafile needs name, fileSize and datafileModTime");
     }
+    if (df.location !== undefined && typeof df.location !== "string") throw malformed("dataset", "a datafile location must be a string");
   }
   for (const pr of p.parameters as Bag[]) {
     if (typeof pr?.type !== "string" || typeof pr.units !== "string") throw malformed("dataset", "each parameter needs type and units");

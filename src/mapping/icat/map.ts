@@ -115,6 +115,14 @@ export function icatSampleNames(samples: Iterable<Sample>): Map<string, string> 
   return names;
 }
 
+/**
+ * A location the server can store, or none: ICAT rejects a longer one (VALIDATION "cannot have length > 255"),
+ * which would keep the whole dataset out of the catalog, and a cut path would point somewhere else.
+ */
+function fitLocation(location: string, length: number): { location?: string } {
+  return location.length <= length ? { location } : {};
+}
+
 /** `<db_path>#<id>` → `<id>`, `bluesky:<id>` → `<id>`. */
 function localId(key: string): string {
   return key.slice(Math.max(key.lastIndexOf("#"), key.indexOf(":")) + 1) || key;
@@ -172,14 +180,14 @@ function sampleRecord(sample: Sample, names: ReadonlyMap<string, string>, beamti
  * Datafiles named by their path relative to the dataset location (unique per dataset, as ICAT requires);
  * a file outside the location keeps its absolute path as name.
  */
-export function datafilesFor(run: Run): IcatDatafilePayload[] {
+export function datafilesFor(run: Run, locationLength: number = ICAT_LIMITS.location): IcatDatafilePayload[] {
   const byName = new Map<string, IcatDatafilePayload>();
   for (const file of run.files) {
     const relative = relativeFilePath(run, file.path);
     const outside = relative === "" || relative === ".." || relative.startsWith("../") || path.isAbsolute(relative);
     const name = fitKey(outside ? file.path : relative, ICAT_LIMITS.name);
     if (byName.has(name)) continue;
-    byName.set(name, { name, location: file.path, fileSize: file.size, datafileModTime: isoFromMs(file.mtimeMs) });
+    byName.set(name, { name, ...fitLocation(file.path, locationLength), fileSize: file.size, datafileModTime: isoFromMs(file.mtimeMs) });
   }
   return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
@@ -190,11 +198,11 @@ export function datasetPayload(run: Run, beamtime: Beamtime, sample: Sample | un
     investigation: investigationRef(beamtime, config),
     name: run.uid,
     description: truncate(datasetNameFor(run, sample, beamtime), ICAT_LIMITS.description),
-    location: run.sourceFolder,
+    ...fitLocation(run.sourceFolder, config.destinations.icat.locationLength),
     complete: run.state === "complete",
     startDate: isoFromSeconds(run.timeStart),
     parameters: datasetParameters(run, config.destinations.icat.parameters),
-    datafiles: datafilesFor(run),
+    datafiles: datafilesFor(run, config.destinations.icat.locationLength),
   };
   if (sample) {
     payload.sampleKey = sample.key;
@@ -212,7 +220,7 @@ function datasetRecord(run: Run, beamtime: Beamtime, sample: Sample | undefined,
   // earlier runs look changed (the adapter still sends the current values when it pushes).
   const hashBasis = {
     ...payload,
-    datafiles: payload.datafiles.map((f) => (isSharedFile(run, f.location) ? { name: f.name, location: f.location } : f)),
+    datafiles: payload.datafiles.map((f) => (isSharedFile(run, f.location ?? f.name) ? { name: f.name, location: f.location } : f)),
   };
   return makeRecord(
     {

@@ -39,7 +39,8 @@ export interface IcatParameterPayload {
 export interface IcatDatafilePayload {
   /** Path relative to the dataset location, unique within the dataset. */
   name: string;
-  location: string;
+  /** Absent when longer than the server stores (destinations.icat.locationLength). */
+  location?: string;
   fileSize: number;
   datafileModTime: string;
 }
@@ -52,7 +53,8 @@ export interface IcatDatasetPayload {
   /** The run uid: unique per investigation. */
   name: string;
   description: string;
-  location: string;
+  /** Absent when longer than the server stores (destinations.icat.locationLength). */
+  location?: string;
   complete: boolean;
   startDate: string;
   endDate?: string;
@@ -61,4 +63,4 @@ export interface IcatDatasetPayload {
 }
 
 /** ICAT's VARCHAR limits for the fields the mapping fills from free text (icat-api.md §7). */
-export const ICAT_LIMITS = { title: 255, summary: 4000, description: 255, name: 255, stringValue: 4000 } as const;
+export const ICAT_LIMITS = { title: 255, summary: 4000, description: 255, name: 255, stringValue: 4000, location: 255 } as const;
