@@ -235,6 +235,12 @@ describe("ICAT adapter: reference data", () => {
     await broken.close();
     expect(checks.find((c) => c.name === "icat.datasetType")).toMatchObject({ severity: "error", fix: expect.stringMatching(/destinations\.icat\.datasetType/) });
   });
+
+  it("doctor refuses a locationLength the server cannot store", async () => {
+    const { destination } = await setup({ fake: { version: "5.0.0" }, icat: { locationLength: 511 } });
+    const checks = await destination.preflight();
+    expect(checks.find((c) => c.name === "icat.locationLength")).toMatchObject({ severity: "error", fix: "set destinations.icat.locationLength: 255" });
+  });
 });
 
 describe("ICAT adapter: investigations", () => {

@@ -15,6 +15,28 @@ function versionAtLeast(version: string, minimum: string): boolean {
   return true;
 }
 
+/** Does destinations.icat.locationLength match the server's column (511 from ICAT 6.2, 255 before)? */
+function locationCheck(version: string, configured: number): CheckResult {
+  const stored = versionAtLeast(version, "6.2") ? 511 : 255;
+  if (configured > stored) {
+    return {
+      name: "icat.locationLength",
+      severity: "error",
+      message: `ICAT ${version} stores locations of up to ${stored} characters; destinations.icat.locationLength is ${configured}, so a longer path would be refused and its dataset kept out`,
+      fix: `set destinations.icat.locationLength: ${stored}`,
+    };
+  }
+  if (configured < stored) {
+    // Safe, only wasteful: say how to keep more paths, without failing the check.
+    return {
+      name: "icat.locationLength",
+      severity: "ok",
+      message: `locations of up to ${configured} characters are sent; ICAT ${version} stores ${stored} (set destinations.icat.locationLength: ${stored} to keep longer paths)`,
+    };
+  }
+  return { name: "icat.locationLength", severity: "ok", message: `locations of up to ${stored} characters are sent` };
+}
+
 export async function icatPreflight(api: IcatApi, reference: ReferenceResolver, config: IcatConfig): Promise<CheckResult[]> {
   const checks: CheckResult[] = [];
   let version: string;
@@ -38,6 +60,7 @@ export async function icatPreflight(api: IcatApi, reference: ReferenceResolver, 
   } else {
     checks.push({ name: "icat.version", severity: "ok", message: `ICAT ${version}` });
   }
+  if (version !== "unknown") checks.push(locationCheck(version, config.locationLength));
 
   try {
     const info = await api.sessionInfo();
