@@ -2,26 +2,20 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { writeDemoBlueskyRun } from "../../src/demo/bluesky-run.js";
-import { holdWriterLock, killWriterMidRun, type BeamtimeSpec } from "../fixtures/resonance/index.js";
+import { holdWriterLock, killWriterMidRun } from "../fixtures/resonance/index.js";
 import { runCli } from "../support/cli.js";
-import { scicatWorld, type ScicatWorld } from "../support/scicat-setup.js";
+import { closedBeamtime as bt, worldPerTest } from "../support/scicat-setup.js";
 import { treeDigest } from "./helpers.js";
 
 /** Issue 8.3: each kind of bad input is reported against its source with a reason while everything else syncs. */
 
-const bt = (label: string, extra: Partial<BeamtimeSpec> = {}): BeamtimeSpec => ({ label, researcher: "Marie Curie", samples: [{ name: `s-${label}` }], runs: [{ state: "closed", frames: 1 }, { state: "closed" }], ...extra });
-
-let world: ScicatWorld | undefined;
-afterEach(async () => {
-  await world?.close();
-  world = undefined;
-});
+const worlds = worldPerTest();
 
 describe("bad input", () => {
   it("reports corrupt, truncated, unknown-schema, escaping, hot-journal and garbage sources; the good ones sync", async () => {
-    world = await scicatWorld(
+    const w = await worlds.open(
       {
         beamtimes: [
           bt("good"),
@@ -34,7 +28,6 @@ describe("bad input", () => {
       },
       { config: { sources: { bluesky: { enabled: true } } } },
     );
-    const w = world;
     const byLabel = (label: string) => w.written.beamtimes.find((b) => b.label === label)!;
     fs.writeFileSync(byLabel("corrupt").absDbPath, randomBytes(8192));
     fs.truncateSync(byLabel("truncated").absDbPath, 3000);
@@ -75,8 +68,7 @@ describe("bad input", () => {
 
 describe("a DB locked by the writer", () => {
   it("is reported as locked and retried; once the writer commits, its run reaches the catalog", async () => {
-    world = await scicatWorld({ beamtimes: [bt("locked"), bt("free")] });
-    const w = world;
+    const w = await worlds.open({ beamtimes: [bt("locked"), bt("free")] });
     const locked = w.written.beamtimes[0]!;
     const writer = await holdWriterLock(locked.absDbPath);
     try {
@@ -100,8 +92,7 @@ describe("a DB locked by the writer", () => {
 
 describe("a source file that is deleted", () => {
   it("leaves status and the problem count once a full scan no longer finds it", async () => {
-    world = await scicatWorld({ beamtimes: [bt("kept")] }, { config: { sources: { bluesky: { enabled: true } } } });
-    const w = world;
+    const w = await worlds.open({ beamtimes: [bt("kept")] }, { config: { sources: { bluesky: { enabled: true } } } });
     const docs = path.join(w.dataRoot, "docs");
     fs.mkdirSync(docs, { recursive: true });
     const garbage = path.join(docs, "garbage.jsonl");

@@ -1,11 +1,10 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { writeDemoBlueskyRun } from "../../src/demo/bluesky-run.js";
-import type { BeamtimeSpec } from "../fixtures/resonance/index.js";
 import { BIN, runCli } from "../support/cli.js";
-import { scicatWorld, type ScicatWorld } from "../support/scicat-setup.js";
+import { closedBeamtime as bt, worldPerTest } from "../support/scicat-setup.js";
 
 /**
  * A file the service user may not read (a beamline account's umask, a copy made by another user). Tests run as
@@ -18,18 +17,11 @@ function canDropPrivileges(): boolean {
   return spawnSync(UNPRIVILEGED[0]!, [...UNPRIVILEGED.slice(1), process.execPath, BIN, "--version"], { stdio: "ignore" }).status === 0;
 }
 
-const bt = (label: string): BeamtimeSpec => ({ label, researcher: "Marie Curie", samples: [{ name: `s-${label}` }], runs: [{ state: "closed", frames: 1 }, { state: "closed" }] });
-
-let world: ScicatWorld | undefined;
-afterEach(async () => {
-  await world?.close();
-  world = undefined;
-});
+const worlds = worldPerTest();
 
 describe.skipIf(!canDropPrivileges())("a source file the service user cannot read", () => {
   it("is reported with EACCES while the rest syncs, and is read once its mode is fixed (its mtime unchanged)", async () => {
-    world = await scicatWorld({ beamtimes: [bt("readable"), bt("root-only")] }, { config: { sources: { bluesky: { enabled: true } } } });
-    const w = world;
+    const w = await worlds.open({ beamtimes: [bt("readable"), bt("root-only")] }, { config: { sources: { bluesky: { enabled: true } } } });
     const docs = path.join(w.dataRoot, "docs");
     writeDemoBlueskyRun(docs);
     const doc = path.join(docs, "scan_42.jsonl");

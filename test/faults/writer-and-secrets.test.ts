@@ -1,20 +1,15 @@
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runChildWriter } from "../fixtures/resonance/index.js";
 import { runCli, spawnCli, waitFor, writeConfig } from "../support/cli.js";
-import { scicatWorld, type ScicatWorld } from "../support/scicat-setup.js";
+import { worldPerTest } from "../support/scicat-setup.js";
 import { treeDigest } from "./helpers.js";
 
-let world: ScicatWorld | undefined;
-afterEach(async () => {
-  await world?.close();
-  world = undefined;
-});
+const worlds = worldPerTest();
 
 describe("the beamline is never disturbed", () => {
   it("a writer in another process commits every run without error while beamsync reads, and a sync changes no file", async () => {
-    world = await scicatWorld({ beamtimes: [{ label: "2026-08-01", researcher: "Rosalind Franklin", samples: [{ name: "dna" }], runs: 3 }] });
-    const w = world;
+    const w = await worlds.open({ beamtimes: [{ label: "2026-08-01", researcher: "Rosalind Franklin", samples: [{ name: "dna" }], runs: 3 }] });
     const db = w.written.beamtimes[0]!.absDbPath;
     const daemon = spawnCli(["run", "--config", w.configFile]);
     try {
@@ -41,8 +36,7 @@ describe("the beamline is never disturbed", () => {
 
 describe("secrets", () => {
   it("never show the password or a token in output, logs, upload_log or status, also when things fail", async () => {
-    world = await scicatWorld({ beamtimes: [{ label: "2026-08-02", researcher: "Emmy Noether", samples: [{ name: "ring" }], runs: 4 }] });
-    const w = world;
+    const w = await worlds.open({ beamtimes: [{ label: "2026-08-02", researcher: "Emmy Noether", samples: [{ name: "ring" }], runs: 4 }] });
     const outputs: string[] = [];
     const collect = (r: { stdout: string; stderr: string }) => outputs.push(r.stdout, r.stderr);
 

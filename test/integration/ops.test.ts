@@ -1,19 +1,14 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { spawnCli, waitFor } from "../support/cli.js";
-import { scicatWorld, type ScicatWorld } from "../support/scicat-setup.js";
+import { worldPerTest } from "../support/scicat-setup.js";
 
 /** Issue 5.6–5.7: health, readiness and Prometheus metrics of a running daemon; JSON log lines for journald. */
 
-let world: ScicatWorld | undefined;
-afterEach(async () => {
-  await world?.close();
-  world = undefined;
-});
+const worlds = worldPerTest();
 
 describe("daemon health and metrics", () => {
   it("serves /healthz, /readyz (which follows the catalog) and /metrics, and logs one JSON line per attempt", async () => {
-    world = await scicatWorld({ beamtimes: [{ label: "2026-10-01", researcher: "Ada", runs: 3 }] }, { config: { http: { enabled: true, host: "127.0.0.1", port: 0 }, log: { level: "info", format: "json" } } });
-    const w = world;
+    const w = await worlds.open({ beamtimes: [{ label: "2026-10-01", researcher: "Ada", runs: 3 }] }, { config: { http: { enabled: true, host: "127.0.0.1", port: 0 }, log: { level: "info", format: "json" } } });
     const daemon = spawnCli(["run", "--config", w.configFile]);
     try {
       const listening = await waitFor(() => daemon.lines.map((l) => JSON.parse(l) as { message: string; url?: string }).find((l) => /listening/.test(l.message)), { what: "ops server" });

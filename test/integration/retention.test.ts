@@ -1,24 +1,16 @@
 import path from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, describe, expect, it } from "vitest";
-import type { BeamtimeSpec } from "../fixtures/resonance/index.js";
+import { describe, expect, it } from "vitest";
 import { runCli } from "../support/cli.js";
-import { scicatWorld, type ScicatWorld } from "../support/scicat-setup.js";
+import { closedBeamtime as bt, worldPerTest } from "../support/scicat-setup.js";
 
 /** Years of operation: the state store's own history is trimmed as configured, and only that. */
 
-const bt = (label: string): BeamtimeSpec => ({ label, researcher: "Marie Curie", samples: [{ name: `s-${label}` }], runs: [{ state: "closed", frames: 1 }, { state: "closed" }] });
-
-let world: ScicatWorld | undefined;
-afterEach(async () => {
-  await world?.close();
-  world = undefined;
-});
+const worlds = worldPerTest();
 
 describe("upload_log retention", () => {
   it("removes attempts older than sync.uploadLogRetentionDays at a full scan and keeps the rest", async () => {
-    world = await scicatWorld({ beamtimes: [bt("kept")] }, { config: { sync: { backoffBaseMs: 20, backoffMaxMs: 200, concurrency: 4, shutdownTimeoutMs: 3000, uploadLogRetentionDays: 30 } } });
-    const w = world;
+    const w = await worlds.open({ beamtimes: [bt("kept")] }, { config: { sync: { backoffBaseMs: 20, backoffMaxMs: 200, concurrency: 4, shutdownTimeoutMs: 3000, uploadLogRetentionDays: 30 } } });
     expect((await runCli(["sync", "--config", w.configFile])).code).toBe(0);
     const recent = w.uploadLog().length;
     expect(recent).toBeGreaterThan(0);

@@ -1,9 +1,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { afterEach } from "vitest";
 import { configSchema, type Config } from "../../src/config/schema.js";
 import { startScicatFake, type ScicatFake, type ScicatFakeOptions } from "../fakes/scicat/index.js";
-import { createDataRoot, type DataRootSpec, type WrittenDataRoot } from "../fixtures/resonance/index.js";
+import { createDataRoot, type BeamtimeSpec, type DataRootSpec, type WrittenDataRoot } from "../fixtures/resonance/index.js";
 import { tempDir, writeConfig } from "./cli.js";
 
 /** A DATA root, a fake SciCat and a config file that points beamsync at both: the setting of most end-to-end tests. */
@@ -68,4 +69,22 @@ export async function scicatWorld(
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * One world per test, closed after it (call at the top of a test file):
+ * `const worlds = worldPerTest();` then, in a test, `const w = await worlds.open(spec, options);`.
+ */
+export function worldPerTest(): { open: typeof scicatWorld } {
+  let world: ScicatWorld | undefined;
+  afterEach(async () => {
+    await world?.close();
+    world = undefined;
+  });
+  return { open: async (...args) => (world = await scicatWorld(...args)) };
+}
+
+/** A beamtime with one sample and two closed runs (one with a frame file). */
+export function closedBeamtime(label: string, extra: Partial<BeamtimeSpec> = {}): BeamtimeSpec {
+  return { label, researcher: "Marie Curie", samples: [{ name: `s-${label}` }], runs: [{ state: "closed", frames: 1 }, { state: "closed" }], ...extra };
 }
