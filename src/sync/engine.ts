@@ -83,7 +83,7 @@ export class Engine {
     const watermarks: Watermark[] = [];
     let unchanged = 0;
     const note = (source: SourceKind, path: string) => examined?.get(source)?.add(path);
-    // Every file a source asks about or reports on is one it found: the others are gone (see pruneSources).
+    // Every file a source asks about or reports on is one it found: the others are gone (see forgetSourcesExcept).
     const reader: WatermarkReader = {
       get: (source, path) => {
         note(source, path);

@@ -61,6 +61,9 @@ export interface DrainSummary {
  */
 const LEASE_BATCH = 128;
 
+/** Pauses after state-store errors: 1 s, doubling to 30 s; one process, so no jitter. */
+const STORE_BACKOFF = { baseMs: 1000, maxMs: 30_000, random: () => 1 };
+
 interface InFlight {
   row: RecordRow;
   promise: Promise<void>;
@@ -143,7 +146,7 @@ export class OutboxWorker {
           storeFailures++;
           // A one-shot sync gives up after a few tries (its caller reports the error); the daemon waits it out.
           if (!options.forever && storeFailures >= 5) throw err;
-          const delay = Math.min(30_000, 1000 * 2 ** Math.min(storeFailures - 1, 5));
+          const delay = backoffDelay(storeFailures, STORE_BACKOFF);
           this.logger.error("state store error; pushes paused", { error: (err as Error).message, retryInMs: delay });
           await this.waitForProgress(delay);
         }

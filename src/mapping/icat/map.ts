@@ -98,19 +98,18 @@ export function fitKey(text: string, length: number): string {
  * together).
  */
 export function icatSampleNames(samples: Iterable<Sample>): Map<string, string> {
-  const groups = new Map<string, Sample[]>();
+  const groups = new Map<string, { base: string; samples: Sample[] }>();
   for (const sample of samples) {
     const base = sample.name.trim().length > 0 ? sample.name : `sample ${sample.key}`;
-    const group = `${sample.beamtimeKey}\u0000${base}`;
-    groups.set(group, [...(groups.get(group) ?? []), sample]);
+    const key = `${sample.beamtimeKey}\u0000${base}`;
+    const group = groups.get(key) ?? { base, samples: [] };
+    group.samples.push(sample);
+    groups.set(key, group);
   }
   const names = new Map<string, string>();
-  for (const group of groups.values()) {
+  for (const { base, samples: group } of groups.values()) {
     group.sort((a, b) => a.key.localeCompare(b.key, "en", { numeric: true }));
-    group.forEach((sample, i) => {
-      const base = sample.name.trim().length > 0 ? sample.name : `sample ${sample.key}`;
-      names.set(sample.key, fitKey(i === 0 ? base : `${base} [${localId(sample.key)}]`, ICAT_LIMITS.name));
-    });
+    group.forEach((sample, i) => names.set(sample.key, fitKey(i === 0 ? base : `${base} [${localId(sample.key)}]`, ICAT_LIMITS.name)));
   }
   return names;
 }
@@ -180,7 +179,7 @@ function sampleRecord(sample: Sample, names: ReadonlyMap<string, string>, beamti
  * Datafiles named by their path relative to the dataset location (unique per dataset, as ICAT requires);
  * a file outside the location keeps its absolute path as name.
  */
-export function datafilesFor(run: Run, locationLength: number = ICAT_LIMITS.location): IcatDatafilePayload[] {
+export function datafilesFor(run: Run, locationLength: number): IcatDatafilePayload[] {
   const byName = new Map<string, IcatDatafilePayload>();
   for (const file of run.files) {
     const relative = relativeFilePath(run, file.path);

@@ -63,4 +63,4 @@ export interface IcatDatasetPayload {
 }
 
 /** ICAT's VARCHAR limits for the fields the mapping fills from free text (icat-api.md §7). */
-export const ICAT_LIMITS = { title: 255, summary: 4000, description: 255, name: 255, stringValue: 4000, location: 255 } as const;
+export const ICAT_LIMITS = { title: 255, summary: 4000, description: 255, name: 255, stringValue: 4000 } as const;

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
-import { accessProblem, describeAccessError } from "../access.js";
 import Database from "better-sqlite3";
+import { accessProblem, describeAccessError } from "../access.js";
 
 /**
  * How beamsync touches a file the beamline writer owns (resonance-data.md §5): read-only (SQLITE_OPEN_READONLY,
