@@ -1,5 +1,5 @@
 import http from "node:http";
-import type { ScicatHttp, ScicatRequest, ScicatResponse } from "../src/destinations/scicat/index.js";
+import { parseBody, type ScicatHttp, type ScicatRequest, type ScicatResponse } from "../src/destinations/scicat/index.js";
 
 /**
  * A what-if for the benchmark only (`--transport node-http`): beamsync's SciCat transport contract served by a
@@ -24,15 +24,9 @@ export function bareScicatHttp(apiUrl: string, timeoutMs: number): ScicatHttp {
           res.setEncoding("utf8");
           res.on("data", (chunk: string) => (text += chunk));
           res.on("end", () => {
-            let data: unknown;
-            try {
-              data = text === "" ? undefined : (JSON.parse(text) as unknown);
-            } catch {
-              data = text;
-            }
             const flat: Record<string, string | undefined> = {};
             for (const [k, v] of Object.entries(res.headers)) flat[k] = Array.isArray(v) ? v.join(", ") : v;
-            resolve({ status: res.statusCode ?? 0, data, headers: flat });
+            resolve({ status: res.statusCode ?? 0, ...parseBody(text), headers: flat, url, method: request.method });
           });
         });
         req.on("timeout", () => req.destroy(new Error("timeout")));

@@ -45,7 +45,11 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
     for (const destination of engine.destinations) {
       try {
         const health = await destination.health();
-        checks[destination.name] = { ok: health.reachable && health.authenticated, message: health.message };
+        const down = worker.isDown(destination.name);
+        checks[destination.name] = {
+          ok: health.reachable && health.authenticated && !down,
+          message: down ? `pushes paused: ${worker.downReason(destination.name) ?? health.message}` : health.message,
+        };
       } catch (err) {
         checks[destination.name] = { ok: false, message: (err as Error).message };
       }

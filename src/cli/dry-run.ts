@@ -1,3 +1,4 @@
+import type { FieldConflict } from "../destinations/contract.js";
 import type { DestinationName } from "../mapping/record.js";
 import { stableStringify } from "../mapping/record.js";
 import type { Engine } from "../sync/engine.js";
@@ -19,6 +20,10 @@ export interface DryRunChange {
   change: "create" | "update";
   /** For updates: fields whose catalog value differs from what beamsync would send. */
   fields?: FieldDiff[] | undefined;
+  /** For updates: the fields an update would send now (curators' edits of unchanged mapped values are kept). */
+  sends?: string[] | undefined;
+  /** Fields changed both by a curator and in the source: the catalog's value would be kept. */
+  conflicts?: FieldConflict[] | undefined;
   remote?: "exists" | "missing" | "unknown" | undefined;
   remoteError?: string | undefined;
 }
@@ -42,12 +47,15 @@ export async function dryRun(engine: Engine, options: { remoteDiff: boolean }): 
     const destination = byName.get(record.destination);
     if (change === "update" && options.remoteDiff && destination) {
       try {
+        const id = `${record.destination}/${record.kind}/${record.key}`;
         const state = await destination.lookup(
-          { kind: record.kind, key: record.key, payload: record.payload, hash: record.hash },
+          { kind: record.kind, key: record.key, payload: record.payload, hash: record.hash, lastWritten: engine.store.writtenOf(id) },
           { dependencyRemoteId: (kind, key) => engine.store.remoteIdOf(`${record.destination}/${kind}/${key}`) },
         );
         entry.remote = state.exists ? "exists" : "missing";
         if (state.exists && state.fields) entry.fields = diffFields(record.payload, state.fields);
+        if (state.changes) entry.sends = state.changes;
+        if (state.conflicts?.length) entry.conflicts = state.conflicts;
       } catch (err) {
         entry.remote = "unknown";
         entry.remoteError = scrubSecrets(err instanceof Error ? err.message : String(err));
@@ -80,6 +88,15 @@ export function printDryRun(out: Output, report: DryRunReport): void {
       ),
     );
     for (const [destination, t] of Object.entries(report.totals)) out.write(`${destination}: ${t.create} to create, ${t.update} to update`);
+    for (const c of report.changes) {
+      for (const conflict of c.conflicts ?? []) out.write(conflictLine(`${c.destination}/${c.kind}/${c.key}`, conflict, "would keep"));
+    }
   }
   for (const p of report.problems) out.write(`problem: ${p.source} ${p.path}${p.location ? ` (${p.location})` : ""}: ${p.reason}`);
+}
+
+/** One conflict in words: the catalog's value kept, the source's shown. */
+export function conflictLine(record: string, conflict: FieldConflict, verb: "kept" | "would keep"): string {
+  const show = (v: unknown) => scrubSecrets(JSON.stringify(v) ?? "undefined").slice(0, 120);
+  return `conflict: ${record} ${conflict.field}: ${verb} the catalog's ${show(conflict.catalog)} (edited there); the source now says ${show(conflict.source)} — \`beamsync resync --force\` or destinations.scicat.sourceWins lets the source win`;
 }

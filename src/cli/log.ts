@@ -28,8 +28,9 @@ export function logCommand(): Command {
           table(
             ["id", "timestamp", "destination", "record", "ok", "remote id / error"],
             rows.map((r) => {
-              const meta = r.metadata_json ? (JSON.parse(r.metadata_json) as { kind?: string; operation?: string }) : {};
-              return [r.id, r.timestamp, r.destination_name, `${meta.kind ?? "?"} ${r.session_identifier}`, r.success ? meta.operation ?? "yes" : "no", r.success ? r.record_id : r.error_message];
+              const meta = r.metadata_json ? (JSON.parse(r.metadata_json) as { kind?: string; operation?: string; conflicts?: { field: string }[] }) : {};
+              const kept = meta.conflicts?.length ? ` (kept curator's ${meta.conflicts.map((c) => c.field).join(", ")})` : "";
+              return [r.id, r.timestamp, r.destination_name, `${meta.kind ?? "?"} ${r.session_identifier}`, r.success ? meta.operation ?? "yes" : "no", r.success ? `${r.record_id ?? ""}${kept}` : r.error_message];
             }),
             90,
           ),

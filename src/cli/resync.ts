@@ -12,6 +12,7 @@ interface ResyncFlags {
   beamtime?: string;
   run?: string;
   destination?: "scicat" | "icat";
+  force?: boolean;
   wait: boolean;
 }
 
@@ -22,17 +23,18 @@ export function resyncCommand(): Command {
     .option("--beamtime <id>", "the records of one beamtime (db_path, e.g. jdoe/2026-03-05.db, or its proposal id)")
     .option("--run <uid>", "the records of one run")
     .option("--destination <name>", "only this catalog: scicat or icat", parseDestination)
+    .option("--force", "the source's values replace edits made in the catalog since beamsync wrote them (conflicts shown by status)")
     .option("--no-wait", "with a running daemon: queue the request and return at once")
     .addHelpText(
       "after",
-      "\nExamples:\n  beamsync resync --run 5d3c0e1f9a2b4c6d8e0f1a2b3c4d5e6f\n  beamsync resync --beamtime jdoe/2026-03-05.db --destination scicat\n  beamsync resync --all",
+      "\nExamples:\n  beamsync resync --run 5d3c0e1f9a2b4c6d8e0f1a2b3c4d5e6f\n  beamsync resync --beamtime jdoe/2026-03-05.db --destination scicat\n  beamsync resync --all\n  beamsync resync --run 5d3c0e1f9a2b4c6d8e0f1a2b3c4d5e6f --force   # overwrite a curator's edits of that run",
     )
     .action(async (flags: ResyncFlags, command: Command) => {
       const options = globalOptions(command);
       const out = createOutput(options.json ?? false);
       const chosen = [flags.all, flags.beamtime, flags.run].filter(Boolean).length;
       if (chosen !== 1) throw new UsageError("resync needs exactly one of --all, --beamtime ID, --run UID");
-      const scope: RecordScope = { runUid: flags.run, beamtime: flags.beamtime, destination: flags.destination };
+      const scope: RecordScope = { runUid: flags.run, beamtime: flags.beamtime, destination: flags.destination, ...(flags.force ? { force: true } : {}) };
 
       const queued = await withStore(options, (store) => {
         if (!daemonStatus(store).running) return undefined;

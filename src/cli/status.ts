@@ -3,6 +3,8 @@ import type { StateStore } from "../state/store.js";
 import { globalOptions, withStore } from "./context.js";
 import { createOutput, formatAge, printJson, table } from "./output.js";
 import { daemonStatus } from "../ops/heartbeat.js";
+import type { FieldConflict } from "../destinations/contract.js";
+import { conflictLine } from "./dry-run.js";
 
 export type StateCounts = Record<string, { pending: number; waiting: number; synced: number; failed: number; dead: number }>;
 
@@ -46,6 +48,10 @@ export function collectStatus(store: StateStore, nowMs = Date.now()) {
       at: r.updated_at,
       reason: r.last_error,
     })),
+    conflicts: {
+      records: store.countConflicted(),
+      recent: store.conflicted(10).map((r) => ({ record: r.id, at: r.updated_at, fields: JSON.parse(r.conflicts ?? "[]") as FieldConflict[] })),
+    },
     daemon: daemonStatus(store, nowMs),
   };
 }
@@ -86,6 +92,10 @@ export function statusCommand(): Command {
         if (status.recentFailures.length) {
           out.write("\nrecent failures:");
           out.write(table(["record", "state", "attempts", "at", "reason"], status.recentFailures.map((f) => [f.record, f.state, f.attempts, f.at, f.reason]), 100));
+        }
+        if (status.conflicts.records > 0) {
+          out.write(`\n${status.conflicts.records} record(s) keep a curator's edit that the source has changed too:`);
+          for (const r of status.conflicts.recent) for (const f of r.fields) out.write(conflictLine(r.record, f, "kept"));
         }
       });
     });

@@ -33,6 +33,11 @@ export const scicatSchema = z
     /** OrigDatablock split: most files and bytes of file listing per block. */
     maxFilesPerBlock: z.number().int().positive().default(1000),
     maxBytesPerBlock: z.number().int().positive().default(4 * 1024 * 1024),
+    /**
+     * Fields where the source's value replaces a curator's edit made in the catalog (`datasetName`, or
+     * `scientificMetadata.run` for one key of a merged object). Elsewhere the catalog's edit is kept and reported.
+     */
+    sourceWins: z.array(z.string().min(1)).default([]),
   })
   .strict();
 

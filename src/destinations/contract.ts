@@ -8,6 +8,22 @@ export interface PushRecord {
   hash: string;
   /** Remote id from an earlier successful push, if any (a hint, never trusted blindly). */
   remoteId?: string | undefined;
+  /**
+   * What beamsync last wrote to the catalog for this record (PushResult.written of the last success), so an update
+   * changes only fields whose mapped value changed and keeps a curator's edits; undefined when not known.
+   */
+  lastWritten?: Record<string, unknown> | undefined;
+}
+
+/** A field changed both in the catalog (by a curator) and in the source since beamsync last wrote it. */
+export interface FieldConflict {
+  /** `datasetName`, or `scientificMetadata.sample` for a key inside a merged object. */
+  field: string;
+  /** Kept in the catalog. */
+  catalog: unknown;
+  /** What the source maps to now, not sent. */
+  source: unknown;
+  lastWritten: unknown;
 }
 
 export interface PushContext {
@@ -22,6 +38,10 @@ export interface PushResult {
   remoteId: string;
   remoteUrl?: string | undefined;
   httpStatus?: number | undefined;
+  /** The record's fields as beamsync has now written them (remembered for the next update). */
+  written?: Record<string, unknown> | undefined;
+  /** Fields left as the catalog has them because a curator changed them too. */
+  conflicts?: FieldConflict[] | undefined;
 }
 
 /** What the catalog holds now for a record, for `sync --dry-run` diffs. */
@@ -30,6 +50,9 @@ export interface RemoteState {
   remoteId?: string | undefined;
   /** The catalog's current values of the fields this record would set. */
   fields?: Record<string, unknown> | undefined;
+  /** Fields an update would send now (with PushRecord.lastWritten, curator edits are left out). */
+  changes?: string[] | undefined;
+  conflicts?: FieldConflict[] | undefined;
 }
 
 export type CheckSeverity = "ok" | "warning" | "error";

@@ -89,6 +89,18 @@ export const migrations: Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    name: "records remember what beamsync last wrote (curator edits survive updates) and the conflicts met",
+    up(db) {
+      db.exec(`
+        -- JSON: the record's fields as beamsync last wrote them to the catalog (NULL: not known).
+        ALTER TABLE records ADD COLUMN written TEXT;
+        -- JSON: fields a curator changed in the catalog while the source changed them too (kept as the curator left them).
+        ALTER TABLE records ADD COLUMN conflicts TEXT;
+      `);
+    },
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]?.version ?? 0;

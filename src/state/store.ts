@@ -36,6 +36,10 @@ export interface RecordRow {
   changed_at_ms: number | null;
   created_at: string;
   updated_at: string;
+  /** JSON of the fields as last written to the catalog (see destinations/scicat/merge.ts). */
+  written: string | null;
+  /** JSON list of FieldConflict met at the last push. */
+  conflicts: string | null;
 }
 
 export interface UploadLogRow {
@@ -66,6 +70,8 @@ export interface RecordScope {
   runUid?: string | undefined;
   beamtime?: string | undefined;
   destination?: DestinationName | undefined;
+  /** resync only: forget what beamsync last wrote, so the source's values win over curators' edits. */
+  force?: boolean | undefined;
 }
 
 export interface ReconcileCounts {
@@ -132,13 +138,18 @@ export class StateStore implements WatermarkReader {
       markSynced: db.prepare(
         `UPDATE records SET state = 'synced', synced_hash = desired_hash, payload = NULL, remote_id = @remoteId,
            remote_url = @remoteUrl, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL, last_error = NULL,
-           updated_at = @now
+           written = @written, conflicts = @conflicts, updated_at = @now
          WHERE id = @id AND desired_hash = @hash`,
       ),
       // The desired content changed while we pushed the old one: keep it pending, remember the remote id.
       markSyncedStale: db.prepare(
         `UPDATE records SET remote_id = @remoteId, remote_url = @remoteUrl, lease_owner = NULL, lease_until = NULL,
-           updated_at = @now WHERE id = @id AND desired_hash != @hash`,
+           written = @written, conflicts = @conflicts, updated_at = @now WHERE id = @id AND desired_hash != @hash`,
+      ),
+      // Not the record's fault (the catalog as a whole is unavailable): try again later without spending an attempt.
+      markDeferred: db.prepare(
+        `UPDATE records SET next_attempt_at = @nextAttemptAt, last_error = @error, lease_owner = NULL, lease_until = NULL,
+           updated_at = @now WHERE id = @id`,
       ),
       markRetry: db.prepare(
         `UPDATE records SET attempts = attempts + 1, next_attempt_at = @nextAttemptAt, last_error = @error,
@@ -489,10 +500,23 @@ export class StateStore implements WatermarkReader {
   }
 
   /** Record the outcome of one attempt and its upload_log row together. */
-  recordSuccess(row: RecordRow, result: { remoteId: string; remoteUrl?: string | undefined }, log: UploadLogEntry, nowMs: number): void {
+  recordSuccess(
+    row: RecordRow,
+    result: { remoteId: string; remoteUrl?: string | undefined; written?: Record<string, unknown> | undefined; conflicts?: unknown[] | undefined },
+    log: UploadLogEntry,
+    nowMs: number,
+  ): void {
     const now = new Date(nowMs).toISOString();
     this.queueWrite(() => {
-      const params = { id: row.id, hash: row.desired_hash, remoteId: result.remoteId, remoteUrl: result.remoteUrl ?? null, now };
+      const params = {
+        id: row.id,
+        hash: row.desired_hash,
+        remoteId: result.remoteId,
+        remoteUrl: result.remoteUrl ?? null,
+        written: result.written ? JSON.stringify(result.written) : null,
+        conflicts: result.conflicts?.length ? JSON.stringify(result.conflicts) : null,
+        now,
+      };
       const changed = this.stmts.markSynced.run(params).changes;
       if (changed === 0) this.stmts.markSyncedStale.run(params);
       this.appendLog(log);
@@ -512,6 +536,36 @@ export class StateStore implements WatermarkReader {
       this.stmts.markFailed.run({ id: row.id, error, now: new Date(nowMs).toISOString() });
       this.appendLog(log);
     });
+  }
+
+  /** The catalog as a whole could not serve this attempt: try again at `nextAttemptAt`, no attempt counted. */
+  recordDeferred(row: RecordRow, error: string, nextAttemptAt: number, log: UploadLogEntry, nowMs: number): void {
+    this.queueWrite(() => {
+      this.stmts.markDeferred.run({ id: row.id, nextAttemptAt, error, now: new Date(nowMs).toISOString() });
+      this.appendLog(log);
+    });
+  }
+
+  /** `resync --force`: forget what beamsync last wrote, so the next update sends the source's values. */
+  forgetWritten(scope: RecordScope): number {
+    const { where, params } = scopeWhere(scope);
+    return this.prepared(`UPDATE records SET written = NULL WHERE ${where}`).run(...params).changes;
+  }
+
+  /** Records whose last push left fields as a curator had changed them. */
+  conflicted(limit: number): RecordRow[] {
+    this.flushWrites();
+    return this.prepared("SELECT * FROM records WHERE conflicts IS NOT NULL ORDER BY updated_at DESC LIMIT ?").all(limit) as RecordRow[];
+  }
+
+  countConflicted(): number {
+    return this.prepared("SELECT COUNT(*) FROM records WHERE conflicts IS NOT NULL").pluck().get() as number;
+  }
+
+  /** What beamsync last wrote for a record, for `sync --dry-run`. */
+  writtenOf(id: string): Record<string, unknown> | undefined {
+    const text = this.prepared("SELECT written FROM records WHERE id = ?").pluck().get(id) as string | null | undefined;
+    return text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
   }
 
   /** Give a leased record back without counting an attempt (shutdown, catalog found down before sending). */

@@ -16,6 +16,8 @@ interface CircuitState {
   openedAt: number;
   nextProbeAt: number;
   probes: number;
+  /** The failure that opened it, for /readyz and logs. */
+  reason: string | undefined;
 }
 
 export class CircuitBreaker {
@@ -26,7 +28,7 @@ export class CircuitBreaker {
   private state(name: DestinationName): CircuitState {
     let s = this.states.get(name);
     if (!s) {
-      s = { consecutiveFailures: 0, open: false, openedAt: 0, nextProbeAt: 0, probes: 0 };
+      s = { consecutiveFailures: 0, open: false, openedAt: 0, nextProbeAt: 0, probes: 0, reason: undefined };
       this.states.set(name, s);
     }
     return s;
@@ -42,20 +44,41 @@ export class CircuitBreaker {
     s.consecutiveFailures = 0;
     s.open = false;
     s.probes = 0;
+    s.reason = undefined;
   }
 
   /** A transient failure; returns true when this one opened the circuit. */
-  failure(name: DestinationName, nowMs: number): boolean {
+  failure(name: DestinationName, nowMs: number, reason?: string): boolean {
     const s = this.state(name);
     s.consecutiveFailures++;
     if (!s.open && s.consecutiveFailures >= this.options.threshold) {
-      s.open = true;
-      s.openedAt = nowMs;
-      s.probes = 0;
-      s.nextProbeAt = nowMs + this.options.probeBaseMs;
+      this.open(s, nowMs, reason);
       return true;
     }
     return false;
+  }
+
+  /** A failure of the whole catalog (its login refused): open at once; returns true when this one opened it. */
+  trip(name: DestinationName, nowMs: number, reason: string): boolean {
+    const s = this.state(name);
+    s.consecutiveFailures++;
+    if (s.open) return false;
+    this.open(s, nowMs, reason);
+    return true;
+  }
+
+  private open(s: CircuitState, nowMs: number, reason: string | undefined): void {
+    s.open = true;
+    s.openedAt = nowMs;
+    s.probes = 0;
+    s.nextProbeAt = nowMs + this.options.probeBaseMs;
+    s.reason = reason;
+  }
+
+  /** Why the destination counts as down (undefined while it is up). */
+  reason(name: DestinationName): string | undefined {
+    const s = this.state(name);
+    return s.open ? s.reason : undefined;
   }
 
   probeDue(name: DestinationName, nowMs: number): boolean {
@@ -64,9 +87,10 @@ export class CircuitBreaker {
   }
 
   /** A health probe failed: wait longer before the next one. */
-  probeFailed(name: DestinationName, nowMs: number): void {
+  probeFailed(name: DestinationName, nowMs: number, reason?: string): void {
     const s = this.state(name);
     s.probes++;
+    if (reason) s.reason = reason;
     s.nextProbeAt = nowMs + Math.min(this.options.probeMaxMs, this.options.probeBaseMs * 2 ** s.probes);
   }
 

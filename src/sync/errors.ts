@@ -30,6 +30,13 @@ export class TransientError extends SyncError {
   }
 }
 
+/**
+ * The catalog as a whole cannot serve us now, whatever the record (its login refused or answered with a
+ * maintenance page, the URL leads nowhere): not the record's fault. The destination counts as down at once,
+ * its records stay pending without spending attempts, and pushes go on by themselves when it answers again.
+ */
+export class UnavailableError extends TransientError {}
+
 /** Validation, permission, mapping: retrying the same request cannot succeed. */
 export class PermanentError extends SyncError {
   readonly kind = "permanent" as const;

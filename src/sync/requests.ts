@@ -7,8 +7,10 @@ import type { Engine } from "./engine.js";
  */
 export async function handleRequest(engine: Engine, action: "resync" | "retry", scope: RecordScope): Promise<Record<string, unknown>> {
   if (action === "retry") return { moved: engine.store.retry(scope) };
+  // --force: with no memory of what beamsync wrote, an update sends every field that differs (the source wins).
+  const forgotten = scope.force ? engine.store.forgetWritten(scope) : 0;
   const outcome = await engine.reconcile({ force: true, scope });
-  return { created: outcome.created, updated: outcome.updated, forced: outcome.forced };
+  return { created: outcome.created, updated: outcome.updated, forced: outcome.forced, ...(scope.force ? { sourceWins: forgotten } : {}) };
 }
 
 /** Daemon side: handle every open request; returns how many were handled. */

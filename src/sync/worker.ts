@@ -5,7 +5,7 @@ import { pidAlive } from "../ops/heartbeat.js";
 import { scrubSecrets, type Logger } from "../ops/logger.js";
 import type { RecordRow, StateStore } from "../state/store.js";
 import { CircuitBreaker } from "./circuit.js";
-import { toSyncError, type SyncError } from "./errors.js";
+import { toSyncError, UnavailableError, type SyncError } from "./errors.js";
 import { backoffDelay } from "./retry.js";
 
 export interface WorkerOptions {
@@ -115,6 +115,11 @@ export class OutboxWorker {
 
   isDown(name: DestinationName): boolean {
     return this.circuit.isOpen(name);
+  }
+
+  /** Why a destination counts as down, for /readyz; undefined while it is up. */
+  downReason(name: DestinationName): string | undefined {
+    return this.circuit.reason(name);
   }
 
   inFlightCount(): number {
@@ -253,19 +258,22 @@ export class OutboxWorker {
   private async probeDownDestinations(options: DrainOptions): Promise<void> {
     for (const [name, destination] of this.destinations) {
       if (this.givenUp.has(name) || !this.circuit.probeDue(name, this.now())) continue;
+      // Healthy means able to take pushes: reachable and logged in (a refused login keeps it down).
       let healthy = false;
+      let reason: string | undefined;
       try {
         const health = await destination.health();
-        healthy = health.reachable;
-      } catch {
-        healthy = false;
+        healthy = health.reachable && health.authenticated;
+        reason = health.message;
+      } catch (err) {
+        reason = (err as Error).message;
       }
       if (healthy) {
         this.logger.info("catalog is reachable again; resuming pushes", { destination: name });
         this.circuit.success(name);
         continue;
       }
-      this.circuit.probeFailed(name, this.now());
+      this.circuit.probeFailed(name, this.now(), reason && scrubSecrets(reason));
       if (!options.forever && options.maxProbesWhenDown !== undefined && this.circuit.probes(name) >= options.maxProbesWhenDown) {
         this.logger.warn("catalog still unreachable; leaving its records pending", { destination: name });
         this.givenUp.add(name);
@@ -305,7 +313,14 @@ export class OutboxWorker {
     };
     try {
       const result = await destination.push(
-        { kind: row.kind, key: row.key, payload: JSON.parse(row.payload) as Record<string, unknown>, hash: row.desired_hash, remoteId: row.remote_id ?? undefined },
+        {
+          kind: row.kind,
+          key: row.key,
+          payload: JSON.parse(row.payload) as Record<string, unknown>,
+          hash: row.desired_hash,
+          remoteId: row.remote_id ?? undefined,
+          lastWritten: row.written ? (JSON.parse(row.written) as Record<string, unknown>) : undefined,
+        },
         this.context(row.destination),
       );
       const durationMs = this.now() - startedAt;
@@ -318,7 +333,7 @@ export class OutboxWorker {
           success: true,
           recordId: result.remoteId,
           recordUrl: result.remoteUrl,
-          metadata: { ...base, operation: result.operation, httpStatus: result.httpStatus, durationMs },
+          metadata: { ...base, operation: result.operation, httpStatus: result.httpStatus, durationMs, ...(result.conflicts?.length ? { conflicts: result.conflicts } : {}) },
         },
         this.now(),
       );
@@ -342,6 +357,17 @@ export class OutboxWorker {
       errorMessage: message,
       metadata: { ...base, operation: "failed", httpStatus: error.httpStatus, durationMs, errorKind: error.kind },
     };
+    if (error instanceof UnavailableError) {
+      // The catalog as a whole cannot serve us (its login refused): the record waits, spending no attempt, and the
+      // destination is down until a health probe (which logs in) succeeds.
+      if (this.circuit.trip(row.destination, now, message)) {
+        this.logger.warn("catalog cannot take pushes; pausing them and probing until it can", { destination: row.destination, error: message });
+      }
+      this.store.recordDeferred(row, message, now + (this.options.probeBaseMs ?? 1000), log, now);
+      summary.retried++;
+      this.emit(row, "retry", durationMs, { error: message });
+      return;
+    }
     if (!error.retryable) {
       this.store.recordFailure(row, message, log, now);
       summary.failed++;
@@ -354,7 +380,7 @@ export class OutboxWorker {
     const delay = backoffDelay(attemptNumber, { baseMs: this.options.backoffBaseMs, maxMs: this.options.backoffMaxMs, random: this.options.random }, retryAfter);
     const state = this.store.recordRetry(row, message, now + delay, this.options.maxAttempts, log, now);
     if (error.kind === "transient") {
-      if (this.circuit.failure(row.destination, now)) {
+      if (this.circuit.failure(row.destination, now, message)) {
         this.logger.warn("catalog looks down; pausing pushes and probing its health", { destination: row.destination, error: message });
       }
     }

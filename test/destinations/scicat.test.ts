@@ -5,7 +5,7 @@ import { createScicatDestination, planDatablocks, splitIntoBlocks } from "../../
 import { mapToScicat } from "../../src/mapping/scicat/index.js";
 import type { DesiredRecord } from "../../src/mapping/record.js";
 import { createMemoryLogger, silentLogger } from "../../src/ops/logger.js";
-import { ConfigurationError, PermanentError, TransientError } from "../../src/sync/errors.js";
+import { PermanentError, TransientError, UnavailableError } from "../../src/sync/errors.js";
 import { startScicatFake, type ScicatFake, type ScicatFakeOptions } from "../fakes/scicat/index.js";
 import { smallSnapshot } from "../support/snapshot.js";
 
@@ -151,11 +151,12 @@ describe("SciCat adapter", () => {
     expect(fake.requests.some((r) => r.status === 403)).toBe(true);
   });
 
-  it("reports wrong credentials as a configuration error without the password", async () => {
+  it("reports refused credentials as the catalog's problem (records wait), naming the keys to check, without the password", async () => {
     const { config } = await setup();
     const bad = createScicatDestination({ ...config.destinations.scicat, password: "not-the-password" }, { logger: silentLogger });
     const error = await bad.authenticate().catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect(String((error as Error).message)).toMatch(/HTTP 401.*check destinations\.scicat\.username and password/);
     expect(String((error as Error).message)).not.toContain("not-the-password");
     await bad.close();
   });
@@ -181,6 +182,7 @@ describe("SciCat adapter", () => {
   it("classifies 503 and 429 as transient, honouring Retry-After", async () => {
     const { fake, destination, config } = await setup();
     const proposal = mapToScicat(smallSnapshot(), config).find((r) => r.kind === "proposal")!;
+    await destination.authenticate();
     fake.failNext(1, 429, { retryAfterSeconds: 7 });
     const limited = await destination.push(asPush(proposal), { dependencyRemoteId: () => undefined }).catch((e: unknown) => e);
     expect(limited).toBeInstanceOf(TransientError);

@@ -1,9 +1,10 @@
 import type { ScicatConfig } from "../../config/schema.js";
 import type { Logger } from "../../ops/logger.js";
 import { registerSecret } from "../../ops/logger.js";
-import { ConfigurationError } from "../../sync/errors.js";
-import { classifyScicatError, httpError } from "./errors.js";
-import type { ScicatHttp } from "./http.js";
+import { ConfigurationError, UnavailableError } from "../../sync/errors.js";
+import { describeBody, loginAnswer, unexpectedAnswerText } from "./answers.js";
+import { classifyScicatError, httpError, serverMessage } from "./errors.js";
+import type { ScicatHttp, ScicatResponse } from "./http.js";
 
 /**
  * The SciCat token (scicat-api.md §2, §12.3). SciCat has no refresh endpoint, so we log in again once
@@ -73,21 +74,48 @@ export class ScicatAuth {
     } catch (err) {
       throw classifyScicatError(err, "logging in");
     }
-    if (response.status !== 200 && response.status !== 201) {
+    if (response.status === 429 || response.status === 408 || response.status >= 500) {
+      // A passing overload or gateway glitch: retried like any transient failure (Retry-After honoured).
       throw classifyScicatError(httpError(response, `logging in as ${this.config.username}`), "logging in");
     }
-    const body = (response.data ?? {}) as { access_token?: unknown; id?: unknown; expires_in?: unknown; ttl?: unknown };
-    const token = typeof body.access_token === "string" ? body.access_token : typeof body.id === "string" ? body.id : undefined;
-    if (!token) {
-      // Old servers answer the deprecated login with 201 and an empty body (scicat-api.md §2).
-      throw new ConfigurationError("SciCat login answered without a token — is destinations.scicat.url the API root of a v4 backend (…/api)?");
+    if (response.status !== 200 && response.status !== 201) throw this.loginRefused(response);
+    const parsed = loginAnswer.safeParse(response.json ? response.data : undefined);
+    if (!parsed.success) {
+      // A maintenance page, or the deprecated login's 201 with an empty body (auth/03): the catalog cannot serve us.
+      throw new UnavailableError(`${unexpectedAnswerText(response, "a JSON answer with an access_token")} — is destinations.scicat.url the API root of a v4 backend (…/api)? Pushes wait and resume when login works`, {
+        httpStatus: response.status,
+      });
     }
+    const token = parsed.data.access_token ?? parsed.data.id ?? "";
     registerSecret(token);
-    const lifetimeMs = tokenLifetimeMs(token, body.expires_in ?? body.ttl);
+    const lifetimeMs = tokenLifetimeMs(token, parsed.data.expires_in ?? parsed.data.ttl);
     this.current = { token, renewAtMs: startedAt + lifetimeMs * this.config.reloginAt };
     this.logger.debug("logged in to SciCat", { username: this.config.username, lifetimeSeconds: Math.round(lifetimeMs / 1000) });
     return token;
   }
+
+  /**
+   * A login that fails is a catalog-wide problem, never one record's (auth/02): every record waits, the destination
+   * counts as down, and pushes resume by themselves once login works again (an LDAP outage behind SciCat heals).
+   */
+  private loginRefused(response: ScicatResponse): UnavailableError {
+    const status = response.status;
+    const said = response.json ? serverMessage(response.data) : describeBody(response);
+    const base = `SciCat refused the login of ${this.config.username} (HTTP ${status} from POST ${response.url}: ${said})`;
+    const hint =
+      status === 401
+        ? "check destinations.scicat.username and password (or passwordFile); if they are right, the server's login backend (LDAP) may be down"
+        : status === 404
+          ? `destinations.scicat.url must be the API root ending in /api (e.g. ${suggestApiRoot(this.config.url)})`
+          : "the catalog may be starting or in maintenance";
+    return new UnavailableError(`${base} — ${hint}; pushes wait and resume when login works`, { httpStatus: status });
+  }
+}
+
+/** `https://host/scicat` → `https://host/scicat/api`; a URL already ending in /api is left as it is. */
+export function suggestApiRoot(url: string): string {
+  const trimmed = url.replace(/\/+$/, "");
+  return /\/api$/i.test(trimmed) ? trimmed : `${trimmed}/api`;
 }
 
 const DEFAULT_LIFETIME_MS = 3600_000;

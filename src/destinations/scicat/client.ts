@@ -1,4 +1,6 @@
-import { httpError, ScicatHttpError } from "./errors.js";
+import type { z } from "zod";
+import { expectAnswer, UnexpectedAnswerError, type Doc } from "./answers.js";
+import { httpError } from "./errors.js";
 import type { ScicatAuth } from "./auth.js";
 import type { ScicatHttp, ScicatRequest, ScicatResponse } from "./http.js";
 
@@ -28,14 +30,17 @@ export class ScicatClient {
     throw httpError(response, operation);
   }
 
-  /** GET one record by id: the document, or undefined on 404. */
-  async getOne(path: string, operation: string): Promise<Record<string, unknown> | undefined> {
+  /**
+   * GET one record by id: the document (checked against `schema`), or undefined when SciCat says it is not there.
+   * Only SciCat's own JSON 404 means "not there": an HTML 404 from a proxy or a wrong URL is an error.
+   */
+  async getOne(path: string, operation: string, schema: z.ZodType<Doc>): Promise<Doc | undefined> {
     const response = await this.call({ method: "GET", path }, operation, [404]);
-    if (response.status === 404) return undefined;
-    if (response.data === null || typeof response.data !== "object" || Array.isArray(response.data)) {
-      throw new ScicatHttpError(response.status, "answer is not a JSON object", operation);
+    if (response.status === 404) {
+      if (response.json) return undefined;
+      throw new UnexpectedAnswerError(response, "SciCat's JSON answer (the record, or its JSON 404)", "");
     }
-    return response.data as Record<string, unknown>;
+    return expectAnswer(response, schema, `the record as JSON (${operation})`);
   }
 }
 

@@ -1,5 +1,7 @@
+import { z } from "zod";
 import type { ScicatConfig } from "../../config/schema.js";
 import type { PushResult, RemoteState } from "../contract.js";
+import { blockDocument, createdBlock, expectAnswer } from "./answers.js";
 import type { ScicatClient } from "./client.js";
 import { classifyScicatError } from "./errors.js";
 import type { DatasetRoutes } from "./routes.js";
@@ -20,9 +22,12 @@ export interface DataFile {
 
 interface StoredBlock {
   _id: string;
-  size?: number;
+  size?: number | undefined;
   dataFileList: (DataFile & Record<string, unknown>)[];
 }
+
+/** The DataFile keys SciCat accepts in a write; it answers each entry with `_id` and `id` added, which a PATCH must not send back (origdatablocks/05). */
+const DATAFILE_KEYS = ["path", "size", "time", "chk", "uid", "gid", "perm", "type"] as const;
 
 export interface DatablockDeps {
   client: ScicatClient;
@@ -55,16 +60,18 @@ export async function pushDatablocks(deps: DatablockDeps, payload: DatablockPayl
     const blocks = options.knownEmpty ? [] : await readBlocks(deps, pid);
     const plan = planDatablocks(blocks, payload.files, deps.config);
     for (const update of plan.updates) {
-      await deps.client.call(
+      const response = await deps.client.call(
         { method: "PATCH", path: deps.routes.origdatablock(api, update.id), body: { dataFileList: update.files, size: sizeOf(update.files) } },
         `updating origdatablock ${update.id} of dataset ${pid}`,
       );
+      expectAnswer(response, blockDocument, "the updated origdatablock as JSON");
     }
     for (const files of plan.additions) {
       const body: Record<string, unknown> = { datasetId: pid, size: sizeOf(files), dataFileList: files };
       if (payload.ownerGroup) body.ownerGroup = payload.ownerGroup;
       if (payload.accessGroups) body.accessGroups = payload.accessGroups;
-      await deps.client.call({ method: "POST", path: deps.routes.origdatablocks(api), body }, `adding files to dataset ${pid}`);
+      const response = await deps.client.call({ method: "POST", path: deps.routes.origdatablocks(api), body }, `adding files to dataset ${pid}`);
+      expectAnswer(response, createdBlock(pid), "the created origdatablock as JSON");
     }
     const wrote = plan.updates.length + plan.additions.length > 0;
     return {
@@ -89,15 +96,19 @@ export async function lookupDatablocks(deps: DatablockDeps, payload: DatablockPa
   }
 }
 
-async function readBlocks(deps: DatablockDeps, pid: string): Promise<StoredBlock[]> {
+/** The size and file count of a dataset's blocks together, as SciCat itself computes them after a block write. */
+export async function blockTotals(deps: Pick<DatablockDeps, "client" | "routes">, pid: string): Promise<{ size: number; numberOfFiles: number }> {
+  const blocks = await readBlocks(deps, pid);
+  const files = blocks.flatMap((b) => b.dataFileList);
+  return { size: sizeOf(files), numberOfFiles: files.length };
+}
+
+/** Only a JSON array of blocks is an answer: HTML or an empty body is not "no blocks yet" (that would post them all again). */
+async function readBlocks(deps: Pick<DatablockDeps, "client" | "routes">, pid: string): Promise<StoredBlock[]> {
   // 404 here means the dataset is missing or invisible: a dependency problem, retried later.
   const response = await deps.client.call({ method: "GET", path: deps.routes.datasetBlocks(pid) }, `reading the origdatablocks of dataset ${pid}`);
-  if (!Array.isArray(response.data)) return [];
-  return (response.data as Record<string, unknown>[]).map((b) => ({
-    _id: String(b._id ?? b.id),
-    size: typeof b.size === "number" ? b.size : undefined,
-    dataFileList: Array.isArray(b.dataFileList) ? (b.dataFileList as StoredBlock["dataFileList"]) : [],
-  }));
+  const blocks = expectAnswer(response, z.array(blockDocument), `a JSON list of the origdatablocks of dataset ${pid}`);
+  return blocks.map((b) => ({ _id: String(b._id ?? b.id), size: b.size, dataFileList: b.dataFileList }));
 }
 
 export interface DatablockPlan {
@@ -119,7 +130,7 @@ export function planDatablocks(blocks: StoredBlock[], desired: DataFile[], limit
       changed = true;
       return { ...stored, size: want.size, time: want.time };
     });
-    if (changed) updates.push({ id: block._id, files: files.map(({ _id: _ignored, ...rest }) => rest as unknown as DataFile) });
+    if (changed) updates.push({ id: block._id, files: files.map(cleanDataFile) });
   }
   const missing = desired.filter((f) => !present.has(f.path));
   return { updates, additions: splitIntoBlocks(missing, limits) };
@@ -142,6 +153,13 @@ export function splitIntoBlocks(files: DataFile[], limits: Pick<ScicatConfig, "m
   }
   if (current.length > 0) blocks.push(current);
   return blocks;
+}
+
+/** A stored entry as SciCat accepts it in a write: its own keys only. */
+function cleanDataFile(entry: DataFile & Record<string, unknown>): DataFile {
+  const out: Record<string, unknown> = {};
+  for (const key of DATAFILE_KEYS) if (entry[key] !== undefined) out[key] = entry[key];
+  return out as unknown as DataFile;
 }
 
 function sizeOf(files: DataFile[]): number {

@@ -2,7 +2,7 @@ import type { ScicatConfig } from "../../config/schema.js";
 import type { Logger } from "../../ops/logger.js";
 import { PermanentError } from "../../sync/errors.js";
 import type { CheckResult, Destination, HealthResult, PushContext, PushRecord, PushResult, RemoteState } from "../contract.js";
-import { ScicatAuth } from "./auth.js";
+import { ScicatAuth, suggestApiRoot } from "./auth.js";
 import { ScicatClient } from "./client.js";
 import { decodeDatablocks, lookupDatablocks, pushDatablocks } from "./datablocks.js";
 import { lookupDataset, pushDataset } from "./dataset.js";
@@ -53,12 +53,16 @@ class ScicatDestination implements Destination {
     await this.auth.token();
   }
 
+  /** A field (or `scientificMetadata.key`) where the source's value wins over a curator's edit. */
+  private readonly sourceWins = (field: string): boolean => this.config.sourceWins.includes(field);
+
   push(record: PushRecord, ctx: PushContext): Promise<PushResult> {
     const keyed = KEYED[record.kind];
-    if (keyed) return pushKeyed(this.client, keyed, record.payload);
+    const merge = { lastWritten: record.lastWritten, sourceWins: this.sourceWins };
+    if (keyed) return pushKeyed(this.client, keyed, { payload: record.payload, ...merge });
     switch (record.kind) {
       case "dataset":
-        return pushDataset({ client: this.client, routes: this.routes }, record.payload, ctx, record.remoteId).then((result) => {
+        return pushDataset({ client: this.client, routes: this.routes }, { payload: record.payload, remoteIdHint: record.remoteId, ...merge }, ctx).then((result) => {
           if (result.operation === "create") this.rememberFresh(result.remoteId);
           return result;
         });
@@ -74,10 +78,11 @@ class ScicatDestination implements Destination {
 
   lookup(record: PushRecord, ctx: PushContext): Promise<RemoteState> {
     const keyed = KEYED[record.kind];
-    if (keyed) return lookupKeyed(this.client, keyed, record.payload);
+    const merge = { lastWritten: record.lastWritten, sourceWins: this.sourceWins };
+    if (keyed) return lookupKeyed(this.client, keyed, { payload: record.payload, ...merge });
     switch (record.kind) {
       case "dataset":
-        return lookupDataset({ client: this.client, routes: this.routes }, record.payload, ctx);
+        return lookupDataset({ client: this.client, routes: this.routes }, { payload: record.payload, ...merge }, ctx);
       case "origdatablocks":
         return lookupDatablocks({ client: this.client, routes: this.routes, config: this.config }, decodeDatablocks(record.payload));
       default:
@@ -94,7 +99,7 @@ class ScicatDestination implements Destination {
   async health(): Promise<HealthResult> {
     try {
       const response = await this.http.send({ method: "GET", path: "/v3/health" });
-      if (response.status !== 200) return { reachable: false, authenticated: false, message: `SciCat /v3/health answered HTTP ${response.status}` };
+      if (response.status !== 200) return { reachable: false, authenticated: false, message: `SciCat /v3/health answered HTTP ${response.status}${healthHint(response.status, this.config.url)}` };
     } catch (err) {
       return { reachable: false, authenticated: false, message: classifyScicatError(err, "reading /v3/health").message };
     }
@@ -115,6 +120,11 @@ class ScicatDestination implements Destination {
     this.http.close();
     return Promise.resolve();
   }
+}
+
+/** A 404 for /v3/health means the URL is not the API root (a route miss, other/01). */
+export function healthHint(status: number, url: string): string {
+  return status === 404 ? ` — destinations.scicat.url must be the API root ending in /api (e.g. ${suggestApiRoot(url)})` : "";
 }
 
 /** `config` has its secrets resolved (`password` or `token` present). */

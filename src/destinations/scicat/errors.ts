@@ -1,5 +1,5 @@
 import { scrubSecrets } from "../../ops/logger.js";
-import { ConfigurationError, DependencyError, PermanentError, SyncError, TransientError, toSyncError } from "../../sync/errors.js";
+import { ConfigurationError, DependencyError, PermanentError, SyncError, TransientError, UnavailableError, toSyncError } from "../../sync/errors.js";
 import { parseRetryAfter } from "../../sync/retry.js";
 import { ScicatTransportError, type ScicatResponse } from "./http.js";
 
@@ -69,7 +69,11 @@ function describeValidationErrors(errors: unknown, prefix = ""): string {
 /** `operation` names what was being done, e.g. `creating dataset 20.500/abc`. */
 export function classifyScicatError(err: unknown, operation: string): SyncError {
   if (err instanceof SyncError) return err;
-  if (err instanceof ScicatTransportError) return new TransientError(scrubSecrets(`SciCat ${operation}: ${err.message}`));
+  if (err instanceof ScicatTransportError) {
+    // Closed for shutdown: not the record's fault, so no attempt is spent on it.
+    const type = err.reason === "closed" ? UnavailableError : TransientError;
+    return new type(scrubSecrets(`SciCat ${operation}: ${err.message}`));
+  }
   if (err instanceof ScicatHttpError) {
     const message = scrubSecrets(`SciCat HTTP ${err.status} ${operation}: ${err.serverMessage}`);
     const options = { httpStatus: err.status, retryAfterMs: err.retryAfterMs };

@@ -10,7 +10,12 @@ export interface ScicatResponse {
   status: number;
   /** Parsed JSON, a plain string when the body was not JSON, undefined when empty. */
   data: unknown;
+  /** The body parsed as JSON (a JSON string is JSON too); false for HTML, plain text or an empty body. */
+  json: boolean;
   headers: Record<string, string | undefined>;
+  /** The absolute URL asked, for messages (never with credentials: they travel in headers and bodies). */
+  url: string;
+  method: string;
 }
 
 export interface ScicatRequest {
@@ -24,11 +29,11 @@ export interface ScicatRequest {
   fromOrigin?: boolean | undefined;
 }
 
-/** No answer at all: connection refused or reset, DNS, timeout. */
+/** No answer at all: connection refused or reset, DNS, the deadline passed, or the client was closed. */
 export class ScicatTransportError extends Error {
   constructor(
     message: string,
-    readonly reason: "network" | "timeout",
+    readonly reason: "network" | "timeout" | "closed",
   ) {
     super(message);
     this.name = "ScicatTransportError";
@@ -37,6 +42,7 @@ export class ScicatTransportError extends Error {
 
 export interface ScicatHttp {
   send(request: ScicatRequest): Promise<ScicatResponse>;
+  /** Release the sockets and end every exchange still in flight (shutdown must not wait on a slow catalog). */
   close(): void;
 }
 
@@ -45,9 +51,14 @@ export function originOf(apiUrl: string): string {
   return apiUrl.replace(/\/+$/, "").replace(/\/api$/, "");
 }
 
+/**
+ * `timeoutMs` is a deadline for the whole exchange (connect, headers and the last byte of the body): axios's own
+ * `timeout` is an idle timer, which an answer trickling one byte at a time never trips.
+ */
 export function createScicatHttp(apiUrl: string, timeoutMs: number): ScicatHttp {
   const apiRoot = apiUrl.replace(/\/+$/, "");
   const origin = originOf(apiUrl);
+  const closing = new AbortController();
   const { client, close } = createCatalogClient(apiRoot, {
     timeout: timeoutMs,
     maxSockets: 16,
@@ -62,6 +73,8 @@ export function createScicatHttp(apiUrl: string, timeoutMs: number): ScicatHttp 
       const url = `${request.fromOrigin ? origin : apiRoot}${request.path}`;
       const headers: Record<string, string> = { ...request.headers };
       if (request.body !== undefined && !headers["content-type"]) headers["content-type"] = "application/json";
+      if (closing.signal.aborted) throw new ScicatTransportError("the SciCat client is closed (shutting down)", "closed");
+      const deadline = AbortSignal.timeout(timeoutMs);
       try {
         const response = await client.request({
           method: request.method,
@@ -69,22 +82,30 @@ export function createScicatHttp(apiUrl: string, timeoutMs: number): ScicatHttp 
           params: request.query ? new URLSearchParams(request.query) : undefined,
           data: request.body === undefined ? undefined : JSON.stringify(request.body),
           headers,
+          signal: AbortSignal.any([deadline, closing.signal]),
         });
-        return { status: response.status, data: parseBody(response.data), headers: flattenHeaders(response.headers) };
+        const body = parseBody(response.data);
+        return { status: response.status, data: body.data, json: body.json, headers: flattenHeaders(response.headers), url, method: request.method };
       } catch (err) {
+        if (deadline.aborted) throw new ScicatTransportError(`no answer from SciCat within ${timeoutMs} ms for the whole exchange (destinations.scicat.timeoutMs)`, "timeout");
+        if (closing.signal.aborted) throw new ScicatTransportError("the SciCat client was closed while waiting for an answer (shutting down)", "closed");
         throw transportError(err);
       }
     },
-    close,
+    close() {
+      closing.abort();
+      close();
+    },
   };
 }
 
-function parseBody(raw: unknown): unknown {
-  if (typeof raw !== "string" || raw.trim() === "") return undefined;
+/** A body as JSON when it parses, else as the text it is (an HTML page), with which of the two it was. */
+export function parseBody(raw: unknown): { data: unknown; json: boolean } {
+  if (typeof raw !== "string" || raw.trim() === "") return { data: undefined, json: false };
   try {
-    return JSON.parse(raw);
+    return { data: JSON.parse(raw) as unknown, json: true };
   } catch {
-    return raw;
+    return { data: raw, json: false };
   }
 }
 

@@ -1,8 +1,11 @@
+import type { z } from "zod";
 import { TransientError } from "../../sync/errors.js";
 import type { PushResult, RemoteState } from "../contract.js";
+import { documentList, expectAnswer, instrumentDocument, keyedDocument, type Doc } from "./answers.js";
 import type { ScicatClient } from "./client.js";
-import { differingFields, remoteFields } from "./compare.js";
+import { remoteFields } from "./compare.js";
 import { classifyScicatError } from "./errors.js";
+import { planUpdate, type MergeRules } from "./merge.js";
 
 /**
  * Create-or-update for the v3 resources with a natural key: Proposal (proposalId), Sample (sampleId) and
@@ -11,13 +14,17 @@ import { classifyScicatError } from "./errors.js";
 export interface KeyedResource {
   noun: string;
   /** The natural key, for messages. */
-  key(payload: Record<string, unknown>): string;
-  find(client: ScicatClient, payload: Record<string, unknown>): Promise<Record<string, unknown> | undefined>;
+  key(payload: Doc): string;
+  find(client: ScicatClient, payload: Doc): Promise<Doc | undefined>;
+  /** What a create or update answer must be: the record, naming our key. */
+  answer(payload: Doc): z.ZodType<Doc>;
   createPath: string;
   updatePath(remoteId: string): string;
-  remoteId(document: Record<string, unknown>): string;
-  /** Fields that identify the record and cannot be patched. */
+  remoteId(document: Doc): string;
+  /** Fields that identify the record and cannot be patched (PATCH with them → 400, samples/04). */
   immutable: readonly string[];
+  /** Object fields merged key by key with the catalog's (curators add keys). */
+  objectFields: readonly string[];
 }
 
 const enc = encodeURIComponent;
@@ -25,53 +32,67 @@ const enc = encodeURIComponent;
 export const proposals: KeyedResource = {
   noun: "proposal",
   key: (p) => String(p.proposalId),
-  find: (client, p) => client.getOne(`/v3/proposals/${enc(String(p.proposalId))}`, `reading proposal ${String(p.proposalId)}`),
+  find: (client, p) => client.getOne(`/v3/proposals/${enc(String(p.proposalId))}`, `reading proposal ${String(p.proposalId)}`, keyedDocument("proposalId", String(p.proposalId))),
+  answer: (p) => keyedDocument("proposalId", String(p.proposalId)),
   createPath: "/v3/proposals",
   updatePath: (id) => `/v3/proposals/${enc(id)}`,
-  remoteId: (d) => String(d.proposalId ?? d._id),
+  remoteId: (d) => String(d.proposalId),
   immutable: ["proposalId"],
+  objectFields: ["metadata"],
 };
 
 export const samples: KeyedResource = {
   noun: "sample",
   key: (p) => String(p.sampleId),
-  find: (client, p) => client.getOne(`/v3/samples/${enc(String(p.sampleId))}`, `reading sample ${String(p.sampleId)}`),
+  find: (client, p) => client.getOne(`/v3/samples/${enc(String(p.sampleId))}`, `reading sample ${String(p.sampleId)}`, keyedDocument("sampleId", String(p.sampleId))),
+  answer: (p) => keyedDocument("sampleId", String(p.sampleId)),
   createPath: "/v3/samples",
   updatePath: (id) => `/v3/samples/${enc(id)}`,
-  remoteId: (d) => String(d.sampleId ?? d._id),
+  remoteId: (d) => String(d.sampleId),
   immutable: ["sampleId"],
+  objectFields: ["sampleCharacteristics"],
 };
 
 export const instruments: KeyedResource = {
   noun: "instrument",
   key: (p) => String(p.uniqueName),
   async find(client, p) {
-    // An `inq` array: v3 filters turn a plain string value that looks like a date into a Date (scicat-api.md §7).
+    // An `inq` array: v3 filters turn a plain string value that looks like a date into a Date (instruments/06).
     const filter = JSON.stringify({ where: { uniqueName: { inq: [String(p.uniqueName)] } } });
     const response = await client.call({ method: "GET", path: "/v3/instruments", query: { filter } }, `looking up instrument ${String(p.uniqueName)}`);
-    const list = Array.isArray(response.data) ? (response.data as Record<string, unknown>[]) : [];
+    const list = expectAnswer(response, documentList, "a JSON list of instruments");
     return list.find((d) => d.uniqueName === p.uniqueName);
   },
+  answer: (p) => instrumentDocument(String(p.uniqueName)),
   createPath: "/v3/instruments",
   updatePath: (id) => `/v3/instruments/${enc(id)}`,
-  remoteId: (d) => String(d.pid ?? d._id),
+  remoteId: (d) => String(d.pid),
   immutable: ["uniqueName"],
+  objectFields: ["customMetadata"],
 };
 
-export async function pushKeyed(client: ScicatClient, resource: KeyedResource, payload: Record<string, unknown>): Promise<PushResult> {
+export interface KeyedPush {
+  payload: Doc;
+  lastWritten?: Doc | undefined;
+  sourceWins: MergeRules["sourceWins"];
+}
+
+export async function pushKeyed(client: ScicatClient, resource: KeyedResource, push: KeyedPush): Promise<PushResult> {
+  const { payload } = push;
   const what = `${resource.noun} ${resource.key(payload)}`;
   try {
     const existing = await resource.find(client, payload);
-    if (existing) return await updateKeyed(client, resource, existing, payload);
+    if (existing) return await updateKeyed(client, resource, existing, push);
 
     for (let attempt = 1; ; attempt++) {
       const response = await client.call({ method: "POST", path: resource.createPath, body: payload }, `creating ${what}`, [409, 500]);
       if (response.status < 300) {
-        return { operation: "create", remoteId: resource.remoteId(response.data as Record<string, unknown>), httpStatus: response.status };
+        const created = expectAnswer(response, resource.answer(payload), `the created ${resource.noun} as JSON`);
+        return { operation: "create", remoteId: resource.remoteId(created), httpStatus: response.status, written: payload };
       }
-      // 409 means "exists"; 500 may mean the same (a duplicate sample) or anything else: check once.
+      // 409 means "exists"; 500 may mean the same (a duplicate sample, samples/02) or anything else: check once.
       const found = await resource.find(client, payload);
-      if (found) return await updateKeyed(client, resource, found, payload);
+      if (found) return await updateKeyed(client, resource, found, push);
       if (response.status === 409) {
         throw new TransientError(`SciCat says ${what} exists but does not show it; will look again later`, { httpStatus: 409 });
       }
@@ -84,24 +105,27 @@ export async function pushKeyed(client: ScicatClient, resource: KeyedResource, p
   }
 }
 
-async function updateKeyed(client: ScicatClient, resource: KeyedResource, existing: Record<string, unknown>, payload: Record<string, unknown>): Promise<PushResult> {
-  const remoteId = resource.remoteId(existing);
-  const changes = differingFields(existing, payload, resource.immutable);
-  if (Object.keys(changes).length === 0) return { operation: "skip", remoteId };
-  const response = await client.call(
-    { method: "PATCH", path: resource.updatePath(remoteId), body: changes },
-    `updating ${resource.noun} ${resource.key(payload)}`,
-  );
-  return { operation: "update", remoteId, httpStatus: response.status };
+function rulesFor(resource: KeyedResource, sourceWins: MergeRules["sourceWins"]): MergeRules {
+  return { immutable: resource.immutable, objectFields: resource.objectFields, setFields: ["keywords"], sourceWins };
 }
 
-export async function lookupKeyed(client: ScicatClient, resource: KeyedResource, payload: Record<string, unknown>): Promise<RemoteState> {
+async function updateKeyed(client: ScicatClient, resource: KeyedResource, existing: Doc, push: KeyedPush): Promise<PushResult> {
+  const remoteId = resource.remoteId(existing);
+  const plan = planUpdate(existing, push.payload, push.lastWritten, rulesFor(resource, push.sourceWins));
+  const result = { remoteId, written: plan.written, conflicts: plan.conflicts };
+  if (Object.keys(plan.changes).length === 0) return { operation: "skip", ...result };
+  const response = await client.call({ method: "PATCH", path: resource.updatePath(remoteId), body: plan.changes }, `updating ${resource.noun} ${resource.key(push.payload)}`);
+  expectAnswer(response, resource.answer(push.payload), `the updated ${resource.noun} as JSON`);
+  return { operation: "update", httpStatus: response.status, ...result };
+}
+
+export async function lookupKeyed(client: ScicatClient, resource: KeyedResource, push: KeyedPush): Promise<RemoteState> {
   try {
-    const existing = await resource.find(client, payload);
+    const existing = await resource.find(client, push.payload);
     if (!existing) return { exists: false };
-    return { exists: true, remoteId: resource.remoteId(existing), fields: remoteFields(existing, payload) };
+    const plan = planUpdate(existing, push.payload, push.lastWritten, rulesFor(resource, push.sourceWins));
+    return { exists: true, remoteId: resource.remoteId(existing), fields: remoteFields(existing, push.payload), changes: Object.keys(plan.changes), conflicts: plan.conflicts };
   } catch (err) {
-    throw classifyScicatError(err, `looking up ${resource.noun} ${resource.key(payload)}`);
+    throw classifyScicatError(err, `looking up ${resource.noun} ${resource.key(push.payload)}`);
   }
 }
-

@@ -1,6 +1,6 @@
 import type { ScicatConfig } from "../../config/schema.js";
 import type { CheckResult } from "../contract.js";
-import type { ScicatAuth } from "./auth.js";
+import { suggestApiRoot, type ScicatAuth } from "./auth.js";
 import type { ScicatClient } from "./client.js";
 import { classifyScicatError } from "./errors.js";
 import type { ScicatHttp } from "./http.js";
@@ -14,7 +14,12 @@ export async function scicatPreflight(parts: { http: ScicatHttp; auth: ScicatAut
   try {
     const health = await http.send({ method: "GET", path: "/v3/health" });
     if (health.status !== 200) {
-      checks.push({ name: "reachable", severity: "error", message: `SciCat at ${config.url} answered /v3/health with HTTP ${health.status}`, fix: "check that the backend and its database are up" });
+      checks.push({
+        name: "reachable",
+        severity: "error",
+        message: `SciCat at ${config.url} answered /v3/health with HTTP ${health.status}`,
+        fix: health.status === 404 ? `destinations.scicat.url must be the API root ending in /api (e.g. ${suggestApiRoot(config.url)})` : "check that the backend and its database are up",
+      });
       return checks;
     }
     checks.push({ name: "reachable", severity: "ok", message: `SciCat at ${config.url} is up` });
