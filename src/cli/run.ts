@@ -15,11 +15,20 @@ a second signal forces.
 Example:
   beamsync run --config /etc/beamsync/beamsync.yaml`,
     )
-    .action(async (_opts, command: Command) => {
+    .option("--accept-new-keys", "confirm a changed pidPrefix (or other setting that makes record keys): records are created again under the new keys")
+    .action(async (opts: { acceptNewKeys?: boolean }, command: Command) => {
       const options = globalOptions(command);
       const config = loadCommandConfig(options);
       const logger = commandLogger(config, { ...options, toStdout: true });
       const engine = buildEngine(config, logger);
+      engine.acceptNewKeys = opts.acceptNewKeys ?? false;
+      try {
+        // Refused before the daemon starts anything: exit 2, and systemd does not restart it.
+        engine.checkRecordKeys();
+      } catch (err) {
+        await engine.close();
+        throw err;
+      }
       const daemon = await startDaemon(engine, { handleSignals: true });
       process.exitCode = await daemon.done;
     });

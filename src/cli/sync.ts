@@ -13,6 +13,7 @@ export function syncCommand(): Command {
     .option("--dry-run", "show what would be created or updated (and which fields differ in the catalog); push nothing")
     .option("--no-progress", "no progress bar even on a terminal")
     .option("--no-remote-diff", "with --dry-run: do not ask the catalogs for their current values")
+    .option("--accept-new-keys", "confirm a changed pidPrefix (or other setting that makes record keys): records are created again under the new keys")
     .addHelpText(
       "after",
       `
@@ -23,9 +24,10 @@ Examples:
 Exit status: 0 all records synced, 1 some records failed or are still pending, 2 bad usage or configuration.`,
     )
     .action(async (_opts, command: Command) => {
-      const options = globalOptions(command) as ReturnType<typeof globalOptions> & { dryRun?: boolean; progress: boolean; remoteDiff: boolean };
+      const options = globalOptions(command) as ReturnType<typeof globalOptions> & { dryRun?: boolean; progress: boolean; remoteDiff: boolean; acceptNewKeys?: boolean };
       const out = createOutput(options.json ?? false);
       process.exitCode = await withEngine(options, async (engine) => {
+        engine.acceptNewKeys = options.acceptNewKeys ?? false;
         if (options.dryRun) {
           const report = await dryRun(engine, { remoteDiff: options.remoteDiff });
           if (out.json) printJson(out, report);

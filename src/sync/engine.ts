@@ -6,6 +6,8 @@ import { emptySnapshot, type Snapshot, type SourceKind } from "../model/types.js
 import type { Logger } from "../ops/logger.js";
 import type { ScanOptions, ScanResult, Source, Watermark, WatermarkReader } from "../sources/contract.js";
 import type { ReconcileCounts, RecordScope, StateStore } from "../state/store.js";
+import { UsageError } from "./errors.js";
+import { changedKeys, recordShape, type RecordShape } from "./record-shape.js";
 import { OutboxWorker, type DrainSummary } from "./worker.js";
 
 export type Mapper = (snapshot: Snapshot, config: Config, index: MappingIndex) => DesiredRecord[];
@@ -60,6 +62,10 @@ export class Engine {
   private readonly sources: Source[];
   private readonly mappers: Partial<Record<DestinationName, Mapper>>;
   private workerInstance: OutboxWorker | undefined;
+  private readonly shape: RecordShape;
+  private keysChecked = false;
+  /** The operator confirmed a change of the settings that make record keys (`--accept-new-keys`). */
+  acceptNewKeys = false;
 
   constructor(parts: EngineParts) {
     this.config = parts.config;
@@ -68,6 +74,30 @@ export class Engine {
     this.destinations = parts.destinations;
     this.mappers = parts.mappers;
     this.logger = parts.logger;
+    this.shape = recordShape(parts.config);
+  }
+
+  /**
+   * Refuse to work when the settings that make record keys changed since the state store last worked (every
+   * record would be created again under new keys), unless the operator confirmed it. Called before any reconcile.
+   */
+  checkRecordKeys(): void {
+    if (this.keysChecked) return;
+    const stored = this.store.getMeta("record_keys");
+    const current = JSON.stringify(this.shape.keys);
+    if (stored !== undefined && stored !== current) {
+      const changes = changedKeys(JSON.parse(stored) as Record<string, unknown>, this.shape.keys);
+      if (changes.length > 0 && !this.acceptNewKeys) {
+        throw new UsageError(
+          `the configuration changes how record keys are made (${changes.join("; ")}): every record already in the catalogs would be ` +
+            `created a second time under a new key, and the old ones left behind. Put the old value back, or, if that is what you want, ` +
+            `run once with --accept-new-keys (beamsync run or sync)`,
+        );
+      }
+      if (changes.length > 0) this.logger.warn("record keys change: records are created again under their new keys", { changes });
+    }
+    if (stored !== current) this.store.setMeta("record_keys", current);
+    this.keysChecked = true;
   }
 
   get destinationNames(): DestinationName[] {
@@ -144,7 +174,12 @@ export class Engine {
    * again even if unchanged (resync).
    */
   async reconcile(options: ReconcileOptions = {}): Promise<ReconcileOutcome> {
+    this.checkRecordKeys();
     const started = Date.now();
+    // The configuration that shapes records changed since the last full pass: map every file again (records
+    // whose payload is unchanged compare equal by hash and cost nothing).
+    const remap = !options.changedPaths && this.store.getMeta("record_content") !== this.shape.contentHash;
+    if (remap && this.store.getMeta("record_content") !== undefined) this.logger.info("the configuration that shapes records changed: mapping every source again");
     const nowMs = options.nowMs ?? Date.now();
     const scope = options.scope;
     const force = options.force && scope ? (r: DesiredRecord) => inScope(r, scope) : undefined;
@@ -166,11 +201,12 @@ export class Engine {
     // A full scan sees every file there is: watermarks of files it did not find (deleted, renamed) are dropped,
     // so a problem reported for a file that is gone does not stay in `status` and the metrics for ever.
     const examined = options.changedPaths ? undefined : new Map<SourceKind, Set<string>>();
-    const scan = await this.scan({ force: options.force ?? false, changedPaths: options.changedPaths, nowMs }, onBatch, examined);
+    const scan = await this.scan({ force: (options.force ?? false) || remap, changedPaths: options.changedPaths, nowMs }, onBatch, examined);
     let forgotten = 0;
     for (const [source, paths] of examined ?? []) forgotten += this.store.forgetSourcesExcept(source, paths);
     const logRowsRemoved = options.changedPaths ? 0 : await this.pruneUploadLog(nowMs);
     this.store.setMeta("last_scan", new Date(nowMs).toISOString());
+    if (remap) this.store.setMeta("record_content", this.shape.contentHash);
     const outcome: ReconcileOutcome = {
       ...counts,
       runsRead,

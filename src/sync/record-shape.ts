@@ -1,0 +1,48 @@
+import { createHash } from "node:crypto";
+import type { Config } from "../config/schema.js";
+import { stableStringify } from "../mapping/record.js";
+
+/**
+ * The parts of the configuration that shape records. Files alone say when a record must be mapped again; these
+ * say when every record must: a changed owner group or instrument changes every payload although no file did.
+ * `keys` are the settings that make record keys (pids, proposal ids, sample ids): changing one of them would
+ * create every record a second time under a new key, so beamsync refuses until the operator confirms.
+ */
+export interface RecordShape {
+  /** Setting path → value, for the message that names what changed. */
+  keys: Record<string, unknown>;
+  /** Hash over everything else the mapping reads from the configuration. */
+  contentHash: string;
+}
+
+export function recordShape(config: Config): RecordShape {
+  const scicat = config.destinations.scicat;
+  const icat = config.destinations.icat;
+  const keys: Record<string, unknown> = {
+    "mapping.proposalIdTemplate": config.mapping.proposalIdTemplate,
+    "mapping.sampleKey": config.mapping.sampleKey,
+  };
+  if (scicat.enabled) keys["destinations.scicat.pidPrefix"] = scicat.pidPrefix;
+  if (icat.enabled) keys["destinations.icat.facility"] = icat.facility;
+  const content = {
+    mapping: config.mapping,
+    scicat: scicat.enabled ? { pidPrefix: scicat.pidPrefix } : null,
+    icat: icat.enabled
+      ? { investigationType: icat.investigationType, datasetType: icat.datasetType, instrument: icat.instrument, parameters: icat.parameters, locationLength: icat.locationLength }
+      : null,
+    bluesky: { keys: config.sources.bluesky.keys, rootMap: config.sources.bluesky.rootMap, staleAfterSeconds: config.sources.bluesky.staleAfterSeconds },
+    resonance: { staleAfterSeconds: config.sources.resonance.staleAfterSeconds },
+  };
+  return { keys, contentHash: createHash("sha256").update(stableStringify(content)).digest("hex").slice(0, 32) };
+}
+
+/** The key settings that differ, as `path: "old" → "new"` lines (empty when none). */
+export function changedKeys(before: Record<string, unknown>, now: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const path of new Set([...Object.keys(before), ...Object.keys(now)])) {
+    // A destination switched on or off adds or drops its key setting: that creates or orphans nothing already synced.
+    if (!(path in before) || !(path in now)) continue;
+    if (stableStringify(before[path]) !== stableStringify(now[path])) out.push(`${path}: ${JSON.stringify(before[path])} → ${JSON.stringify(now[path])}`);
+  }
+  return out;
+}
