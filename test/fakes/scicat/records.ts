@@ -58,16 +58,18 @@ const SINGULARS: [string, string][] = [
 ];
 
 /**
- * v3 answers carry both singular and plural names (surprise 19; the singular only when the first plural
- * element is set, datasets/09 "without sampleId"), never `id`, and `history` on a GET of one (datasets/10).
+ * v3 answers carry both singular and plural names (surprise 19), never `id`. The singular of a `[null]` plural
+ * is left out of create and PATCH answers (datasets/09 "without sampleId/instrumentId/datasetName") but is
+ * `null` in lists (datasets/10 "plain string value"); a GET of one adds `history` (datasets/10).
  */
-export function datasetV3View(doc: Doc, withHistory: boolean): Doc {
+export function datasetV3View(doc: Doc, answer: "write" | "list" | "one"): Doc {
   const out: Doc = { ...doc };
   for (const [many, one] of SINGULARS) {
-    const first = Array.isArray(doc[many]) ? (doc[many] as unknown[])[0] : undefined;
-    if (first !== undefined && first !== null) out[one] = first;
+    if (!Array.isArray(doc[many])) continue;
+    const first = (doc[many] as unknown[])[0] ?? null;
+    if (first !== null || answer !== "write") out[one] = first;
   }
-  if (withHistory) out.history = [];
+  if (answer === "one") out.history = [];
   return out;
 }
 
@@ -90,6 +92,14 @@ export function storedDataFiles(list: unknown): Doc[] {
     return { ...f, _id: id, id };
   });
 }
+
+/** v4 reads of blocks come without the `id` virtuals, on the block and on its entries (origdatablocks/04 "v4 GET one block"). */
+export function blockV4ReadView(block: Doc): Doc {
+  const files = Array.isArray(block.dataFileList) ? (block.dataFileList as Doc[]) : [];
+  return { ...withoutId(block), dataFileList: files.map(withoutId) };
+}
+
+const withoutId = (doc: Doc): Doc => Object.fromEntries(Object.entries(doc).filter(([key]) => key !== "id"));
 
 /** origdatablocks/01: a block's own keys; ownerGroup/accessGroups copied from the dataset when not sent. */
 export function blockDefaults(body: Doc, dataset: Doc): Doc {

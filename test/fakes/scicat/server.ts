@@ -6,6 +6,7 @@ import { objectId } from "./ids.js";
 import { TokenIssuer } from "./jwt.js";
 import {
   blockDefaults,
+  blockV4ReadView,
   datasetDefaults,
   datasetV3View,
   datasetV4View,
@@ -489,7 +490,7 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
     const stored = store.stamp(datasetDefaults({ ...doc, _id: pid }), caller.username);
     store.datasets.set(pid, stored);
     countDatasetFor(stored);
-    return { status: 201, body: version === "v3" ? datasetV3View(clone(stored), false) : datasetV4View(clone(stored), true) };
+    return { status: 201, body: version === "v3" ? datasetV3View(clone(stored), "write") : datasetV4View(clone(stored), true) };
   };
 
   const patchDataset = (version: string, pid: string, body: unknown, caller: Caller | undefined, contentType: string, headers: http.IncomingHttpHeaders): Answer => {
@@ -530,7 +531,7 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
       for (const key of ["size", "numberOfFiles", "packedSize"]) if (!(key in patch)) doc[key] = 0;
     }
     store.stamp(doc, caller.username, false);
-    return { status: 200, body: version === "v3" ? datasetV3View(clone(doc), false) : datasetV4View(clone(doc), true) };
+    return { status: 200, body: version === "v3" ? datasetV3View(clone(doc), "write") : datasetV4View(clone(doc), true) };
   };
 
   const datasets = (version: string, method: string, rest: string[], req: Request, notFound: Answer): Answer => {
@@ -554,7 +555,7 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
       if (!doc) return nest(404, version === "v4" ? "dataset: null not found" : `dataset: ${pid} not found`, "Not Found");
       // datasets/04 "garbage token"
       if (!canSee(doc, caller)) return FORBIDDEN;
-      return { status: 200, body: version === "v4" ? datasetV4View(clone(doc), false) : datasetV3View(clone(doc), true) };
+      return { status: 200, body: version === "v4" ? datasetV4View(clone(doc), false) : datasetV3View(clone(doc), "one") };
     }
     if (method === "PATCH") return patchDataset(version, pid, body, caller, req.contentType, req.headers);
     if (method === "DELETE") {
@@ -594,7 +595,7 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
     const all = [...store.datasets.values()].filter((d) => canSee(d, caller) && match(d));
     if (mode === "count") return { status: 200, body: { count: all.length } };
     const limits = version === "v4" ? v4Limits(filter.limits) : v3Limits(filter.limits);
-    const view = (d: Doc) => pickFields(version === "v4" ? datasetV4View(clone(d), false) : datasetV3View(clone(d), false), filter.fields);
+    const view = (d: Doc) => pickFields(version === "v4" ? datasetV4View(clone(d), false) : datasetV3View(clone(d), "list"), filter.fields);
     const list = page(all, limits).map(view);
     return mode === "findone" ? { status: 200, body: list[0] ?? {} } : { status: 200, body: list };
   };
@@ -633,7 +634,8 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
         // origdatablocks/04 "v4 list filtered by datasetId"
         const match = version === "v4" ? (d: Doc) => matchV4(d, filter.where) : (d: Doc) => matchV3(d, coercion ? coerceDates(filter.where) : filter.where);
         const list = [...store.origdatablocks.values()].filter((b) => canSee(b, caller) && match(b));
-        return { status: 200, body: page(list, version === "v4" ? v4Limits(filter.limits) : v3Limits(filter.limits)).map(clone) };
+        const view = version === "v4" ? blockV4ReadView : clone;
+        return { status: 200, body: page(list, version === "v4" ? v4Limits(filter.limits) : v3Limits(filter.limits)).map(view) };
       }
       return notFound;
     }
@@ -641,7 +643,8 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
     if (method === "GET") {
       // origdatablocks/04 "v4 GET one block"
       if (!block) return nest(404, `OrigDatablock: ${id} not found`, "Not Found");
-      return canSee(block, caller) ? { status: 200, body: clone(block) } : FORBIDDEN;
+      if (!canSee(block, caller)) return FORBIDDEN;
+      return { status: 200, body: version === "v4" ? blockV4ReadView(block) : clone(block) };
     }
     if (method === "PATCH") {
       // origdatablocks/05 "expired token"
