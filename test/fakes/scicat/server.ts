@@ -183,6 +183,7 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
     // Paths are case-insensitive (other/01 "capitalised v4 path", "capitalised v3 path").
     const lower = segments.map((s) => s.toLowerCase());
     const notFound = cannot(method, req.rawPath);
+    // auth/08: the OpenAPI document; clients look for /api/v4/datasets in it.
     if (lower[0] === "explorer-json" && segments.length === 1 && method === "GET") return { status: 200, body: explorer(v4) };
     if (lower[0] !== "api") return notFound;
     const version = lower[1];
@@ -233,6 +234,7 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
       // auth/04; auth/05 and auth/06 "expired": 200 with an empty body and no content-type.
       return caller ? { status: 200, body: { _id: caller.id, username: caller.username, email: caller.email, currentGroups: caller.groups, authStrategy: "local" } } : { status: 200 };
     }
+    // scicat-api.md §2 (not recorded): nothing is revoked.
     if (action === "logout" && method === "POST") return { status: 201, body: { logout: "successful" } };
     return notFound;
   };
@@ -244,6 +246,7 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
     if (rest.length !== 2 || action !== "jwt" || method !== "POST") return notFound;
     // auth/06 "garbage token mints": 401, the one place an unknown token is not simply anonymous (surprise 31).
     if (!req.caller) return nest(401, "Unauthenticated", "Unauthorized");
+    // scicat-api.md §3: minting is for ADMIN_GROUPS (auth/06 "ingestor (ADMIN_GROUPS role) mints for itself").
     if (!req.caller.admin) return FORBIDDEN;
     const target = [...userIds].find(([, id]) => id === decodeURIComponent(rest[0]!))?.[0];
     if (!target) return nest(404, "User not found", "Not Found");
@@ -271,6 +274,7 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
     if (rest.length > 1) return notFound;
     const id = decode(rest[0]);
     if (method === "POST" && id === undefined) {
+      // auth/07 "write (POST proposal) with expired token"; scicat-api.md §3: PROPOSAL_GROUPS (the fake: admins).
       if (!caller || !caller.admin) return FORBIDDEN;
       // proposals/05: class-validator messages; unknown keys (newer servers' `keywords`) are refused.
       const errors = validate(body, PROPOSAL_DTO);
@@ -288,6 +292,7 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
       const list = [...store.proposals.values()].filter((d) => canSee(d, caller) && matchMongo(d, filter.where));
       return { status: 200, body: page(list, v3Limits(filter.limits)).map(clone) };
     }
+    // scicat-api.md §7 (not recorded): /proposals/count takes `filter` at this revision.
     if (id === "count" && method === "GET") {
       const filter = parseFilter(query.get("filter"));
       return { status: 200, body: { count: [...store.proposals.values()].filter((d) => canSee(d, caller) && matchMongo(d, filter.where)).length } };
@@ -300,6 +305,7 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
       return canSee(doc, caller) ? { status: 200, body: clone(doc) } : nest(403, "Unauthorized to this proposal", "Forbidden");
     }
     if (method === "PATCH") {
+      // other/02 "stale token"
       if (!caller || !caller.admin) return FORBIDDEN;
       // proposals/04: the natural key and unknown keys are refused before the lookup.
       const errors = validate(body, PROPOSAL_DTO, { partial: true, forbidden: ["proposalId"] });
@@ -388,10 +394,12 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
     const id = decode(rest[0]);
     const visible = (d: Doc) => spec.public || canSee(d, caller);
     if (method === "POST" && id === undefined) {
+      // scicat-api.md §2.1: an anonymous write is a 403.
       if (!caller) return FORBIDDEN;
       // samples/05 "unknown property sampleName", "no ownerGroup"
       const errors = validate(body, spec.dto);
       if (errors.length) return badRequest(errors);
+      // scicat-api.md §3: instruments are for admins; non-privileged sample creators only in their own ownerGroup.
       if (!spec.write(caller, body as Doc)) return FORBIDDEN;
       const refused = spec.refuse(body as Doc);
       if (refused) return refused;
@@ -416,6 +424,7 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
       return visible(doc) ? { status: 200, body: clone(doc) } : spec.hidden;
     }
     if (method === "PATCH") {
+      // scicat-api.md §2.1: an anonymous write is a 403.
       if (!caller) return FORBIDDEN;
       // samples/04 "sampleId in body", "unknown property"; instruments/05 "unknown property"
       const errors = validate(body, spec.dto, { partial: true, forbidden: [spec.naturalKey] });
@@ -461,6 +470,7 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
     const raw = (body ?? {}) as Doc;
     let doc: Doc;
     if (version === "v3") {
+      // scicat-api.md §5.2: the fake knows only raw datasets on v3.
       if (raw.type !== "raw") return v3Error([{ property: "type", constraints: { isIn: "Invalid dataset type!" }, children: [] }]);
       // datasets/09 "bad email", "unknown property", "v4 name proposalIds on v3"
       const errors = validate(body, DATASET_V3_RAW_DTO);
@@ -480,6 +490,7 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
       doc = clone(raw);
       doc.version = "4";
     }
+    // scicat-api.md §3: without ADMIN_GROUPS, no pid and only one's own ownerGroup.
     if (doc.pid !== undefined && !caller.admin) return nest(403, "Unauthorized to create this dataset", "Forbidden");
     if (!caller.admin && !caller.groups.includes(String(doc.ownerGroup))) return nest(403, "Unauthorized to create this dataset", "Forbidden");
     // datasets/02 "no pid: server generates one"
@@ -559,6 +570,7 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
     }
     if (method === "PATCH") return patchDataset(version, pid, body, caller, req.contentType, req.headers);
     if (method === "DELETE") {
+      // scicat-api.md §3 (not recorded; the client never deletes datasets).
       if (!caller?.admin) return FORBIDDEN;
       if (!store.datasets.delete(pid)) return nest(404, `dataset: ${pid} not found`, "Not Found");
       return { status: 200, body: {} };
@@ -614,6 +626,7 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
     const dataset = store.datasets.get(pid);
     // origdatablocks/03 "unknown dataset"
     if (!dataset || !canSee(dataset, caller)) return nest(404, `Dataset: ${pid} not found for attaching an origdatablock`, "Not Found");
+    // scicat-api.md §3: only the dataset's ownerGroup (or an admin) adds blocks.
     if (!caller.admin && !caller.groups.includes(String(dataset.ownerGroup))) return FORBIDDEN;
     // origdatablocks/01: ownerGroup/accessGroups from the dataset; each entry gets `_id`/`id`.
     // origdatablocks/06: an identical second block is stored too; the dataset's size becomes the sum of both.
@@ -629,6 +642,7 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
     if (id === undefined) {
       if (method === "POST") return createBlock((body ?? {}) as Doc, caller);
       if (method === "GET") {
+        // auth/07 "v4 list with garbage token", "v3 list with garbage token": 403 on v4, [] on v3.
         if (!caller) return version === "v4" ? FORBIDDEN : { status: 200, body: [] };
         const filter = parseFilter(query.get("filter"));
         // origdatablocks/04 "v4 list filtered by datasetId"
@@ -736,7 +750,8 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
         return;
       }
       let answer: Answer;
-      if (tooLarge) answer = INTERNAL; // the payload error is swallowed by the global filter: 500, not 413
+      // scicat-api.md §9: the payload error is swallowed by the global filter: 500, not 413.
+      if (tooLarge) answer = INTERNAL;
       else {
         const text = Buffer.concat(chunks).toString("utf8");
         options.onRequest?.({ method, url: req.url ?? "/", body: text });
