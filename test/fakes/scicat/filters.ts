@@ -95,6 +95,40 @@ function opMatches(stored: unknown, op: string, arg: unknown): boolean {
 
 const V4_OPERATORS = new Set(["$in", "$or", "$and", "$nor", "$eq", "$gt", "$gte", "$lt", "$lte", "$ne", "$nin", "$not", "$exists", "$regex", "$options"]);
 
+/**
+ * Mongo semantics as the v3 proposals service passes `filters.where` through untranslated (proposals/06): `$`
+ * operators work, and an object without them is an equality match on an embedded document, so a LoopBack
+ * `{inq: [...]}` matches nothing (the recording's 500 there is a stand-in artefact).
+ */
+export function matchMongo(doc: Doc, where: unknown): boolean {
+  if (where === undefined || where === null) return true;
+  if (typeof where !== "object") throw new FilterError("where must be an object");
+  for (const [key, condition] of Object.entries(where as Doc)) {
+    if (condition !== null && typeof condition === "object" && !Array.isArray(condition) && !Object.keys(condition).some((k) => k.startsWith("$"))) {
+      if (!equals(get(doc, key), condition)) return false;
+    } else if (!matchV4(doc, { [key]: condition })) return false;
+  }
+  return true;
+}
+
+const V4_FILTER_KEYS = new Set(["where", "fields", "limits", "include"]);
+
+/**
+ * The v4 filter is validated before it is used (datasets/05): unknown top-level keys, operators without `$`
+ * (LoopBack `inq`) and `limits.order` are 400s naming the property.
+ */
+export function checkV4Filter(filter: Doc): void {
+  for (const key of Object.keys(filter)) if (!V4_FILTER_KEYS.has(key)) throw new FilterError(`Property ${key} should not exist in the filter object`);
+  const where = filter.where;
+  if (where !== null && typeof where === "object" && !Array.isArray(where)) {
+    for (const [field, condition] of Object.entries(where as Doc)) {
+      if (field.startsWith("$") || condition === null || typeof condition !== "object" || Array.isArray(condition)) continue;
+      for (const op of Object.keys(condition as Doc)) if (!op.startsWith("$")) throw new FilterError(`Property where.${field}.${op} should not exist in the filter object`);
+    }
+  }
+  v4Limits(filter.limits);
+}
+
 export function matchV4(doc: Doc, where: unknown): boolean {
   if (where === undefined || where === null) return true;
   for (const [key, condition] of Object.entries(where as Doc)) {
@@ -172,6 +206,7 @@ export function parseFilter(raw: string | null): Doc {
     return value as Doc;
   } catch (error) {
     if (error instanceof FilterError) throw error;
-    throw new FilterError("filter is not valid JSON");
+    // datasets/05 "filter not JSON"
+    throw new FilterError(`Invalid JSON in filter: ${(error as Error).message}`);
   }
 }

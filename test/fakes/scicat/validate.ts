@@ -37,8 +37,7 @@ export function validate(body: unknown, dto: Dto, options: { partial?: boolean; 
       if (!options.partial && key in dto.required) add(key, notEmptyRule(type), missingText(key, type));
       continue;
     }
-    const problem = checkType(key, value, type);
-    if (problem) add(key, problem[0], problem[1]);
+    for (const [rule, text] of checkType(key, value, type)) add(key, rule, text);
   }
   return errors;
 }
@@ -54,8 +53,10 @@ function missingText(key: string, type: FieldType): string {
     case "date":
       return `${key} must be a valid ISO 8601 date string`;
     case "number":
-    case "int":
       return `${key} must be a number conforming to the specified constraints`;
+    case "int":
+      // origdatablocks/03 "missing size": the block DTO's size is @IsInt
+      return `${key} must be an integer number`;
     case "datafiles":
       return `${key} should not be empty`;
     default:
@@ -63,49 +64,57 @@ function missingText(key: string, type: FieldType): string {
   }
 }
 
-function checkType(key: string, value: unknown, type: FieldType): [string, string] | undefined {
+function checkType(key: string, value: unknown, type: FieldType): [string, string][] {
+  const one = (rule: string, text: string): [string, string][] => [[rule, text]];
   switch (type) {
     case "any":
-      return undefined;
+      return [];
     case "string":
-      return typeof value === "string" ? undefined : ["isString", `${key} must be a string`];
+      return typeof value === "string" ? [] : one("isString", `${key} must be a string`);
     case "email":
-      return typeof value === "string" && EMAIL.test(value) ? undefined : ["isEmail", `${key} must be an email`];
+      return typeof value === "string" && EMAIL.test(value) ? [] : one("isEmail", `${key} must be an email`);
     case "emails":
       return typeof value === "string" && value.split(";").every((e) => EMAIL.test(e.trim()))
-        ? undefined
-        : ["customEmailList", `Expected an email or a list of semicolon separated emails, got ${String(value)}`];
+        ? [] : one("customEmailList", `Expected an email or a list of semicolon separated emails, got ${String(value)}`);
     case "date":
-      return typeof value === "string" && ISO.test(value) && !Number.isNaN(Date.parse(value)) ? undefined : ["isDateString", `${key} must be a valid ISO 8601 date string`];
+      return typeof value === "string" && ISO.test(value) && !Number.isNaN(Date.parse(value)) ? [] : one("isDateString", `${key} must be a valid ISO 8601 date string`);
     case "number":
-      return typeof value === "number" && Number.isFinite(value) ? undefined : ["isNumber", `${key} must be a number conforming to the specified constraints`];
+      return typeof value === "number" && Number.isFinite(value) ? [] : one("isNumber", `${key} must be a number conforming to the specified constraints`);
     case "int":
-      return Number.isInteger(value) ? undefined : ["isInt", `${key} must be an integer number`];
+      return Number.isInteger(value) ? [] : one("isInt", `${key} must be an integer number`);
     case "boolean":
-      return typeof value === "boolean" ? undefined : ["isBoolean", `${key} must be a boolean value`];
+      return typeof value === "boolean" ? [] : one("isBoolean", `${key} must be a boolean value`);
     case "object":
-      return typeof value === "object" && !Array.isArray(value) ? undefined : ["isObject", `${key} must be an object`];
+      return typeof value === "object" && !Array.isArray(value) ? [] : one("isObject", `${key} must be an object`);
     case "array":
-      return Array.isArray(value) ? undefined : ["isArray", `${key} must be an array`];
+      return Array.isArray(value) ? [] : one("isArray", `${key} must be an array`);
     case "strings":
-      return Array.isArray(value) && value.every((v) => typeof v === "string") ? undefined : ["isString", `each value in ${key} must be a string`];
+      return Array.isArray(value) && value.every((v) => typeof v === "string") ? [] : one("isString", `each value in ${key} must be a string`);
     case "datafiles": {
-      if (!Array.isArray(value)) return ["isArray", `${key} must be an array`];
-      if (value.length === 0) return ["arrayNotEmpty", `${key} should not be empty`];
-      for (const f of value) {
-        const file = f as Record<string, unknown>;
-        if (typeof file !== "object" || file === null) return ["nested", `${key} must contain objects`];
-        for (const k of Object.keys(file)) if (!DATAFILE_FIELDS.has(k)) return ["whitelistValidation", `${key}.property ${k} should not exist`];
-        if (typeof file.path !== "string") return ["isString", `${key}.path must be a string`];
-        if (typeof file.size !== "number") return ["isNumber", `${key}.size must be a number conforming to the specified constraints`];
-        if (typeof file.time !== "string" || Number.isNaN(Date.parse(file.time))) return ["isDateString", `${key}.time must be a valid ISO 8601 date string`];
-      }
-      return undefined;
+      if (!Array.isArray(value)) return one("isArray", `${key} must be an array`);
+      if (value.length === 0) return one("arrayNotEmpty", `${key} should not be empty`);
+      return value.flatMap((entry, i) => dataFileProblems(`${key}.${i}`, entry));
     }
   }
 }
 
-const DATAFILE_FIELDS = new Set(["path", "size", "time", "chk", "uid", "gid", "perm", "type", "_id"]);
+/**
+ * class-validator's nested DataFile errors: one message per entry and per unknown key, entry by entry
+ * (origdatablocks/05 (a), (c), (d): `dataFileList.0.property id should not exist`; origdatablocks/03 "file without time").
+ */
+function dataFileProblems(prefix: string, entry: unknown): [string, string][] {
+  if (typeof entry !== "object" || entry === null || Array.isArray(entry)) return [["nested", `${prefix} must be an object`]];
+  const file = entry as Record<string, unknown>;
+  const problems: [string, string][] = [];
+  for (const k of Object.keys(file)) if (!DATAFILE_FIELDS.has(k)) problems.push(["whitelistValidation", `${prefix}.property ${k} should not exist`]);
+  if (typeof file.path !== "string") problems.push(["isString", `${prefix}.path must be a string`]);
+  if (typeof file.size !== "number") problems.push(["isNumber", `${prefix}.size must be a number conforming to the specified constraints`]);
+  if (typeof file.time !== "string" || !ISO.test(file.time) || Number.isNaN(Date.parse(file.time))) problems.push(["isDateString", `${prefix}.time must be a valid ISO 8601 date string`]);
+  return problems;
+}
+
+// The DataFile DTO: `_id` and `id`, which the server adds to every stored entry, are not in it (origdatablocks/05 (a)).
+const DATAFILE_FIELDS = new Set(["path", "size", "time", "chk", "uid", "gid", "perm", "type"]);
 
 const OWNABLE: Record<string, FieldType> = { accessGroups: "strings", instrumentGroup: "string" };
 
@@ -191,6 +200,6 @@ export const DATASET_V3_RAW_DTO: Dto = {
 };
 
 export const ORIGDATABLOCK_DTO: Dto = {
-  required: { datasetId: "string", size: "number", dataFileList: "datafiles" },
+  required: { datasetId: "string", size: "int", dataFileList: "datafiles" },
   optional: { ...OWNABLE, ownerGroup: "string", chkAlg: "string", isPublished: "boolean" },
 };
