@@ -254,12 +254,25 @@ export class Engine {
     const reconcile = await this.reconcile();
     const worker = this.worker();
     options.beforePush?.(worker);
-    const push = await worker.drain({
-      forever: false,
-      ...(options.maxProbesWhenDown !== undefined ? { maxProbesWhenDown: options.maxProbesWhenDown } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    return { reconcile, push };
+    // A signal stops leasing at once; pushes still in flight get sync.shutdownTimeoutMs, then their exchanges
+    // are cut (the records stay pending, no attempt spent) so a slow or trickling catalog cannot hold the exit.
+    let cutTimer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      cutTimer = setTimeout(() => void this.closeDestinations(), this.config.sync.shutdownTimeoutMs);
+      cutTimer.unref();
+    };
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const push = await worker.drain({
+        forever: false,
+        ...(options.maxProbesWhenDown !== undefined ? { maxProbesWhenDown: options.maxProbesWhenDown } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      return { reconcile, push };
+    } finally {
+      clearTimeout(cutTimer);
+      options.signal?.removeEventListener("abort", onAbort);
+    }
   }
 
   worker(): OutboxWorker {
@@ -282,6 +295,12 @@ export class Engine {
   }
 
   async close(): Promise<void> {
+    await this.closeDestinations();
+    this.store.close();
+  }
+
+  /** Release the catalogs' connections, ending exchanges still in flight. */
+  private async closeDestinations(): Promise<void> {
     for (const destination of this.destinations) {
       try {
         await destination.close();
@@ -289,7 +308,6 @@ export class Engine {
         this.logger.warn("closing destination failed", { destination: destination.name, error: (err as Error).message });
       }
     }
-    this.store.close();
   }
 }
 

@@ -31,6 +31,8 @@ export const blockDocument = z.looseObject({
   _id: z.string().min(1).optional(),
   id: z.string().min(1).optional(),
   size: z.number().optional(),
+  ownerGroup: z.string().optional(),
+  accessGroups: z.array(z.string()).optional(),
   dataFileList: z.array(z.looseObject({ path: z.string(), size: z.number(), time: z.string() })),
 }).refine((b) => b._id !== undefined || b.id !== undefined, { message: "it has neither _id nor id" });
 

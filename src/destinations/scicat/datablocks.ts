@@ -20,7 +20,7 @@ export interface DataFile {
   time: string;
 }
 
-interface StoredBlock {
+interface StoredBlock extends BlockGroups {
   _id: string;
   size?: number | undefined;
   dataFileList: (DataFile & Record<string, unknown>)[];
@@ -58,10 +58,11 @@ export async function pushDatablocks(deps: DatablockDeps, payload: DatablockPayl
   try {
     const api = await deps.routes.api();
     const blocks = options.knownEmpty ? [] : await readBlocks(deps, pid);
-    const plan = planDatablocks(blocks, payload.files, deps.config);
+    const plan = planDatablocks(blocks, payload.files, deps.config, { ownerGroup: payload.ownerGroup, accessGroups: payload.accessGroups });
     for (const update of plan.updates) {
+      const body = { ...(update.files ? { dataFileList: update.files, size: sizeOf(update.files) } : {}), ...update.groups };
       const response = await deps.client.call(
-        { method: "PATCH", path: deps.routes.origdatablock(api, update.id), body: { dataFileList: update.files, size: sizeOf(update.files) } },
+        { method: "PATCH", path: deps.routes.origdatablock(api, update.id), body },
         `updating origdatablock ${update.id} of dataset ${pid}`,
       );
       expectAnswer(response, blockDocument, "the updated origdatablock as JSON");
@@ -108,16 +109,25 @@ async function readBlocks(deps: Pick<DatablockDeps, "client" | "routes">, pid: s
   // 404 here means the dataset is missing or invisible: a dependency problem, retried later.
   const response = await deps.client.call({ method: "GET", path: deps.routes.datasetBlocks(pid) }, `reading the origdatablocks of dataset ${pid}`);
   const blocks = expectAnswer(response, z.array(blockDocument), `a JSON list of the origdatablocks of dataset ${pid}`);
-  return blocks.map((b) => ({ _id: String(b._id ?? b.id), size: b.size, dataFileList: b.dataFileList }));
+  return blocks.map((b) => ({ _id: String(b._id ?? b.id), size: b.size, dataFileList: b.dataFileList, ownerGroup: b.ownerGroup, accessGroups: b.accessGroups }));
+}
+
+export interface BlockGroups {
+  ownerGroup?: string | undefined;
+  accessGroups?: string[] | undefined;
 }
 
 export interface DatablockPlan {
-  updates: { id: string; files: DataFile[] }[];
+  /** PATCH bodies: clean file entries when files changed, the groups when they changed. */
+  updates: { id: string; files?: DataFile[]; groups?: BlockGroups }[];
   additions: DataFile[][];
 }
 
-/** Pure: what to patch and what to post so the catalog lists each desired file once, as it is now. */
-export function planDatablocks(blocks: StoredBlock[], desired: DataFile[], limits: Pick<ScicatConfig, "maxFilesPerBlock" | "maxBytesPerBlock">): DatablockPlan {
+/**
+ * Pure: what to patch and what to post so the catalog lists each desired file once, as it is now, and every
+ * block carries the dataset's groups (a block is readable by its own groups, not by its dataset's).
+ */
+export function planDatablocks(blocks: StoredBlock[], desired: DataFile[], limits: Pick<ScicatConfig, "maxFilesPerBlock" | "maxBytesPerBlock">, groups: BlockGroups = {}): DatablockPlan {
   const wanted = new Map(desired.map((f) => [f.path, f]));
   const present = new Set<string>();
   const updates: DatablockPlan["updates"] = [];
@@ -130,10 +140,17 @@ export function planDatablocks(blocks: StoredBlock[], desired: DataFile[], limit
       changed = true;
       return { ...stored, size: want.size, time: want.time };
     });
-    if (changed) updates.push({ id: block._id, files: files.map(cleanDataFile) });
+    const regroup = groupsDiffer(block, groups);
+    if (changed || regroup) updates.push({ id: block._id, ...(changed ? { files: files.map(cleanDataFile) } : {}), ...(regroup ? { groups } : {}) });
   }
   const missing = desired.filter((f) => !present.has(f.path));
   return { updates, additions: splitIntoBlocks(missing, limits) };
+}
+
+function groupsDiffer(block: BlockGroups, wanted: BlockGroups): boolean {
+  const owner = wanted.ownerGroup !== undefined && block.ownerGroup !== wanted.ownerGroup;
+  const access = wanted.accessGroups !== undefined && JSON.stringify(block.accessGroups ?? []) !== JSON.stringify(wanted.accessGroups);
+  return owner || access;
 }
 
 /** Consecutive chunks, each within both limits (a single file larger than the byte limit gets a block of its own). */
