@@ -79,9 +79,7 @@ export interface ScicatFake {
   readonly requests: RequestLogEntry[];
   writeCount(): number;
   resetRequests(): void;
-  failNext(count: number, status: number, options?: { match?: FaultMatch; body?: unknown; raw?: RawBody; retryAfterSeconds?: number }): void;
-  /** The next matching requests are served, but their answer trickles one byte every `tickMs` (a dying proxy). */
-  trickleNext(count: number, match?: FaultMatch, tickMs?: number): void;
+  failNext(count: number, status: number, options?: { match?: FaultMatch; body?: unknown; retryAfterSeconds?: number }): void;
   resetNext(count: number, match?: FaultMatch): void;
   hangNext(count: number, match?: FaultMatch): void;
   loseResponseNext(count: number, match?: FaultMatch): void;
@@ -94,22 +92,12 @@ export interface ScicatFake {
 }
 
 interface Fault {
-  kind: "fail" | "reset" | "hang" | "lose" | "trickle";
+  kind: "fail" | "reset" | "hang" | "lose";
   remaining: number;
   match?: FaultMatch | undefined;
   status?: number;
   body?: unknown;
-  /** A body sent as it is (a proxy's maintenance page); an empty text goes without content-type. */
-  raw?: RawBody | undefined;
   retryAfterSeconds?: number | undefined;
-  /** trickle: one byte of the real answer every this many milliseconds. */
-  tickMs?: number | undefined;
-}
-
-/** What a reverse proxy or maintenance page in front of the catalog answers instead of SciCat. */
-export interface RawBody {
-  text: string;
-  contentType?: string;
 }
 
 interface Answer {
@@ -758,11 +746,6 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
         const status = fault.status ?? 500;
         const body = fault.body ?? (status === 500 ? "Internal server error" : { message: http.STATUS_CODES[status] ?? "Error", statusCode: status });
         log(method, path, status);
-        if (fault.raw) {
-          res.writeHead(status, { "content-length": Buffer.byteLength(fault.raw.text), ...(fault.raw.contentType ? { "content-type": fault.raw.contentType } : {}) });
-          res.end(fault.raw.text);
-          return;
-        }
         send(res, { status, body, ...(fault.retryAfterSeconds !== undefined ? { headers: { "retry-after": String(fault.retryAfterSeconds) } } : {}) });
         return;
       }
@@ -792,31 +775,9 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
         return;
       }
       log(method, path, answer.status);
-      if (fault?.kind === "trickle") return trickle(res, answer, fault.tickMs ?? 200);
       send(res, answer);
     });
   });
-
-  /** The whole answer, announced in full and sent a byte at a time: only a deadline on the whole exchange ends it. */
-  const trickle = (res: http.ServerResponse, answer: Answer, tickMs: number) => {
-    const text = Buffer.from(answer.body === undefined ? "" : JSON.stringify(answer.body));
-    res.writeHead(answer.status, { "content-type": "application/json; charset=utf-8", "content-length": text.length });
-    hung.add(res);
-    let sent = 0;
-    const timer = setInterval(() => {
-      if (res.destroyed || sent >= text.length) {
-        clearInterval(timer);
-        if (!res.destroyed) res.end();
-        return;
-      }
-      res.write(text.subarray(sent, sent + 1));
-      sent++;
-    }, tickMs);
-    res.on("close", () => {
-      clearInterval(timer);
-      hung.delete(res);
-    });
-  };
   server.keepAliveTimeout = 30_000;
   server.on("connection", (socket) => {
     sockets.add(socket);
@@ -859,8 +820,7 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
     requests,
     writeCount: () => requests.filter((r) => r.write).length,
     resetRequests: () => void requests.splice(0),
-    failNext: (count, status, o = {}) => addFault({ kind: "fail", remaining: count, status, match: o.match, body: o.body, raw: o.raw, retryAfterSeconds: o.retryAfterSeconds }),
-    trickleNext: (count, match, tickMs) => addFault({ kind: "trickle", remaining: count, match, tickMs }),
+    failNext: (count, status, o = {}) => addFault({ kind: "fail", remaining: count, status, match: o.match, body: o.body, retryAfterSeconds: o.retryAfterSeconds }),
     resetNext: (count, match) => addFault({ kind: "reset", remaining: count, match }),
     hangNext: (count, match) => addFault({ kind: "hang", remaining: count, match }),
     loseResponseNext: (count, match) => addFault({ kind: "lose", remaining: count, match }),
