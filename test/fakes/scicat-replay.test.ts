@@ -381,3 +381,41 @@ describe("the fake SciCat replays the recorded exchanges", () => {
     });
   });
 });
+
+/** What comparing shapes cannot show: the values behind the recorded surprises. */
+describe("the fake SciCat keeps the recorded values that matter", () => {
+  let replayer: Replayer;
+  const run = (file: string, label: string) => {
+    const exchange = load(file).exchanges.find((e) => e.label === label);
+    if (!exchange) throw new Error(`${file} has no exchange ${label}`);
+    return replayer.send(exchange);
+  };
+  type Block = { _id: string; dataFileList: { _id: string; id: string }[] };
+
+  beforeAll(async () => {
+    replayer = await Replayer.start(load("origdatablocks/05-patch-datafilelist.json").runTag);
+    await replayInto(replayer, "origdatablocks/04-list-by-dataset.json", new Set());
+  });
+  afterAll(async () => {
+    await replayer?.close();
+  });
+
+  it("gives each file entry one ObjectId-like string as both _id and id, and new ones after a block PATCH (surprises 1, 3)", async () => {
+    const before = (await run("origdatablocks/05-patch-datafilelist.json", "read blocks")).json as Block[];
+    const entries = before[0]!.dataFileList;
+    for (const entry of entries) {
+      expect(entry._id).toMatch(/^[0-9a-f]{24}$/);
+      expect(entry.id).toBe(entry._id);
+    }
+    expect((await run("origdatablocks/05-patch-datafilelist.json", "(b) clean entries")).status).toBe(200);
+    const after = (await run("origdatablocks/05-patch-datafilelist.json", "read blocks again")).json as Block[];
+    const old = new Set(entries.map((e) => e._id));
+    for (const entry of after[0]!.dataFileList) expect(old.has(entry._id)).toBe(false);
+  });
+
+  it("names instruments PID_PREFIX + uuid without a slash (surprise 22)", async () => {
+    const instrument = replayer.fake.instruments()[0]!;
+    expect(instrument.pid).toMatch(/^20\.500\.12269[0-9a-f]{8}-[0-9a-f-]{27}$/);
+    expect(instrument._id).toBe(instrument.pid);
+  });
+});
