@@ -15,8 +15,14 @@ import { startScicatFake, type ScicatFake } from "./scicat/index.js";
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURES = path.join(HERE, "../fixtures/scicat-exchanges");
 
+interface JwtShape {
+  header: Record<string, string>;
+  payloadKeys: string[];
+  expMinusIat: number;
+}
 interface Exchange {
   label?: string;
+  jwtShapes?: Record<string, JwtShape>;
   request: { method: string; path: string; query: Record<string, string> | null; headers: Record<string, string>; body: unknown };
   response: { status: number; headers: Record<string, string>; bodyKind: "json" | "text" | "empty"; body: unknown };
 }
@@ -207,7 +213,7 @@ class Replayer {
     } catch {
       json = undefined;
     }
-    return { status: response.status, contentType: response.headers.get("content-type"), text, json };
+    return { status: response.status, contentType: response.headers.get("content-type"), etag: response.headers.get("etag"), location: response.headers.get("location"), text, json };
   }
 
   /** Learns the fake's ids (and minted tokens, updatedAt) from an answer to a recorded request. */
@@ -237,6 +243,8 @@ class Replayer {
 interface Answer {
   status: number;
   contentType: string | null;
+  etag: string | null;
+  location: string | null;
   text: string;
   json: unknown;
 }
@@ -302,6 +310,26 @@ function summarisedDifferences(summary: Record<string, unknown>, actual: unknown
     const keys = Object.keys(actual[0] as object);
     const missing = (summary.itemKeys as string[]).filter((k) => !keys.includes(k));
     if (missing.length) out.push(`list items lack ${missing.join(", ")}`);
+  }
+  return out;
+}
+
+/** The decoded tokens in an answer against the recorded `jwtShapes`: header, payload keys, lifetime. */
+function jwtDifferences(exchange: Exchange, index: number, body: unknown): string[] {
+  const out: string[] = [];
+  for (const [at, shape] of Object.entries(exchange.jwtShapes ?? {})) {
+    const key = at.slice(`$.exchanges[${index}].response.body.`.length);
+    const token = isObject(body) ? body[key] : undefined;
+    const [header, payload] = typeof token === "string" ? token.split(".") : [];
+    if (!header || !payload) {
+      out.push(`${key}: no JWT from the fake`);
+      continue;
+    }
+    const decode = (part: string) => JSON.parse(Buffer.from(part, "base64url").toString("utf8")) as Record<string, unknown>;
+    const claims = decode(payload);
+    if (JSON.stringify(decode(header)) !== JSON.stringify(shape.header)) out.push(`${key}: JWT header ${JSON.stringify(decode(header))}`);
+    if (JSON.stringify(Object.keys(claims).sort()) !== JSON.stringify([...shape.payloadKeys].sort())) out.push(`${key}: JWT claims ${Object.keys(claims).sort().join(",")} vs recorded ${shape.payloadKeys.join(",")}`);
+    if (Number(claims.exp) - Number(claims.iat) !== shape.expMinusIat) out.push(`${key}: JWT lifetime ${Number(claims.exp) - Number(claims.iat)} s, recorded ${shape.expMinusIat} s`);
   }
   return out;
 }
@@ -372,12 +400,54 @@ describe("the fake SciCat replays the recorded exchanges", () => {
       if (answer.status !== recorded.status) problems.push(`status ${recorded.status} recorded, ${answer.status} from the fake (${answer.text.slice(0, 300)})`);
       const wantedType = expectedContentType(exchange);
       if ((wantedType === null) !== (answer.contentType === null)) problems.push(`content-type ${String(wantedType)} recorded, ${String(answer.contentType)} from the fake`);
+      // Surprise 34: JSON answers carry a weak ETag; no answer carries a Location.
+      if (recorded.headers.etag !== undefined && !/^W\/"/.test(answer.etag ?? "")) problems.push(`a weak ETag recorded, ${String(answer.etag)} from the fake`);
+      if (answer.location !== null) problems.push(`no Location recorded, ${answer.location} from the fake`);
       if (recorded.bodyKind === "empty") {
         if (answer.text !== "") problems.push(`an empty body recorded, ${answer.text.slice(0, 200)} from the fake`);
       } else if (problems.length === 0) {
         problems.push(...shapeDifferences(replayer.substitute(recorded.body), answer.json, volatileFor(recording, index)));
       }
+      problems.push(...jwtDifferences(exchange, index, answer.json));
       expect(problems, `${file} ${labelOf(exchange, index)}`).toEqual([]);
     });
+  });
+});
+
+/** What comparing shapes cannot show: the values behind the recorded surprises. */
+describe("the fake SciCat keeps the recorded values that matter", () => {
+  let replayer: Replayer;
+  const run = (file: string, label: string) => {
+    const exchange = load(file).exchanges.find((e) => e.label === label);
+    if (!exchange) throw new Error(`${file} has no exchange ${label}`);
+    return replayer.send(exchange);
+  };
+  type Block = { _id: string; dataFileList: { _id: string; id: string }[] };
+
+  beforeAll(async () => {
+    replayer = await Replayer.start(load("origdatablocks/05-patch-datafilelist.json").runTag);
+    await replayInto(replayer, "origdatablocks/04-list-by-dataset.json", new Set());
+  });
+  afterAll(async () => {
+    await replayer?.close();
+  });
+
+  it("gives each file entry one ObjectId-like string as both _id and id, and new ones after a block PATCH (surprises 1, 3)", async () => {
+    const before = (await run("origdatablocks/05-patch-datafilelist.json", "read blocks")).json as Block[];
+    const entries = before[0]!.dataFileList;
+    for (const entry of entries) {
+      expect(entry._id).toMatch(/^[0-9a-f]{24}$/);
+      expect(entry.id).toBe(entry._id);
+    }
+    expect((await run("origdatablocks/05-patch-datafilelist.json", "(b) clean entries")).status).toBe(200);
+    const after = (await run("origdatablocks/05-patch-datafilelist.json", "read blocks again")).json as Block[];
+    const old = new Set(entries.map((e) => e._id));
+    for (const entry of after[0]!.dataFileList) expect(old.has(entry._id)).toBe(false);
+  });
+
+  it("names instruments PID_PREFIX + uuid without a slash (surprise 22)", async () => {
+    const instrument = replayer.fake.instruments()[0]!;
+    expect(instrument.pid).toMatch(/^20\.500\.12269[0-9a-f]{8}-[0-9a-f-]{27}$/);
+    expect(instrument._id).toBe(instrument.pid);
   });
 });

@@ -1,2 +1,2 @@
 export { startScicatFake } from "./server.js";
-export type { FaultMatch, RequestLogEntry, ScicatFake, ScicatFakeOptions, ScicatFakeUser } from "./server.js";
+export type { FailOptions, FaultMatch, RequestLogEntry, ScicatFake, ScicatFakeOptions, ScicatFakeUser } from "./server.js";

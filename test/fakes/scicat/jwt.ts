@@ -1,29 +1,31 @@
 import { createHmac, randomBytes } from "node:crypto";
 
-/** HS256 JWTs like the backend's (scicat-api.md §2): the user document minus password, with iat and exp. */
+/**
+ * HS256 JWTs like the backend's (scicat-api.md §2): the user document minus password, with iat and exp, and no
+ * other claim (auth/01 jwtShapes). Each token is signed with a key of its own, so two tokens issued to one user in
+ * the same second still differ, and `expireAll` can retire every earlier one.
+ */
 export class TokenIssuer {
-  private readonly secret = randomBytes(32);
-  /** Tokens still honoured; `expireAll` empties it, so every earlier token becomes anonymous. */
-  private readonly live = new Set<string>();
+  /** Tokens still honoured, with the key each was signed with. */
+  private readonly live = new Map<string, Buffer>();
 
   issue(claims: Record<string, unknown>, ttlSeconds: number): { token: string; iat: number; exp: number } {
     const iat = Math.floor(Date.now() / 1000);
     const exp = iat + ttlSeconds;
+    const key = randomBytes(32);
     const header = b64({ alg: "HS256", typ: "JWT" });
-    const payload = b64({ ...claims, iat, exp, nonce: randomBytes(6).toString("hex") });
-    const signature = createHmac("sha256", this.secret).update(`${header}.${payload}`).digest("base64url");
-    const token = `${header}.${payload}.${signature}`;
-    this.live.add(token);
+    const payload = b64({ ...claims, iat, exp });
+    const token = `${header}.${payload}.${sign(key, header, payload)}`;
+    this.live.set(token, key);
     return { token, iat, exp };
   }
 
-  /** The claims of a valid, unexpired, not revoked token; undefined otherwise (the request is anonymous). */
+  /** The claims of a valid, unexpired, not retired token; undefined otherwise (the request is anonymous). */
   verify(token: string): Record<string, unknown> | undefined {
-    if (!this.live.has(token)) return undefined;
+    const key = this.live.get(token);
+    if (!key) return undefined;
     const [header, payload, signature] = token.split(".");
-    if (!header || !payload || !signature) return undefined;
-    const expected = createHmac("sha256", this.secret).update(`${header}.${payload}`).digest("base64url");
-    if (expected !== signature) return undefined;
+    if (!header || !payload || !signature || sign(key, header, payload) !== signature) return undefined;
     const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Record<string, unknown>;
     if (typeof claims.exp !== "number" || claims.exp * 1000 <= Date.now()) return undefined;
     return claims;
@@ -32,6 +34,10 @@ export class TokenIssuer {
   expireAll(): void {
     this.live.clear();
   }
+}
+
+function sign(key: Buffer, header: string, payload: string): string {
+  return createHmac("sha256", key).update(`${header}.${payload}`).digest("base64url");
 }
 
 function b64(value: unknown): string {

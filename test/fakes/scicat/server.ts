@@ -79,10 +79,16 @@ export interface ScicatFake {
   readonly requests: RequestLogEntry[];
   writeCount(): number;
   resetRequests(): void;
-  failNext(count: number, status: number, options?: { match?: FaultMatch; body?: unknown; retryAfterSeconds?: number }): void;
+  /**
+   * The next `count` matching requests get `status` and do nothing. `body` is sent as JSON; `text` is sent verbatim
+   * with `contentType` (none when left out): a maintenance page (`text/html`) or an empty answer (`""`), even with 200.
+   */
+  failNext(count: number, status: number, options?: FailOptions): void;
   resetNext(count: number, match?: FaultMatch): void;
   hangNext(count: number, match?: FaultMatch): void;
   loseResponseNext(count: number, match?: FaultMatch): void;
+  /** The next `count` matching requests get 200 headers, then one byte of body every `intervalMs` (default 200), never ending. */
+  trickleNext(count: number, match?: FaultMatch, options?: { intervalMs?: number }): void;
   expireTokens(): void;
   /** From now on, every token issued so far expires after each `writes` successful write requests (0 stops it). */
   expireTokensEvery(writes: number): void;
@@ -91,13 +97,21 @@ export interface ScicatFake {
   clearFaults(): void;
 }
 
+export interface FailOptions {
+  match?: FaultMatch;
+  body?: unknown;
+  text?: string;
+  contentType?: string;
+  retryAfterSeconds?: number;
+}
+
 interface Fault {
-  kind: "fail" | "reset" | "hang" | "lose";
+  kind: "fail" | "reset" | "hang" | "lose" | "trickle";
   remaining: number;
   match?: FaultMatch | undefined;
   status?: number;
-  body?: unknown;
-  retryAfterSeconds?: number | undefined;
+  fail?: FailOptions;
+  intervalMs?: number;
 }
 
 interface Answer {
@@ -413,7 +427,7 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
       const where = coercion ? coerceDates(filter.where) : filter.where;
       const list = [...spec.map.values()].filter((d) => visible(d) && matchV3(d, where));
       const limited = page(list, v3Limits(filter.limits)).map((d) => pickFields(clone(d), filter.fields));
-      // instruments/04 "findOne"
+      // instruments/04 "findOne"; none found is not recorded: an empty 200, as for a GET of an unknown instrument.
       if (id !== undefined) return limited[0] ? { status: 200, body: limited[0] } : { status: 200 };
       return { status: 200, body: limited };
     }
@@ -733,6 +747,19 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
       req.resume();
       return;
     }
+    if (fault?.kind === "trickle") {
+      // Headers at once, then a byte at a time: an idle timeout never fires, only a deadline for the whole answer.
+      log(method, path, 200);
+      hung.add(res);
+      req.resume();
+      res.writeHead(200, { "content-type": "application/json; charset=utf-8" });
+      const timer = setInterval(() => res.write(" "), fault.intervalMs ?? 200);
+      res.on("close", () => {
+        clearInterval(timer);
+        hung.delete(res);
+      });
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;
@@ -744,9 +771,16 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
     req.on("end", () => {
       if (fault?.kind === "fail") {
         const status = fault.status ?? 500;
-        const body = fault.body ?? (status === 500 ? "Internal server error" : { message: http.STATUS_CODES[status] ?? "Error", statusCode: status });
+        const o = fault.fail ?? {};
+        const headers: Record<string, string> = o.retryAfterSeconds !== undefined ? { "retry-after": String(o.retryAfterSeconds) } : {};
         log(method, path, status);
-        send(res, { status, body, ...(fault.retryAfterSeconds !== undefined ? { headers: { "retry-after": String(fault.retryAfterSeconds) } } : {}) });
+        if (o.text !== undefined) {
+          res.writeHead(status, { ...(o.contentType ? { "content-type": o.contentType } : {}), "content-length": Buffer.byteLength(o.text), ...headers });
+          res.end(o.text);
+          return;
+        }
+        const body = o.body ?? (status === 500 ? "Internal server error" : { message: http.STATUS_CODES[status] ?? "Error", statusCode: status });
+        send(res, { status, body, headers });
         return;
       }
       let answer: Answer;
@@ -820,10 +854,11 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
     requests,
     writeCount: () => requests.filter((r) => r.write).length,
     resetRequests: () => void requests.splice(0),
-    failNext: (count, status, o = {}) => addFault({ kind: "fail", remaining: count, status, match: o.match, body: o.body, retryAfterSeconds: o.retryAfterSeconds }),
+    failNext: (count, status, o = {}) => addFault({ kind: "fail", remaining: count, status, match: o.match, fail: o }),
     resetNext: (count, match) => addFault({ kind: "reset", remaining: count, match }),
     hangNext: (count, match) => addFault({ kind: "hang", remaining: count, match }),
     loseResponseNext: (count, match) => addFault({ kind: "lose", remaining: count, match }),
+    trickleNext: (count, match, o = {}) => addFault({ kind: "trickle", remaining: count, match, ...(o.intervalMs !== undefined ? { intervalMs: o.intervalMs } : {}) }),
     expireTokens: () => tokens.expireAll(),
     expireTokensEvery: (writes) => {
       expireEvery = writes;
