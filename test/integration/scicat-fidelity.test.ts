@@ -92,7 +92,7 @@ describe("updates the real SciCat accepts", () => {
 describe("answers that are not what was asked for", () => {
   it("a create answered with a maintenance page is an error naming the URL, and the dataset still lands once", async () => {
     const w = await worlds.open({ beamtimes: [closedBeamtime("2026-05-02")] });
-    w.scicat.failNext(1, 200, { match: { method: "POST", path: /\/v4\/datasets$/i }, raw: MAINTENANCE });
+    w.scicat.failNext(1, 200, { match: { method: "POST", path: /\/v4\/datasets$/i }, ...MAINTENANCE });
     const result = await sync(w);
     expect(result.code, result.stdout + result.stderr).toBe(0);
     const failures = w.uploadLog().filter((r) => r.success === 0);
@@ -106,8 +106,8 @@ describe("answers that are not what was asked for", () => {
     const w = await worlds.open({ beamtimes: [closedBeamtime("2026-05-03")] });
     expect((await sync(w)).code).toBe(0);
     const listing = { method: "GET", path: /\/origdatablocks$/i };
-    w.scicat.failNext(1, 200, { match: listing, raw: { text: "" } });
-    w.scicat.failNext(1, 200, { match: listing, raw: MAINTENANCE });
+    w.scicat.failNext(1, 200, { match: listing, text: "" });
+    w.scicat.failNext(1, 200, { match: listing, ...MAINTENANCE });
     const result = await runCli(["resync", "--all", "--config", w.configFile]);
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(w.uploadLog().filter((r) => r.success === 0).map((r) => r.error_message)).toEqual([expect.stringMatching(/an empty body \(no content-type\)/), expect.stringMatching(/an HTML page/)]);
@@ -139,7 +139,7 @@ describe("catalog-wide trouble is not a record's failure", () => {
     expect(waiting.pending).toBeGreaterThan(0);
 
     rewriteConfig(w, (doc) => ((doc.destinations!.scicat as Record<string, unknown>).password = w.password));
-    w.scicat.failNext(1, 200, { match: { method: "POST", path: /\/auth\/login$/i }, raw: MAINTENANCE });
+    w.scicat.failNext(1, 200, { match: { method: "POST", path: /\/auth\/login$/i }, ...MAINTENANCE });
     const healed = await sync(w);
     expect(healed.code, healed.stdout + healed.stderr).toBe(0);
     expect(w.scicat.datasets()).toHaveLength(2);
@@ -162,7 +162,7 @@ describe("catalog-wide trouble is not a record's failure", () => {
 describe("every exchange has a deadline", () => {
   it("an answer trickling a byte at a time is cut at timeoutMs and retried", async () => {
     const w = await worlds.open({ beamtimes: [closedBeamtime("2026-05-07")] }, { scicat: { timeoutMs: 1500 } });
-    w.scicat.trickleNext(1, { method: "POST", path: /\/v4\/datasets$/i }, 100);
+    w.scicat.trickleNext(1, { method: "POST", path: /\/v4\/datasets$/i }, { intervalMs: 100 });
     const result = await sync(w);
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(w.uploadLog().filter((r) => r.success === 0).map((r) => r.error_message)).toEqual([expect.stringMatching(/no answer from SciCat within 1500 ms for the whole exchange/)]);
@@ -171,7 +171,7 @@ describe("every exchange has a deadline", () => {
 
   it("SIGTERM ends a sync stuck on a trickling answer after sync.shutdownTimeoutMs, its record left pending", async () => {
     const w = await worlds.open({ beamtimes: [closedBeamtime("2026-05-08")] }, { scicat: { timeoutMs: 600_000 }, config: { sync: { concurrency: 1, shutdownTimeoutMs: 300 } } });
-    w.scicat.trickleNext(1, { method: "POST", path: /\/v4\/datasets$/i }, 1000);
+    w.scicat.trickleNext(1, { method: "POST", path: /\/v4\/datasets$/i }, { intervalMs: 1000 });
     const proc = spawnCli(["sync", "--no-progress", "--config", w.configFile]);
     await waitFor(() => w.scicat.requests.some((r) => /\/v4\/datasets$/i.test(r.path)), { what: "the trickled create" });
     proc.child.kill("SIGTERM");
