@@ -56,7 +56,7 @@ export async function pushInvestigation(deps: SyncDeps, payload: IcatInvestigati
   if (!deps.config.createInvestigations) return result("skip");
 
   let writes = 0;
-  const changes = changedFields(existing, ownedFields(payload), ["startDate", "endDate"]);
+  const changes = changedFields(existing, ownedFields(payload), deps.precision, ["startDate", "endDate"]);
   if (Object.keys(changes).length > 0) {
     await deps.api.write([{ Investigation: { id, ...changes } }]);
     writes++;
