@@ -22,7 +22,7 @@ export function updateTimeoutMs(config: IcatConfig, children: number): number {
   return config.timeoutMs + children * UPDATE_MS_PER_CHILD;
 }
 
-/** Allowance per child row an update walks (Dataset.postMergeFixup loads and re-checks each one). */
+/** Allowance per child row an update walks (EntityBaseBean.preparePersist loads and re-checks each one). */
 const UPDATE_MS_PER_CHILD = 2;
 
 /** Remote ids are ICAT ids as strings; anything else is not a usable hint. */

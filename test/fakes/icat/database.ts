@@ -8,7 +8,7 @@ import type { Row } from "./store.js";
  * database, and the explanation the server then finds is not about that value (see `DatabaseRefusal`).
  *
  * - "mysql" (MySQL/MariaDB, the usual deployment): `DATETIME` without fractional seconds, so dates lose their
- *   milliseconds (icat.server's own REST tests read back `…:47.000Z`); the `utf8` (3-byte) charset refuses
+ *   milliseconds (icat.server's own REST tests, TestRS, read back `…:47.000Z`); the `utf8` (3-byte) charset refuses
  *   characters outside the Basic Multilingual Plane; `DOUBLE` keeps a Double as it is.
  * - "oracle": `TIMESTAMP` keeps milliseconds; `VARCHAR2(n)` counts bytes, not characters; Double columns are
  *   `NUMBER(38,19)`: 19 decimal places kept, 19 integer digits at most.

@@ -21,7 +21,7 @@ export interface WriteContext {
   /** false → INSUFFICIENT_PRIVILEGES for any create, update or delete. */
   mayWrite: boolean;
   database: Database;
-  /** Rows an update loaded besides the ones it changed (Dataset.postMergeFixup-like walks), summed per request. */
+  /** Rows an update loaded besides the ones it changed (EntityBaseBean.preparePersist walks), summed per request. */
   load: { rows: number };
 }
 
@@ -76,8 +76,6 @@ class OneWrite {
   private readonly pending = new Map<number, Row>();
   /** Existing entities the item named by id, in order: writeOne's localUpdates, which isUnique finds again. */
   private readonly referenced: { def: EntityDef; id: number }[] = [];
-  /** Updated rows as they were before this item. */
-  private readonly before = new Map<number, Row>();
 
   constructor(private readonly ctx: WriteContext) {}
 
@@ -97,9 +95,7 @@ class OneWrite {
     } else {
       const id = value.id;
       if (typeof id !== "number" || !Number.isSafeInteger(id)) throw badParameter(`Badly formatted id: ${JSON.stringify(id)}`);
-      const existing = this.find(def, id);
-      this.before.set(id, existing);
-      row = { ...existing };
+      row = { ...this.find(def, id) };
       this.ops.push({ kind: "update", def, row });
       this.pending.set(id, row);
       this.referenced.push({ def, id });
@@ -119,7 +115,7 @@ class OneWrite {
     }
     for (const op of this.ops) this.apply(op);
     if (refusal) throw this.explain(refusal);
-    for (const op of this.ops) if (op.kind === "update") this.walkChildren(op);
+    if (!create) this.walkChildren(def, row.id);
     // GateKeeper.performAuthorisation runs after the flush: a request that is wrong and not allowed is told it is wrong.
     if (!this.ctx.mayWrite) {
       const first = this.ops[0];
@@ -145,32 +141,24 @@ class OneWrite {
   }
 
   /**
-   * The cost of an update grows with the children (Dataset.postMergeFixup, Investigation indexing): a Dataset
-   * update re-checks every parameter (Parameter.check) and loads every Datafile; an Investigation whose title
-   * changes loads its whole tree.
+   * The cost of an update grows with the children: writeOne calls preparePersist(…, REST) on the top-level bean
+   * for updates too, and EntityBaseBean.preparePersist recurses through every to-many relationship, so an update
+   * of a Dataset loads every Datafile and re-checks every parameter (Parameter.check), and an update of an
+   * Investigation loads its whole tree.
    */
-  private walkChildren(op: Op): void {
+  private walkChildren(def: EntityDef, id: number): void {
     const { tx, load } = this.ctx;
-    const { def, row } = op;
-    if (def.name === "Dataset") {
-      for (const parameter of tx.children("DatasetParameter", "dataset", row.id)) {
-        const type = tx.get("ParameterType", parameter.type as number);
-        if (type?.enforced === true) checkEnforced(tx, type, parameter);
+    for (const relation of Object.values(def.oneToMany)) {
+      const childDef = tx.schema.get(relation.target);
+      if (!childDef) continue;
+      for (const child of tx.children(relation.target, relation.backRef, id)) {
         load.rows++;
-      }
-      load.rows += tx.children("Datafile", "dataset", row.id).length;
-    } else if (def.name === "Investigation" && tx.get(def.name, row.id)?.title !== this.before.get(row.id)?.title) {
-      const visit = (entity: EntityDef, parentId: number): void => {
-        for (const relation of Object.values(entity.oneToMany)) {
-          const childDef = tx.schema.get(relation.target);
-          if (!childDef) continue;
-          for (const child of tx.children(relation.target, relation.backRef, parentId)) {
-            load.rows++;
-            visit(childDef, child.id);
-          }
+        if (childDef.parameterOf) {
+          const type = tx.get("ParameterType", child.type as number);
+          if (type?.enforced === true) checkEnforced(tx, type, child);
         }
-      };
-      visit(def, row.id);
+        this.walkChildren(childDef, child.id);
+      }
     }
   }
 
