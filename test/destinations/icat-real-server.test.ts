@@ -255,6 +255,15 @@ describe("6. READ rules that hide relations", () => {
     expect((await outbox.push(dataset)).operation).toBe("skip");
     expect(fake.writeCount() - before).toBe(0);
   });
+
+  it("a sample the rules hide from its own creator is reported as a READ rule to fix, not as a clash to retry", async () => {
+    const { outbox, records } = await setup({ fake: { mayRead: (_user, entity) => entity !== "Sample" } });
+    const all = records(smallSnapshot({ runs: 1, files: 1 }));
+    await outbox.pushAll(all);
+    const error = await outbox.push(all.find((r) => r.kind === "sample")!).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect((error as Error).message).toMatch(/READ rules hide it — give it READ on Sample\. Server: Sample exists with/);
+  });
 });
 
 describe("7. a location left out comes back as null", () => {

@@ -5,7 +5,7 @@ import { jpqlId, jpqlString, type EntityRow } from "./api.js";
 import { findSample, investigationIdFor, parseRemoteId, remoteUrl, requireInvestigationId, updateTimeoutMs, type SyncDeps } from "./context.js";
 import { datafileFields, listDatafiles, syncDatafiles } from "./datafiles.js";
 import { changedFields, present, sameNumber } from "./diff.js";
-import { isIcatCode } from "./errors.js";
+import { hiddenByReadRules, isIcatCode } from "./errors.js";
 import { parameterTypeKey, type ReferenceData } from "./reference.js";
 import { DOUBLE_LIMIT } from "./schema.js";
 
@@ -95,7 +95,7 @@ export async function pushDataset(deps: SyncDeps, payload: IcatDatasetPayload, c
       // A concurrent writer, or our own earlier request whose answer was lost: it is there, so compare instead.
       if (!isIcatCode(err, "OBJECT_ALREADY_EXISTS")) throw err;
       existing = await findDataset(deps, investigationId, payload.name);
-      if (!existing) throw err;
+      if (!existing) throw err.serverMessage.startsWith("Dataset exists") ? hiddenByReadRules(err, "Dataset", `${payload.name}`) : err;
     }
   }
   return updateDataset(deps, existing, payload, parameters, sampleId);

@@ -33,6 +33,17 @@ export function isRequestCaused(err: IcatServerError): boolean {
   return err.code === "INTERNAL" && REQUEST_CAUSED_INTERNAL.test(err.serverMessage);
 }
 
+/**
+ * A create refused as OBJECT_ALREADY_EXISTS whose object a search by the same unique key does not return: the
+ * ingest user's READ rules hide it (GateKeeper filters search results). Retrying cannot show it.
+ */
+export function hiddenByReadRules(err: IcatServerError, entity: string, key: string): PermanentError {
+  return new PermanentError(
+    cleanMessage(`ICAT says ${entity} ${key} exists, but a search by its unique key does not return it: the ingest user's READ rules hide it — give it READ on ${entity}. Server: ${err.serverMessage}`),
+    { httpStatus: err.status },
+  );
+}
+
 export function classifyIcatError(err: unknown, operation: string): SyncError {
   if (err instanceof SyncError) return err;
   if (err instanceof IcatServerError) {

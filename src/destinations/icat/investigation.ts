@@ -4,7 +4,7 @@ import type { PushResult, RemoteState } from "../contract.js";
 import { jpqlId } from "./api.js";
 import { findInvestigation, remoteUrl, type SyncDeps } from "./context.js";
 import { changedFields } from "./diff.js";
-import { isIcatCode } from "./errors.js";
+import { hiddenByReadRules, isIcatCode } from "./errors.js";
 
 /**
  * Investigations are matched by (facility, name, visitId). Usually the facility's user office owns them:
@@ -47,7 +47,7 @@ export async function pushInvestigation(deps: SyncDeps, payload: IcatInvestigati
     } catch (err) {
       if (!isIcatCode(err, "OBJECT_ALREADY_EXISTS")) throw err;
       existing = await findInvestigation(deps, ref.facilityId, payload);
-      if (!existing) throw err;
+      if (!existing) throw err.serverMessage.startsWith("Investigation exists") ? hiddenByReadRules(err, "Investigation", `${payload.name}/${payload.visitId}`) : err;
     }
   }
 
