@@ -232,7 +232,7 @@ describe("5. updates cost what the children cost", () => {
     expect(datasetUpdates[0]).toMatch(/"description"/);
   });
 
-  it("an update of a large dataset gets a timeout that grows with its children", async () => {
+  it("an update of a large dataset or its investigation gets a timeout that grows with the children", async () => {
     const { fake, outbox, records } = await setup({ fake: { loadDelayMs: 1 }, icat: { timeoutMs: 300 } });
     const snapshot = smallSnapshot({ runs: 1, files: 400 });
     await outbox.pushAll(records(snapshot));
@@ -240,6 +240,13 @@ describe("5. updates cost what the children cost", () => {
     await outbox.pushAll(records(snapshot));
     expect(fake.updateLoad()).toBeGreaterThan(400);
     expect(fake.entities("Dataset")[0]?.description).toMatch(/renamed/);
+
+    // An Investigation whose title changes walks its whole tree too.
+    const loadBefore = fake.updateLoad();
+    snapshot.beamtimes = snapshot.beamtimes.map((b) => ({ ...b, description: "Polymer films, retitled" }));
+    await outbox.pushAll(records(snapshot));
+    expect(fake.updateLoad() - loadBefore).toBeGreaterThan(400);
+    expect(fake.entities("Investigation").some((i) => i.title === "Polymer films, retitled")).toBe(true);
   });
 });
 
