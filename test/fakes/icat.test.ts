@@ -207,13 +207,19 @@ describe("writes", () => {
     expect(a.json).toMatchObject({ code: "BAD_PARAMETER", message: "Field fileSize not found in Dataset" });
   });
 
-  it("checks JSON types of attributes", async () => {
+  it("checks JSON types of attributes: a mistyped value escapes parseEntity as a Java exception, 500 INTERNAL", async () => {
     const base = { investigation: { id: ids().investigation }, type: { id: ids().datasetTypes.raw }, name: "x" };
     expect((await icat.write(sessionId, { Dataset: { ...base, complete: "yes" } })).json).toMatchObject({ code: "BAD_PARAMETER" });
-    expect((await icat.write(sessionId, { Dataset: { ...base, name: 12 } })).json).toMatchObject({ code: "BAD_PARAMETER" });
+    expect(await icat.write(sessionId, { Dataset: { ...base, name: 12 } })).toMatchObject({ status: 500, json: { code: "INTERNAL", message: expect.stringContaining("ClassCastException") } });
+    const fractional = await icat.write(sessionId, { Dataset: { ...base, datafiles: [{ name: "f", fileSize: 1.5 }] } });
+    expect(fractional).toMatchObject({ status: 500, json: { code: "INTERNAL", message: "class java.lang.ArithmeticException Rounding necessary", offset: 0 } });
+    expect(fake.entities("Dataset")).toHaveLength(0);
   });
 
   it("accepts only yyyy-MM-dd'T'HH:mm:ss.SSSXXX dates, with SimpleDateFormat's quirks", async () => {
+    await fake.close();
+    await start({ database: "oracle" });
+    sessionId = await icat.session();
     const base = { investigation: { id: ids().investigation }, type: { id: ids().datasetTypes.raw } };
     const noMillis = await icat.write(sessionId, { Dataset: { ...base, name: "a", startDate: "2024-01-31T12:00:00Z" } });
     expect(noMillis).toMatchObject({ status: 400, json: { code: "BAD_PARAMETER", message: 'Badly formatted date "2024-01-31T12:00:00Z"' } });
@@ -333,6 +339,117 @@ describe("writes", () => {
   it("answers missing parameters with the server's texts", async () => {
     expect((await icat.call("POST", "/entityManager", { form: { sessionId } })).json).toEqual({ code: "BAD_PARAMETER", message: "entities is not set" });
     expect((await icat.call("GET", "/entityManager", { query: { sessionId } })).json).toEqual({ code: "BAD_PARAMETER", message: "query is not set" });
+  });
+});
+
+describe("what the database and the rules do (issue 20)", () => {
+  let sessionId: string;
+  const ids = () => fake.fixtures!;
+  const dataset = (name: string, extra: Record<string, unknown> = {}) => ({
+    Dataset: { investigation: { id: ids().investigation }, type: { id: ids().datasetTypes.raw }, name, ...extra },
+  });
+  const createDataset = async (name: string): Promise<number> => {
+    const a = await icat.write(sessionId, dataset(name));
+    expect(a.status).toBe(200);
+    return (a.json as number[])[0]!;
+  };
+  const falseAlarmNaming = (entity: string) => ({ status: 412, json: { code: "OBJECT_ALREADY_EXISTS", message: expect.stringMatching(new RegExp(`^${entity} exists with `)) } });
+
+  it("1. MySQL/MariaDB DATETIME drops the milliseconds (also of createTime and modTime); Oracle TIMESTAMP keeps them", async () => {
+    for (const database of ["mysql", "oracle"] as const) {
+      await fake?.close();
+      await start({ database });
+      sessionId = await icat.session();
+      await icat.write(sessionId, dataset("t", { startDate: "2026-03-05T08:56:47.250Z" }));
+      const [row] = fake.entities("Dataset");
+      const out = (await icat.search(sessionId, "SELECT ds.startDate FROM Dataset ds WHERE ds.name = 't'")).json;
+      if (database === "mysql") {
+        expect(row).toMatchObject({ startDate: Date.parse("2026-03-05T08:56:47.000Z") });
+        expect(row!.createTime % 1000).toBe(0);
+        expect(out).toEqual(["2026-03-05T09:56:47.000+01:00"]);
+      } else {
+        expect(out).toEqual(["2026-03-05T09:56:47.250+01:00"]);
+      }
+    }
+  });
+
+  it("2+3. a string the annotation allows but Oracle's VARCHAR2 bytes cannot hold: a false OBJECT_ALREADY_EXISTS naming the parent", async () => {
+    await start({ database: "oracle" });
+    sessionId = await icat.session();
+    const id = await createDataset("bytes");
+    // 300 characters (isValid passes: 511), 600 bytes: the flush fails, the explanation finds the referenced Dataset itself.
+    const a = await icat.write(sessionId, { Datafile: { dataset: { id }, name: "f", location: "é".repeat(300) } });
+    expect(a).toMatchObject(falseAlarmNaming("Dataset"));
+    expect((a.json as { message: string }).message).toBe(`Dataset exists with investigation = 'Investigation:${ids().investigation}', name = 'bytes'`);
+    // An update names the updated entity itself.
+    expect(await icat.write(sessionId, { Dataset: { id, description: "ü".repeat(200) } })).toMatchObject(falseAlarmNaming("Dataset"));
+    expect(fake.entities("Datafile")).toHaveLength(0);
+    // A real clash among the new rows is still named as the new row.
+    await icat.write(sessionId, { Datafile: { dataset: { id }, name: "g" } });
+    expect(await icat.write(sessionId, { Datafile: { dataset: { id }, name: "g", location: "é".repeat(300) } })).toMatchObject(falseAlarmNaming("Datafile"));
+  });
+
+  it("3. MySQL utf8 refuses 4-byte characters; with nothing referenced the answer is INTERNAL 'Unexpected DB response'", async () => {
+    await start({ database: "mysql" });
+    sessionId = await icat.session();
+    const a = await icat.write(sessionId, { Facility: { name: "emoji", fullName: "Beamline \u{1F52C}" } });
+    expect(a).toMatchObject({ status: 500, json: { code: "INTERNAL", message: expect.stringMatching(/^Unexpected DB response .*Incorrect string value: '\\xF0\\x9F\\x94\\xAC'/) } });
+    const id = await createDataset("four-byte");
+    expect(await icat.write(sessionId, { Dataset: { id, description: "\u{1F52C}" } })).toMatchObject(falseAlarmNaming("Dataset"));
+  });
+
+  it("3. Oracle NUMBER(38,19): tiny values lose digits, 19 integer digits at most; MySQL DOUBLE keeps both", async () => {
+    for (const database of ["oracle", "mysql"] as const) {
+      await fake?.close();
+      await start({ database });
+      sessionId = await icat.session();
+      const id = await createDataset("numbers");
+      const type = { id: ids().parameterTypes.num_events };
+      const tiny = await icat.write(sessionId, { DatasetParameter: { dataset: { id }, type, numericValue: 1.25e-21 } });
+      expect(tiny.status).toBe(200);
+      expect(fake.entities("DatasetParameter")[0]?.numericValue).toBe(database === "oracle" ? 0 : 1.25e-21);
+      const huge = await icat.write(sessionId, { DatasetParameter: { dataset: { id }, type: { id: ids().parameterTypes.scan_id }, numericValue: 1e20 } });
+      if (database === "oracle") expect(huge).toMatchObject(falseAlarmNaming("Dataset"));
+      else expect(huge.status).toBe(200);
+    }
+  });
+
+  it("3. a 6.2 server whose database kept the 255-character location column refuses 256 to 511 characters", async () => {
+    await start({ version: "6.2.0", columns: { "Datafile.location": 255 } });
+    sessionId = await icat.session();
+    const id = await createDataset("unmigrated");
+    expect(await icat.write(sessionId, { Datafile: { dataset: { id }, name: "f", location: "/d".repeat(150) } })).toMatchObject(falseAlarmNaming("Dataset"));
+    expect((await icat.write(sessionId, { Datafile: { dataset: { id }, name: "f", location: "/d".repeat(120) } })).status).toBe(200);
+  });
+
+  it("5. an update of a Dataset loads its parameters and datafiles; an update of a Datafile loads nothing more", async () => {
+    await start();
+    sessionId = await icat.session();
+    const [id] = (await icat.write(sessionId, dataset("walk", { datafiles: Array.from({ length: 20 }, (_, i) => ({ name: `f${i}` })), parameters: [{ type: { id: ids().parameterTypes.num_events }, numericValue: 1 }] }))).json as number[];
+    expect(fake.updateLoad()).toBe(0);
+    await icat.write(sessionId, { Dataset: { id, complete: true } });
+    expect(fake.updateLoad()).toBe(21);
+    const file = fake.entities("Datafile")[0]!;
+    await icat.write(sessionId, { Datafile: { id: file.id, fileSize: 5 } });
+    expect(fake.updateLoad()).toBe(21);
+  });
+
+  it("6. READ rules filter what a search returns and drop INCLUDEd objects silently; CREATE is checked after validation", async () => {
+    await start({ mayRead: (_user, entity) => entity !== "Sample" });
+    sessionId = await icat.session();
+    const [sampleId] = fake.create({ Sample: { investigation: { id: ids().investigation }, name: "hidden" } });
+    const id = await createDataset("with-sample");
+    await icat.write(sessionId, { Dataset: { id, sample: { id: sampleId } } });
+    expect((await icat.search(sessionId, "SELECT s FROM Sample s")).json).toEqual([]);
+    const [row] = (await icat.search(sessionId, "SELECT ds FROM Dataset ds WHERE ds.name = 'with-sample' INCLUDE ds.sample")).json as { Dataset: Record<string, unknown> }[];
+    expect(row?.Dataset.sample).toBeUndefined();
+    // The WHERE clause may go through the hidden Sample: only the returned entity is filtered.
+    expect((await icat.search(sessionId, `SELECT ds.id FROM Dataset ds WHERE ds.id = ${id} AND ds.sample.id = ${sampleId}`)).json).toEqual([id]);
+    expect(fake.query("SELECT s FROM Sample s")).toHaveLength(1);
+
+    const reader = ((await icat.login("reader", DEFAULT_PLUGINS.simple?.users.reader)).json as { sessionId: string }).sessionId;
+    const invalid = await icat.write(reader, { Sample: { investigation: { id: ids().investigation } } });
+    expect(invalid).toMatchObject({ status: 412, json: { code: "VALIDATION", message: "Sample: name cannot be null." } });
   });
 });
 

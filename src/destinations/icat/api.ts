@@ -1,5 +1,7 @@
 import { PermanentError } from "../../sync/errors.js";
+import { cleanMessage, isIcatCode } from "./errors.js";
 import type { IcatHttp } from "./http.js";
+import { checkWrite, createdEntities, type EntitySchema } from "./schema.js";
 import type { IcatSession } from "./session.js";
 
 /**
@@ -26,6 +28,7 @@ export class IcatApi {
   constructor(
     private readonly http: IcatHttp,
     readonly session: IcatSession,
+    private readonly schemas: Record<string, EntitySchema>,
   ) {}
 
   /** Rows per keyset page: well below maxEntities, which also counts INCLUDEd objects. */
@@ -51,12 +54,43 @@ export class IcatApi {
     });
   }
 
-  /** Create or update; answers the ids of the created top-level objects in input order. */
-  async write(entities: unknown[]): Promise<number[]> {
+  /**
+   * Create or update; answers the ids of the created top-level objects in input order. The body is checked
+   * against the entity schema first (nothing is sent that the server cannot store), and an
+   * OBJECT_ALREADY_EXISTS naming an entity the request did not create is reported as the false alarm it is.
+   */
+  async write(entities: unknown[], options: { timeoutMs?: number } = {}): Promise<number[]> {
+    checkWrite(entities, this.schemas);
     const json = JSON.stringify(entities);
-    const answer = await this.session.run((sessionId) => this.http.postForm("/entityManager", { sessionId, entities: json }));
+    let answer: unknown;
+    try {
+      answer = await this.session.run((sessionId) => this.http.postForm("/entityManager", { sessionId, entities: json }, options));
+    } catch (err) {
+      throw this.falseAlarm(err, entities) ?? err;
+    }
     if (!Array.isArray(answer) || !answer.every((id) => typeof id === "number")) throw new Error("ICAT write answer is not a list of ids");
     return answer as number[];
+  }
+
+  /**
+   * EntityBeanManager.writeOne explains a write the database refused by looking up, by unique key, what the
+   * request created and then every entity it named by id, which finds that entity itself: "Dataset exists
+   * with …" for a request that only created Datafiles under it. Such an answer is no concurrent writer: the
+   * database could not store a value (a column limit), and sending the request again cannot help.
+   */
+  private falseAlarm(err: unknown, entities: unknown[]): PermanentError | undefined {
+    if (!isIcatCode(err, "OBJECT_ALREADY_EXISTS")) return undefined;
+    const named = /^(\w+) exists with /.exec(err.serverMessage)?.[1];
+    const created = createdEntities(entities, this.schemas);
+    if (named === undefined || created.has(named)) return undefined;
+    return new PermanentError(
+      cleanMessage(
+        `ICAT could not store the request (creating ${[...created].join(", ") || "nothing"}, updating by id): its OBJECT_ALREADY_EXISTS names ${named}, ` +
+          `which the request only referenced — a false alarm the server raises when its database refuses a value its validation allows ` +
+          `(a string too long in bytes, a 4-byte character, a number beyond NUMBER(38,19), a location column not migrated to 511). Server: ${err.serverMessage}`,
+      ),
+      { httpStatus: err.status },
+    );
   }
 
   /**

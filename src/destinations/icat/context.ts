@@ -4,6 +4,7 @@ import type { Logger } from "../../ops/logger.js";
 import { DependencyError } from "../../sync/errors.js";
 import type { PushContext } from "../contract.js";
 import { jpqlId, jpqlString, type EntityRow, type IcatApi } from "./api.js";
+import type { ServerPrecision } from "./diff.js";
 import type { ReferenceResolver } from "./reference.js";
 
 /** What the per-kind sync code shares, and the look-ups by unique key that every kind needs. */
@@ -12,7 +13,17 @@ export interface SyncDeps {
   reference: ReferenceResolver;
   config: IcatConfig;
   logger: Logger;
+  /** What the server keeps of dates, learned from its answers. */
+  precision: ServerPrecision;
 }
+
+/** Timeout of an update that makes the server load `children` rows (a Dataset's datafiles and parameters). */
+export function updateTimeoutMs(config: IcatConfig, children: number): number {
+  return config.timeoutMs + children * UPDATE_MS_PER_CHILD;
+}
+
+/** Allowance per child row an update walks (EntityBaseBean.preparePersist loads and re-checks each one). */
+const UPDATE_MS_PER_CHILD = 2;
 
 /** Remote ids are ICAT ids as strings; anything else is not a usable hint. */
 export function parseRemoteId(value: string | undefined): number | undefined {

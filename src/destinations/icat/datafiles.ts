@@ -1,7 +1,7 @@
 import type { IcatDatafilePayload } from "../../mapping/icat/payloads.js";
 import { jpqlId } from "./api.js";
 import type { SyncDeps } from "./context.js";
-import { sameInstant } from "./diff.js";
+import { present } from "./diff.js";
 import { isIcatCode } from "./errors.js";
 
 /**
@@ -31,8 +31,16 @@ export async function listDatafiles(deps: SyncDeps, datasetId: number): Promise<
   return out;
 }
 
-function changed(remote: RemoteDatafile, wanted: IcatDatafilePayload): boolean {
-  return remote.location !== wanted.location || remote.fileSize !== wanted.fileSize || !sameInstant(remote.datafileModTime, wanted.datafileModTime);
+/**
+ * The fields of a Datafile that differ, to update only those. A location left out (too long for the server)
+ * comes back as null: nothing to change, as for any field beamsync does not set.
+ */
+function changes(deps: SyncDeps, remote: RemoteDatafile, wanted: IcatDatafilePayload): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (wanted.location !== undefined && present(remote.location) !== wanted.location) out.location = wanted.location;
+  if (remote.fileSize !== wanted.fileSize) out.fileSize = wanted.fileSize;
+  if (!deps.precision.sameInstant(present(remote.datafileModTime), wanted.datafileModTime)) out.datafileModTime = wanted.datafileModTime;
+  return out;
 }
 
 async function writeInChunks(deps: SyncDeps, entities: unknown[]): Promise<number> {
@@ -54,8 +62,12 @@ export async function syncDatafiles(deps: SyncDeps, datasetId: number, wanted: I
     const updates: unknown[] = [];
     for (const df of wanted) {
       const have = remote.get(df.name);
-      if (!have) creates.push({ Datafile: { dataset: { id: datasetId }, ...datafileFields(df) } });
-      else if (changed(have, df)) updates.push({ Datafile: { id: have.id, location: df.location, fileSize: df.fileSize, datafileModTime: df.datafileModTime } });
+      if (!have) {
+        creates.push({ Datafile: { dataset: { id: datasetId }, ...datafileFields(df) } });
+        continue;
+      }
+      const changed = changes(deps, have, df);
+      if (Object.keys(changed).length > 0) updates.push({ Datafile: { id: have.id, ...changed } });
     }
     try {
       writes += await writeInChunks(deps, creates);

@@ -2,11 +2,12 @@ import type { IcatDatasetPayload } from "../../mapping/icat/payloads.js";
 import { ConfigurationError, DependencyError } from "../../sync/errors.js";
 import type { PushContext, PushResult, RemoteState } from "../contract.js";
 import { jpqlId, jpqlString, type EntityRow } from "./api.js";
-import { findSample, investigationIdFor, parseRemoteId, remoteUrl, requireInvestigationId, type SyncDeps } from "./context.js";
+import { findSample, investigationIdFor, parseRemoteId, remoteUrl, requireInvestigationId, updateTimeoutMs, type SyncDeps } from "./context.js";
 import { datafileFields, listDatafiles, syncDatafiles } from "./datafiles.js";
-import { changedFields } from "./diff.js";
-import { isIcatCode } from "./errors.js";
+import { changedFields, present, sameNumber } from "./diff.js";
+import { hiddenByReadRules, isIcatCode } from "./errors.js";
 import { parameterTypeKey, type ReferenceData } from "./reference.js";
+import { DOUBLE_LIMIT } from "./schema.js";
 
 /**
  * Datasets by (investigation, name = run uid), icat-api.md §9.4: absent → one request with the parameters and
@@ -37,6 +38,11 @@ function resolveParameters(deps: SyncDeps, ref: ReferenceData, payload: IcatData
       const value = typeof raw === "number" ? raw : Number(raw);
       if (raw === undefined || raw === "" || !Number.isFinite(value)) {
         deps.logger.warn("ICAT parameter skipped: value is not numeric", { dataset: payload.name, type: type.name, value: raw });
+        continue;
+      }
+      if (Math.abs(value) >= DOUBLE_LIMIT) {
+        // Oracle's NUMBER(38,19) cannot hold it, and the server would answer with a misleading OBJECT_ALREADY_EXISTS.
+        deps.logger.warn("ICAT parameter skipped: beyond ±1e19, more than ICAT's numeric column holds", { dataset: payload.name, type: type.name, value });
         continue;
       }
       const { minimumNumericValue: min, maximumNumericValue: max } = type;
@@ -89,7 +95,7 @@ export async function pushDataset(deps: SyncDeps, payload: IcatDatasetPayload, c
       // A concurrent writer, or our own earlier request whose answer was lost: it is there, so compare instead.
       if (!isIcatCode(err, "OBJECT_ALREADY_EXISTS")) throw err;
       existing = await findDataset(deps, investigationId, payload.name);
-      if (!existing) throw err;
+      if (!existing) throw err.serverMessage.startsWith("Dataset exists") ? hiddenByReadRules(err, "Dataset", `${payload.name}`) : err;
     }
   }
   return updateDataset(deps, existing, payload, parameters, sampleId);
@@ -127,7 +133,7 @@ async function createDataset(
   if (id === undefined) throw new Error("ICAT created no dataset");
   deps.logger.info("ICAT dataset created", { name: payload.name, investigation: `${payload.investigation.name}/${payload.investigation.visitId}`, id });
   if (!allInFirst) await syncDatafiles(deps, id, payload.datafiles);
-  if (payload.complete && !completeNow) await deps.api.write([{ Dataset: { id, complete: true } }]);
+  if (payload.complete && !completeNow) await deps.api.write([{ Dataset: { id, complete: true } }], { timeoutMs: updateTimeoutMs(deps.config, payload.datafiles.length + parameters.length) });
   return { operation: "create", remoteId: String(id), remoteUrl: remoteUrl("Dataset", id) };
 }
 
@@ -143,22 +149,32 @@ async function updateDataset(
   const changes = changedFields(
     existing,
     { description: payload.description, location: payload.location, startDate: payload.startDate, endDate: payload.endDate },
+    deps.precision,
     ["startDate", "endDate"],
   );
-  const remoteSample = (existing.sample as { id?: unknown } | undefined)?.id;
-  if (sampleId !== undefined && remoteSample !== sampleId) changes.sample = { id: sampleId };
-  if (Object.keys(changes).length > 0) {
-    await deps.api.write([{ Dataset: { id, ...changes } }]);
-    writes++;
-  }
+  if (sampleId !== undefined && !(await hasSample(deps, existing, sampleId))) changes.sample = { id: sampleId };
   writes += await syncParameters(deps, id, parameters);
   writes += await syncDatafiles(deps, id, payload.datafiles);
   // Never back from complete: once ICAT has it complete, a later "incomplete" view does not undo that.
-  if (payload.complete && existing.complete !== true) {
-    await deps.api.write([{ Dataset: { id, complete: true } }]);
+  // Set last, with any other change in the same request: each Dataset update makes the server walk all its children.
+  if (payload.complete && existing.complete !== true) changes.complete = true;
+  if (Object.keys(changes).length > 0) {
+    await deps.api.write([{ Dataset: { id, ...changes } }], { timeoutMs: updateTimeoutMs(deps.config, payload.datafiles.length + parameters.length) });
     writes++;
   }
   return { operation: writes > 0 ? "update" : "skip", remoteId: String(id), remoteUrl: remoteUrl("Dataset", id) };
+}
+
+/**
+ * Is the dataset's sample this one? The INCLUDEd sample is left out when READ rules hide it from the ingest
+ * user, so its absence proves nothing: ask with a condition on the dataset instead (rules filter only the rows
+ * a search returns).
+ */
+async function hasSample(deps: SyncDeps, existing: EntityRow, sampleId: number): Promise<boolean> {
+  const included = (existing.sample as { id?: unknown } | undefined)?.id;
+  if (included !== undefined) return included === sampleId;
+  const rows = await deps.api.search(`SELECT ds.id FROM Dataset ds WHERE ds.id = ${jpqlId(existing.id)} AND ds.sample.id = ${jpqlId(sampleId)}`);
+  return rows.length > 0;
 }
 
 async function syncParameters(deps: SyncDeps, datasetId: number, wanted: ResolvedParameter[]): Promise<number> {
@@ -172,7 +188,7 @@ async function syncParameters(deps: SyncDeps, datasetId: number, wanted: Resolve
     for (const p of wanted) {
       const have = byType.get(p.typeId);
       if (!have) entities.push({ DatasetParameter: { dataset: { id: datasetId }, type: { id: p.typeId }, ...parameterValue(p) } });
-      else if (p.numericValue !== undefined ? have.numericValue !== p.numericValue : have.stringValue !== p.stringValue) {
+      else if (p.numericValue !== undefined ? !sameNumber(have.numericValue, p.numericValue) : present(have.stringValue) !== p.stringValue) {
         entities.push({ DatasetParameter: { id: have.id, ...parameterValue(p) } });
       }
     }

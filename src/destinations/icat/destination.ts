@@ -5,6 +5,7 @@ import type { CheckResult, Destination, HealthResult, PushContext, PushRecord, P
 import { IcatApi } from "./api.js";
 import type { SyncDeps } from "./context.js";
 import { lookupDataset, pushDataset } from "./dataset.js";
+import { ServerPrecision } from "./diff.js";
 import { classifyIcatError, isIcatCode } from "./errors.js";
 import { createIcatHttp, type IcatHttp } from "./http.js";
 import { lookupInvestigation, pushInvestigation } from "./investigation.js";
@@ -12,6 +13,7 @@ import { decodeDataset, decodeInvestigation, decodeSample } from "./payload.js";
 import { icatPreflight } from "./preflight.js";
 import { ReferenceResolver } from "./reference.js";
 import { lookupSample, pushSample } from "./sample.js";
+import { entitySchemas } from "./schema.js";
 import { IcatSession } from "./session.js";
 
 /**
@@ -55,9 +57,9 @@ class IcatDestination implements Destination {
   ) {
     this.http = deps.http ?? createIcatHttp(config.url, config.timeoutMs);
     this.session = new IcatSession(this.http, config, deps.logger, deps.now ?? Date.now);
-    this.api = new IcatApi(this.http, this.session);
+    this.api = new IcatApi(this.http, this.session, entitySchemas(config.locationLength));
     this.reference = new ReferenceResolver(this.api, config);
-    this.deps = { api: this.api, reference: this.reference, config, logger: deps.logger };
+    this.deps = { api: this.api, reference: this.reference, config, logger: deps.logger, precision: new ServerPrecision() };
   }
 
   async authenticate(): Promise<void> {

@@ -20,6 +20,30 @@ function isReferenceProblem(message: string): boolean {
   return /Parameter of type .* is not applicable|Type of parameter is not set/.test(message);
 }
 
+/**
+ * INTERNAL answers whose cause is the request, not the server's health: a JSON value of the wrong type that
+ * EntityBeanManager.parseEntity cast blindly (ClassCastException, ArithmeticException from longValueExact), or a
+ * value the database refused ("Unexpected DB response" wrapping ORA-12899 too large for column, ORA-01438
+ * precision, MySQL's incorrect string value or data truncation). Sending the same request again cannot help.
+ */
+const REQUEST_CAUSED_INTERNAL =
+  /ClassCastException|ArithmeticException|NumberFormatException|ORA-12899|ORA-01438|ORA-01461|Incorrect string value|Data too long|Data truncation|Out of range value|value too large/i;
+
+export function isRequestCaused(err: IcatServerError): boolean {
+  return err.code === "INTERNAL" && REQUEST_CAUSED_INTERNAL.test(err.serverMessage);
+}
+
+/**
+ * A create refused as OBJECT_ALREADY_EXISTS whose object a search by the same unique key does not return: the
+ * ingest user's READ rules hide it (GateKeeper filters search results). Retrying cannot show it.
+ */
+export function hiddenByReadRules(err: IcatServerError, entity: string, key: string): PermanentError {
+  return new PermanentError(
+    cleanMessage(`ICAT says ${entity} ${key} exists, but a search by its unique key does not return it: the ingest user's READ rules hide it — give it READ on ${entity}. Server: ${err.serverMessage}`),
+    { httpStatus: err.status },
+  );
+}
+
 export function classifyIcatError(err: unknown, operation: string): SyncError {
   if (err instanceof SyncError) return err;
   if (err instanceof IcatServerError) {
@@ -27,7 +51,7 @@ export function classifyIcatError(err: unknown, operation: string): SyncError {
     const options = { httpStatus: err.status };
     switch (err.code) {
       case "INTERNAL":
-        return new TransientError(message, options);
+        return isRequestCaused(err) ? new PermanentError(`${message} — the server cannot store this request; sending it again will not help`, options) : new TransientError(message, options);
       case "VALIDATION":
         return isReferenceProblem(err.serverMessage)
           ? new ConfigurationError(`${message} — fix the ParameterType in ICAT (applicableToDataset) or destinations.icat.parameters`, options)

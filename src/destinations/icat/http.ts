@@ -34,7 +34,8 @@ export class IcatTransportError extends Error {
 
 export interface IcatHttp {
   get(path: string, query: Record<string, string>): Promise<unknown>;
-  postForm(path: string, form: Record<string, string>): Promise<unknown>;
+  /** `timeoutMs` overrides the client's timeout for this request (updates that make the server walk many rows). */
+  postForm(path: string, form: Record<string, string>, options?: { timeoutMs?: number }): Promise<unknown>;
   put(path: string): Promise<unknown>;
   delete(path: string, query?: Record<string, string>): Promise<unknown>;
   close(): void;
@@ -59,7 +60,7 @@ export function createIcatHttp(url: string, timeoutMs: number): IcatHttp {
 
   return {
     get: (path, query) => send(() => client.get(path, { params: new URLSearchParams(query) })),
-    postForm: (path, form) => send(() => client.post(path, new URLSearchParams(form))),
+    postForm: (path, form, options = {}) => send(() => client.post(path, new URLSearchParams(form), options.timeoutMs ? { timeout: options.timeoutMs } : {})),
     put: (path) => send(() => client.put(path)),
     delete: (path, query = {}) => send(() => client.delete(path, { params: new URLSearchParams(query) })),
     close,

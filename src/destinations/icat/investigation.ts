@@ -2,9 +2,9 @@ import type { IcatInvestigationPayload } from "../../mapping/icat/payloads.js";
 import { ConfigurationError } from "../../sync/errors.js";
 import type { PushResult, RemoteState } from "../contract.js";
 import { jpqlId } from "./api.js";
-import { findInvestigation, remoteUrl, type SyncDeps } from "./context.js";
+import { findInvestigation, remoteUrl, updateTimeoutMs, type SyncDeps } from "./context.js";
 import { changedFields } from "./diff.js";
-import { isIcatCode } from "./errors.js";
+import { hiddenByReadRules, isIcatCode } from "./errors.js";
 
 /**
  * Investigations are matched by (facility, name, visitId). Usually the facility's user office owns them:
@@ -47,7 +47,7 @@ export async function pushInvestigation(deps: SyncDeps, payload: IcatInvestigati
     } catch (err) {
       if (!isIcatCode(err, "OBJECT_ALREADY_EXISTS")) throw err;
       existing = await findInvestigation(deps, ref.facilityId, payload);
-      if (!existing) throw err;
+      if (!existing) throw err.serverMessage.startsWith("Investigation exists") ? hiddenByReadRules(err, "Investigation", `${payload.name}/${payload.visitId}`) : err;
     }
   }
 
@@ -56,13 +56,19 @@ export async function pushInvestigation(deps: SyncDeps, payload: IcatInvestigati
   if (!deps.config.createInvestigations) return result("skip");
 
   let writes = 0;
-  const changes = changedFields(existing, ownedFields(payload), ["startDate", "endDate"]);
+  const changes = changedFields(existing, ownedFields(payload), deps.precision, ["startDate", "endDate"]);
   if (Object.keys(changes).length > 0) {
-    await deps.api.write([{ Investigation: { id, ...changes } }]);
+    await deps.api.write([{ Investigation: { id, ...changes } }], { timeoutMs: updateTimeoutMs(deps.config, await treeSize(deps, id)) });
     writes++;
   }
   if (ref.instrumentId !== undefined && (await linkInstrument(deps, id, ref.instrumentId))) writes++;
   return result(writes > 0 ? "update" : "skip");
+}
+
+/** Rows an update of the investigation makes the server walk, mostly its datafiles (the rest is small beside them). */
+async function treeSize(deps: SyncDeps, investigationId: number): Promise<number> {
+  const [count] = await deps.api.search(`SELECT COUNT(df) FROM Datafile df WHERE df.dataset.investigation.id = ${jpqlId(investigationId)}`);
+  return typeof count === "number" ? count : 0;
 }
 
 /** InvestigationInstrument by (investigation, instrument); true when it had to be created. */

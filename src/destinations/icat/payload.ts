@@ -45,6 +45,8 @@ export function decodeDataset(p: Bag): IcatDatasetPayload {
     if (typeof df?.name !== "string" || typeof df.fileSize !== "number" || typeof df.datafileModTime !== "string") {
       throw malformed("dataset", "each datafile needs name, fileSize and datafileModTime");
     }
+    // ICAT's fileSize is a Long: a fraction would be a 500 INTERNAL at the server.
+    if (!Number.isSafeInteger(df.fileSize) || df.fileSize < 0) throw malformed("dataset", `datafile ${df.name} has fileSize ${df.fileSize}, not a whole number of bytes`);
     if (df.location !== undefined && typeof df.location !== "string") throw malformed("dataset", "a datafile location must be a string");
   }
   for (const pr of p.parameters as Bag[]) {

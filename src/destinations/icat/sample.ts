@@ -1,7 +1,7 @@
 import type { IcatSamplePayload } from "../../mapping/icat/payloads.js";
 import type { PushContext, PushResult, RemoteState } from "../contract.js";
 import { findSample, investigationIdFor, remoteUrl, requireInvestigationId, type SyncDeps } from "./context.js";
-import { isIcatCode } from "./errors.js";
+import { hiddenByReadRules, isIcatCode } from "./errors.js";
 
 /** Samples by (investigation, name): created when missing; nothing else to keep in step. */
 
@@ -17,7 +17,7 @@ export async function pushSample(deps: SyncDeps, payload: IcatSamplePayload, ctx
   } catch (err) {
     if (!isIcatCode(err, "OBJECT_ALREADY_EXISTS")) throw err;
     const again = await findSample(deps, investigationId, payload.name);
-    if (!again) throw err;
+    if (!again) throw hiddenByReadRules(err, "Sample", `'${payload.name}'`);
     return { operation: "skip", remoteId: String(again.id), remoteUrl: remoteUrl("Sample", again.id) };
   }
 }

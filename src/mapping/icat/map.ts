@@ -5,6 +5,7 @@ import type { Beamtime, Run, Sample, Snapshot } from "../../model/types.js";
 import { datasetNameFor, indexSnapshot, isoFromMs, isoFromSeconds, isPushable, proposalIdFor, relativeFilePath, type MappingIndex } from "../common.js";
 import { makeRecord, recordId, type DesiredRecord } from "../record.js";
 import { datasetParameters } from "./parameters.js";
+import { fitsColumn, fitTail, fitText } from "./text.js";
 import {
   ICAT_LIMITS,
   type IcatDatafilePayload,
@@ -76,18 +77,20 @@ function byKey<T>(items: readonly T[], key: (item: T) => string): T[] {
   return [...items].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
+/** Free text cut to what the column stores on every database (text.ts). */
 function truncate(text: string, length: number): string {
-  return text.length <= length ? text : text.slice(0, length);
+  return fitText(text, length);
 }
 
 /**
- * A unique key field that must fit ICAT's column: kept whole when it fits, else a short hash of the whole
- * value followed by its end (the distinctive part of a path), so distinct values stay distinct.
+ * A unique key field that must fit ICAT's column on every database (bytes, no 4-byte characters): kept whole
+ * when it fits, else a short hash of the whole value followed by its end (the distinctive part of a path), so
+ * distinct values stay distinct.
  */
 export function fitKey(text: string, length: number): string {
-  if (text.length <= length) return text;
+  if (fitsColumn(text, length)) return text;
   const hash = createHash("sha256").update(text).digest("hex").slice(0, 12);
-  return `${hash}~${text.slice(text.length - (length - hash.length - 1))}`;
+  return `${hash}~${fitTail(text, length - hash.length - 1)}`;
 }
 
 /**
@@ -116,10 +119,11 @@ export function icatSampleNames(samples: Iterable<Sample>): Map<string, string> 
 
 /**
  * A location the server can store, or none: ICAT rejects a longer one (VALIDATION "cannot have length > 255"),
- * which would keep the whole dataset out of the catalog, and a cut path would point somewhere else.
+ * which would keep the whole dataset out of the catalog, and a cut path would point somewhere else. Longer in
+ * bytes than the column (Oracle) or holding a 4-byte character (MySQL utf8) counts as too long.
  */
 function fitLocation(location: string, length: number): { location?: string } {
-  return location.length <= length ? { location } : {};
+  return fitsColumn(location, length) ? { location } : {};
 }
 
 /** `<db_path>#<id>` → `<id>`, `bluesky:<id>` → `<id>`. */
@@ -140,7 +144,7 @@ export function investigationPayload(beamtime: Beamtime, config: Config): IcatIn
   const title = description ? description : `${beamtime.researcher.name} ${beamtime.label}`;
   const payload: IcatInvestigationPayload = { ...investigationRef(beamtime, config), title: truncate(title, ICAT_LIMITS.title) };
   // A description too long for a title is kept whole (up to ICAT's limit) as the summary.
-  if (description && description.length > ICAT_LIMITS.title) payload.summary = truncate(description, ICAT_LIMITS.summary);
+  if (description && payload.title !== description) payload.summary = truncate(description, ICAT_LIMITS.summary);
   if (beamtime.timeStart !== undefined) payload.startDate = isoFromSeconds(beamtime.timeStart);
   if (beamtime.timeStop !== undefined) payload.endDate = isoFromSeconds(beamtime.timeStop);
   return payload;

@@ -2,6 +2,7 @@ import type { Run } from "../../model/types.js";
 import { exitStatusFor } from "../common.js";
 import { getPath } from "../lookup.js";
 import { ICAT_LIMITS, type IcatParameterPayload } from "./payloads.js";
+import { fitText } from "./text.js";
 
 /**
  * The value of a configured run field. Known names read the model; `num_events.<stream>` reads a stream's
@@ -49,7 +50,7 @@ export function datasetParameters(run: Run, configured: Record<string, { type: s
     const value = runFieldValue(run, field);
     let parameter: IcatParameterPayload | undefined;
     if (typeof value === "number" && Number.isFinite(value)) parameter = { field, type: target.type, units: target.units, numericValue: value };
-    else if (typeof value === "string" && value.length > 0) parameter = { field, type: target.type, units: target.units, stringValue: value.slice(0, ICAT_LIMITS.stringValue) };
+    else if (typeof value === "string" && value.length > 0) parameter = { field, type: target.type, units: target.units, stringValue: fitText(value, ICAT_LIMITS.stringValue) };
     else if (typeof value === "boolean") parameter = { field, type: target.type, units: target.units, stringValue: String(value) };
     const typeKey = `${target.type}\u0000${target.units}`;
     if (parameter && !byType.has(typeKey)) byType.set(typeKey, parameter);

@@ -62,5 +62,5 @@ export interface IcatDatasetPayload {
   datafiles: IcatDatafilePayload[];
 }
 
-/** ICAT's VARCHAR limits for the fields the mapping fills from free text (icat-api.md §7). */
+/** ICAT's VARCHAR limits for the fields the mapping fills from free text (icat-api.md §7), held as UTF-8 bytes (text.ts). */
 export const ICAT_LIMITS = { title: 255, summary: 4000, description: 255, name: 255, stringValue: 4000 } as const;

@@ -1,5 +1,5 @@
 /**
- * Standalone fake ICAT: `node dist/test/fakes/icat/main.js [--port N] [--version V] [--fixtures] [--lifetime-seconds S]`.
+ * Standalone fake ICAT: `node dist/test/fakes/icat/main.js [--port N] [--version V] [--database mysql|oracle] [--fixtures] [--lifetime-seconds S]`.
  * Prints one JSON line `{"url":...}` when listening; stops on SIGTERM/SIGINT.
  */
 import { startFakeIcat, type FakeIcatOptions } from "./server.js";
@@ -17,6 +17,11 @@ function parseArgs(argv: string[]): FakeIcatOptions {
     else if (arg === "--host") options.host = value();
     else if (arg === "--version") options.version = value();
     else if (arg === "--fixtures") options.fixtures = true;
+    else if (arg === "--database") {
+      const flavour = value();
+      if (flavour !== "mysql" && flavour !== "oracle") throw new Error("--database takes mysql or oracle");
+      options.database = flavour;
+    }
     else if (arg === "--lifetime-seconds") options.lifetimeSeconds = Number(value());
     else throw new Error(`unknown argument ${arg}`);
   }

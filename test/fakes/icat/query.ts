@@ -17,6 +17,8 @@ export interface QueryContext {
   userName: string;
   zoneOffsetMinutes: number;
   maxEntities: number;
+  /** READ rules (GateKeeper.getReadable / EntityBaseBean.pruned): unreadable rows are not returned or included. */
+  mayRead: (entity: string, row: Row) => boolean;
 }
 
 type TokenType = "word" | "number" | "string" | "ts" | "param" | "punct";
@@ -392,13 +394,17 @@ function jsonise(ctx: QueryContext, def: EntityDef, row: Row, include: Include |
     if (manyToOne) {
       const id = row[field];
       const target = id === null || id === undefined ? undefined : ctx.tx.get(manyToOne.target, id as number);
-      if (target) out[field] = jsonise(ctx, ctx.tx.schema.get(manyToOne.target) as EntityDef, target, sub, counter);
+      // An INCLUDEd object the user may not read is left out without a word.
+      if (target && ctx.mayRead(manyToOne.target, target)) out[field] = jsonise(ctx, ctx.tx.schema.get(manyToOne.target) as EntityDef, target, sub, counter);
       continue;
     }
     const oneToMany = def.oneToMany[field];
     if (oneToMany) {
       const childDef = ctx.tx.schema.get(oneToMany.target) as EntityDef;
-      out[field] = ctx.tx.children(oneToMany.target, oneToMany.backRef, row.id).map((child) => jsonise(ctx, childDef, child, sub, counter));
+      out[field] = ctx.tx
+        .children(oneToMany.target, oneToMany.backRef, row.id)
+        .filter((child) => ctx.mayRead(oneToMany.target, child))
+        .map((child) => jsonise(ctx, childDef, child, sub, counter));
     }
   }
   return out;
@@ -411,7 +417,8 @@ export function search(ctx: QueryContext, query: string): unknown[] {
   }
   const q = parseSearch(ctx, query);
   const { tx } = ctx;
-  let rows = tx.scan(q.entity.name).filter((row) => q.where.every((c) => test(tx, row, c)));
+  // READ rules filter the rows of the selected entity only; WHERE may go through rows the user cannot read.
+  let rows = tx.scan(q.entity.name).filter((row) => q.where.every((c) => test(tx, row, c)) && ctx.mayRead(q.entity.name, row));
   if (q.projection.kind === "count") return [rows.length];
   if (q.projection.kind === "fields") {
     const paths = q.projection.paths;
@@ -450,5 +457,6 @@ export function getById(ctx: QueryContext, query: string, id: number): Record<st
   if (!cursor.done()) throw cursor.error("unexpected text");
   const row = ctx.tx.get(entity.name, id);
   if (!row) throw new IcatFakeError("NO_SUCH_OBJECT_FOUND", `${entity.name}[id:${id}] not found.`);
+  if (!ctx.mayRead(entity.name, row)) throw new IcatFakeError("INSUFFICIENT_PRIVILEGES", `READ access to this ${entity.name} is not allowed.`);
   return { [entity.name]: jsonise(ctx, entity, row, include, { n: 0 }) };
 }

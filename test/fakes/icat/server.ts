@@ -1,5 +1,6 @@
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { Database, type DatabaseFlavour } from "./database.js";
 import { IcatFakeError, STATUS_BY_CODE, type IcatErrorCode } from "./errors.js";
 import { loadFixtures, type FixtureIds } from "./fixtures.js";
 import { getById, search, type QueryContext } from "./query.js";
@@ -82,6 +83,18 @@ export interface FakeIcatOptions {
   plugins?: Record<string, PluginConfig>;
   /** Users whose writes fail with INSUFFICIENT_PRIVILEGES (full names, e.g. "simple/reader"). */
   readOnlyUsers?: string[];
+  /**
+   * READ rules (GateKeeper): may `userName` read this row? Searches return only readable rows of the entity
+   * they select, and INCLUDEd relations the user may not read are silently left out. Default: everyone reads
+   * everything. The root user always reads.
+   */
+  mayRead?: (userName: string, entity: string, row: Row) => boolean;
+  /** The database under the server (database.ts): date precision, string and number limits. Default "mysql". */
+  database?: DatabaseFlavour;
+  /** Database column lengths that differ from the annotations, e.g. `{"Datafile.location": 255}` (6.2 not migrated). */
+  columns?: Record<string, number>;
+  /** Each row an update loads (see write.ts walkChildren) delays the answer by this much. Default 0. */
+  loadDelayMs?: number;
   /** Session lifetime; `lifetimeSeconds` wins when both are set. Default 120 minutes. */
   lifetimeMinutes?: number;
   lifetimeSeconds?: number;
@@ -151,6 +164,9 @@ export interface FakeIcat {
   writeCount(): number;
   /** Write requests that committed. */
   committedWrites(): number;
+  /** Rows loaded by updates so far (a Dataset update loads its parameters and datafiles). */
+  updateLoad(): number;
+  readonly database: DatabaseFlavour;
   now(): number;
   advanceClock(ms: number): void;
   /** Every session issued so far is expired (not purged: refresh/logout still find it). */
@@ -191,8 +207,11 @@ class FakeIcatServer implements FakeIcat {
   private readonly host: string;
   private readonly maxEntities: number;
   private readonly zoneOffsetMinutes: number;
+  private readonly db: Database;
+  private loaded = 0;
 
   constructor(private readonly options: FakeIcatOptions) {
+    this.db = new Database(options.database ?? "mysql", options.columns);
     this.version = options.version ?? "6.2.0";
     this.schema = schemaFor(this.version);
     this.store = new Store(this.schema);
@@ -330,6 +349,14 @@ class FakeIcatServer implements FakeIcat {
     return this.committed;
   }
 
+  updateLoad(): number {
+    return this.loaded;
+  }
+
+  get database(): DatabaseFlavour {
+    return this.db.flavour;
+  }
+
   now(): number {
     return (this.options.now ?? Date.now)() + this.clockOffset;
   }
@@ -356,11 +383,13 @@ class FakeIcatServer implements FakeIcat {
 
   private writeContext(tx: ReturnType<Store["begin"]>, userName: string): WriteContext {
     const readOnly = this.options.readOnlyUsers ?? ["simple/reader"];
-    return { tx, ids: this.ids, userName, now: this.now(), mayWrite: !readOnly.includes(userName) };
+    return { tx, ids: this.ids, userName, now: this.now(), mayWrite: !readOnly.includes(userName), database: this.db, load: { rows: 0 } };
   }
 
   private queryContext(userName: string): QueryContext {
-    return { tx: this.store.begin(), userName, zoneOffsetMinutes: this.zoneOffsetMinutes, maxEntities: this.maxEntities };
+    const rule = this.options.mayRead;
+    const mayRead = rule && userName !== ROOT_USER ? (entity: string, row: Row) => rule(userName, entity, row) : () => true;
+    return { tx: this.store.begin(), userName, zoneOffsetMinutes: this.zoneOffsetMinutes, maxEntities: this.maxEntities, mayRead };
   }
 
   private takeFault(entry: LoggedRequest): FaultSpec | undefined {
@@ -420,6 +449,7 @@ class FakeIcatServer implements FakeIcat {
     }
 
     let reply: Reply;
+    const loadedBefore = this.loaded;
     try {
       reply = this.dispatch(route, url.searchParams, form);
     } catch (err) {
@@ -428,6 +458,8 @@ class FakeIcatServer implements FakeIcat {
           ? { status: err.status, body: err.body() }
           : { status: 500, body: { code: "INTERNAL", message: `${(err as Error).name} ${(err as Error).message}` } };
     }
+    const delay = (this.loaded - loadedBefore) * (this.options.loadDelayMs ?? 0);
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     if (fault?.kind === "dropAfterCommit") {
       entry.status = reply.status;
       req.socket.destroy();
@@ -494,10 +526,15 @@ class FakeIcatServer implements FakeIcat {
         const entities = form.get("entities");
         if (entities === null) throw new IcatFakeError("BAD_PARAMETER", "entities is not set");
         const tx = this.store.begin();
-        const ids = writeEntities(entities, this.writeContext(tx, userName));
-        tx.commit();
-        this.committed++;
-        return { status: 200, body: ids };
+        const ctx = this.writeContext(tx, userName);
+        try {
+          const ids = writeEntities(entities, ctx);
+          tx.commit();
+          this.committed++;
+          return { status: 200, body: ids };
+        } finally {
+          this.loaded += ctx.load.rows;
+        }
       }
       case "delete": {
         if (!versionAtLeast(this.version, "4.7")) return notImplemented();

@@ -1,3 +1,4 @@
+import { DatabaseRefusal, type Database } from "./database.js";
 import { parseIcatDate } from "./dates.js";
 import { IcatFakeError, badParameter, validation } from "./errors.js";
 import { BASE_FIELDS, PARAMETER_VALUE_TYPES, type AttributeDef, type EntityDef } from "./schema.js";
@@ -5,9 +6,11 @@ import { uniqueKey, type IdSequence, type Row, type Tx } from "./store.js";
 
 /**
  * `POST /icat/entityManager` and `DELETE /icat/entityManager` (icat-api.md §3, §5.2), following
- * EntityBeanManager.write/writeOne/parseEntity/parseSubEntity: parse (400/404), parameter checks and
- * not-null/length (412 VALIDATION), then uniqueness (412 OBJECT_ALREADY_EXISTS). The caller owns the Tx and
- * commits only when this returns.
+ * EntityBeanManager.write/writeOne/parseEntity/parseSubEntity: parse (400/404; a JSON value of the wrong type is
+ * a 500 INTERNAL), parameter checks and not-null/length (412 VALIDATION), uniqueness (412 OBJECT_ALREADY_EXISTS),
+ * what the database itself refuses (see database.ts: explained as writeOne does, often by a false
+ * OBJECT_ALREADY_EXISTS naming a parent), and last the CREATE/UPDATE authorisation (GateKeeper, after the flush).
+ * The caller owns the Tx and commits only when this returns.
  */
 
 export interface WriteContext {
@@ -17,6 +20,9 @@ export interface WriteContext {
   now: number;
   /** false → INSUFFICIENT_PRIVILEGES for any create, update or delete. */
   mayWrite: boolean;
+  database: Database;
+  /** Rows an update loaded besides the ones it changed (EntityBaseBean.preparePersist walks), summed per request. */
+  load: { rows: number };
 }
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -68,6 +74,8 @@ class OneWrite {
   private readonly ops: Op[] = [];
   /** Rows updated in this item, so a second mention sees the first change. */
   private readonly pending = new Map<number, Row>();
+  /** Existing entities the item named by id, in order: writeOne's localUpdates, which isUnique finds again. */
+  private readonly referenced: { def: EntityDef; id: number }[] = [];
 
   constructor(private readonly ctx: WriteContext) {}
 
@@ -90,9 +98,25 @@ class OneWrite {
       row = { ...this.find(def, id) };
       this.ops.push({ kind: "update", def, row });
       this.pending.set(id, row);
+      this.referenced.push({ def, id });
     }
     this.parseEntity(def, value, row);
 
+    for (const op of this.ops) this.stamp(op);
+    for (const op of this.ops) validateRow(this.ctx.tx, op);
+    let refusal: DatabaseRefusal | undefined;
+    for (const op of this.ops) {
+      try {
+        op.row = this.ctx.database.store(op.def, op.row);
+      } catch (err) {
+        if (!(err instanceof DatabaseRefusal)) throw err;
+        refusal ??= err;
+      }
+    }
+    for (const op of this.ops) this.apply(op);
+    if (refusal) throw this.explain(refusal);
+    if (!create) this.walkChildren(def, row.id);
+    // GateKeeper.performAuthorisation runs after the flush: a request that is wrong and not allowed is told it is wrong.
     if (!this.ctx.mayWrite) {
       const first = this.ops[0];
       throw new IcatFakeError(
@@ -100,10 +124,42 @@ class OneWrite {
         `${first?.kind === "update" ? "UPDATE" : "CREATE"} access to this ${first?.def.name ?? beanName} is not allowed.`,
       );
     }
-    for (const op of this.ops) this.stamp(op);
-    for (const op of this.ops) validateRow(this.ctx.tx, op);
-    for (const op of this.ops) this.apply(op);
     return create ? row.id : undefined;
+  }
+
+  /**
+   * writeOne after a refused flush: isValid and isUnique on what it created (nothing to find: they were checked
+   * above) and then on every entity the item named by id, whose look-up by unique key finds that entity itself:
+   * a false OBJECT_ALREADY_EXISTS naming a parent. With no such entity, "Unexpected DB response …" (500).
+   */
+  private explain(refusal: DatabaseRefusal): IcatFakeError {
+    for (const { def, id } of this.referenced) {
+      const row = this.pending.get(id) ?? this.ctx.tx.get(def.name, id);
+      if (row && def.unique.length > 0) return new IcatFakeError("OBJECT_ALREADY_EXISTS", duplicateMessage(def, row, false));
+    }
+    return new IcatFakeError("INTERNAL", `Unexpected DB response ${refusal.message}`);
+  }
+
+  /**
+   * The cost of an update grows with the children: writeOne calls preparePersist(…, REST) on the top-level bean
+   * for updates too, and EntityBaseBean.preparePersist recurses through every to-many relationship, so an update
+   * of a Dataset loads every Datafile and re-checks every parameter (Parameter.check), and an update of an
+   * Investigation loads its whole tree.
+   */
+  private walkChildren(def: EntityDef, id: number): void {
+    const { tx, load } = this.ctx;
+    for (const relation of Object.values(def.oneToMany)) {
+      const childDef = tx.schema.get(relation.target);
+      if (!childDef) continue;
+      for (const child of tx.children(relation.target, relation.backRef, id)) {
+        load.rows++;
+        if (childDef.parameterOf) {
+          const type = tx.get("ParameterType", child.type as number);
+          if (type?.enforced === true) checkEnforced(tx, type, child);
+        }
+        this.walkChildren(childDef, child.id);
+      }
+    }
   }
 
   private entity(name: string): EntityDef {
@@ -164,6 +220,7 @@ class OneWrite {
     const id = value.id;
     if (typeof id !== "number" || !Number.isSafeInteger(id)) throw badParameter(`Badly formatted relationship object ${JSON.stringify(value)}`);
     const existing = this.find(target, id);
+    this.referenced.push({ def: target, id });
     if (Object.keys(value).length > 1) {
       const row = this.pending.get(id) ?? { ...existing };
       if (!this.pending.has(id)) {
@@ -202,9 +259,10 @@ class OneWrite {
 
 function parseAttribute(def: EntityDef, field: string, attribute: AttributeDef, value: Json): unknown {
   if (value === null) return null;
-  // The real server casts blindly and some mismatches surface as 500 INTERNAL (ClassCastException);
-  // the fake answers 400 so that a client bug shows up as what it is.
-  const wrongType = () => badParameter(`Field ${field} of ${def.name} must be of type ${attribute.type} in json ${JSON.stringify(value)}`);
+  // EntityBeanManager.parseEntity casts the JSON value to what the setter takes (JsonString, JsonNumber,
+  // longValueExact …) without checking first: a wrong type escapes as a Java exception, which
+  // ThrowableExceptionMapper answers as 500 INTERNAL "<class> <message>". Nothing says which field.
+  const wrongType = () => new IcatFakeError("INTERNAL", javaCastFailure(attribute.type, value));
   switch (attribute.type) {
     case "String":
       if (typeof value !== "string") throw wrongType();
@@ -234,6 +292,14 @@ function parseAttribute(def: EntityDef, field: string, attribute: AttributeDef, 
       return upper;
     }
   }
+}
+
+/** The exception a mistyped JSON value raises in parseEntity (jakarta.json + BigDecimal). */
+function javaCastFailure(type: AttributeDef["type"], value: Json): string {
+  if (typeof value === "number" && (type === "Long" || type === "Integer")) return `class java.lang.ArithmeticException ${Number.isInteger(value) ? "Overflow" : "Rounding necessary"}`;
+  const jsonClass = typeof value === "string" ? "JsonStringImpl" : typeof value === "number" ? "JsonNumberImpl" : typeof value === "boolean" ? "JsonValueImpl" : Array.isArray(value) ? "JsonArrayImpl" : "JsonObjectImpl";
+  const target = type === "String" ? "jakarta.json.JsonString" : "jakarta.json.JsonNumber";
+  return `class java.lang.ClassCastException class org.eclipse.parsson.${jsonClass} cannot be cast to class ${target}`;
 }
 
 /** Java's Double.toString for the common cases ("5.0", "295.3"). */
