@@ -179,6 +179,17 @@ describe("SciCat adapter", () => {
     expect((error as Error).message).toMatch(/property unknownField should not exist/);
   });
 
+  it("concurrent pushes share one login and one probe of /explorer-json", async () => {
+    const { fake, destination, config } = await setup();
+    const datasets = mapToScicat(smallSnapshot(), config).filter((r) => r.kind === "dataset");
+    const ctx = { dependencyRemoteId: () => undefined };
+    const copies = Array.from({ length: 16 }, (_, i) => ({ ...asPush(datasets[0]!), payload: { ...datasets[0]!.payload, pid: `t/copy-${i}` } }));
+    const results = await Promise.all(copies.map((r) => destination.push(r, ctx)));
+    expect(results.every((r) => r.operation === "create")).toBe(true);
+    expect(fake.requests.filter((r) => r.path === "/explorer-json")).toHaveLength(1);
+    expect(fake.requests.filter((r) => /auth\/login$/i.test(r.path))).toHaveLength(1);
+  });
+
   it("classifies 503 and 429 as transient, honouring Retry-After", async () => {
     const { fake, destination, config } = await setup();
     const proposal = mapToScicat(smallSnapshot(), config).find((r) => r.kind === "proposal")!;

@@ -20,8 +20,18 @@ export class DatasetRoutes {
     if (config.datasetApi !== "auto") this.decided = config.datasetApi;
   }
 
-  async api(): Promise<DatasetApi> {
-    if (this.decided) return this.decided;
+  private probing: Promise<DatasetApi> | undefined;
+
+  /** The dataset API; concurrent callers share one probe of /explorer-json (a document of some 360 KB). */
+  api(): Promise<DatasetApi> {
+    if (this.decided) return Promise.resolve(this.decided);
+    this.probing ??= this.probe().finally(() => {
+      this.probing = undefined;
+    });
+    return this.probing;
+  }
+
+  private async probe(): Promise<DatasetApi> {
     try {
       const response = await this.http.send({ method: "GET", path: "/explorer-json", fromOrigin: true });
       const paths = (response.data as { paths?: Record<string, unknown> } | undefined)?.paths;
