@@ -146,6 +146,26 @@ describe("catalog-wide trouble is not a record's failure", () => {
     expect(w.uploadLog().filter((r) => r.success === 0).some((r) => /HTML page.*access_token/.test(r.error_message ?? ""))).toBe(true);
   });
 
+  it("a running daemon whose login is refused is not ready and says why, then goes on by itself", async () => {
+    const w = await worlds.open({ beamtimes: [closedBeamtime("2026-05-12")] }, { config: { http: { enabled: true, host: "127.0.0.1", port: 0 }, log: { level: "info", format: "json" } } });
+    w.scicat.failNext(4, 401, { match: { method: "POST", path: /\/auth\/login$/i }, body: { message: "Unauthorized", statusCode: 401 } });
+    const daemon = spawnCli(["run", "--config", w.configFile]);
+    try {
+      const listening = await waitFor(() => daemon.lines.map((l) => JSON.parse(l) as { message: string; url?: string }).find((l) => /listening/.test(l.message)), { what: "ops server" });
+      const readyz = await waitFor(async () => {
+        const response = await fetch(`${listening.url!}/readyz`);
+        const body = (await response.json()) as { checks: Record<string, { ok: boolean; message: string }> };
+        return response.status === 503 && /refused the login/.test(body.checks.scicat?.message ?? "") ? body : undefined;
+      }, { what: "/readyz naming the refused login" });
+      expect(readyz.checks.scicat!.message).toMatch(/HTTP 401/);
+      await waitFor(() => w.scicat.datasets().length === 2, { what: "the pushes once login works" });
+      expect((await status(w)).records.scicat).toMatchObject({ failed: 0, dead: 0 });
+    } finally {
+      daemon.child.kill("SIGTERM");
+      expect(await daemon.exited).toBe(0);
+    }
+  });
+
   it("a URL without /api says so in sync and in doctor", async () => {
     const w = await worlds.open({ beamtimes: [closedBeamtime("2026-05-06")] });
     rewriteConfig(w, (doc) => ((doc.destinations!.scicat as Record<string, unknown>).url = w.scicat.origin));
