@@ -392,7 +392,7 @@ describe("the fake SciCat replays the recorded exchanges", () => {
       const problems: string[] = [];
       if (answer.status !== recorded.status) problems.push(`status ${recorded.status} recorded, ${answer.status} from the fake (${answer.text.slice(0, 300)})`);
       const wantedType = recorded.headers["content-type"] ?? null;
-      if ((wantedType === null) !== (answer.contentType === null)) problems.push(`content-type ${String(wantedType)} recorded, ${String(answer.contentType)} from the fake`);
+      if (wantedType !== answer.contentType) problems.push(`content-type ${String(wantedType)} recorded, ${String(answer.contentType)} from the fake`);
       // Surprise 34: JSON answers carry a weak ETag; no answer carries a Location.
       if (recorded.headers.etag !== undefined && !/^W\/"/.test(answer.etag ?? "")) problems.push(`a weak ETag recorded, ${String(answer.etag)} from the fake`);
       if (answer.location !== null) problems.push(`no Location recorded, ${answer.location} from the fake`);
