@@ -179,6 +179,21 @@ describe("SciCat adapter", () => {
     expect((error as Error).message).toMatch(/property unknownField should not exist/);
   });
 
+  it("a proposal update keeps its measurement periods (a PATCH without them empties them, proposals/04)", async () => {
+    const { fake, destination, config } = await setup();
+    const snapshot = smallSnapshot();
+    snapshot.beamtimes[0]!.timeStop = 1772790000;
+    const proposal = mapToScicat(snapshot, config).find((r) => r.kind === "proposal")!;
+    expect(proposal.payload.MeasurementPeriodList).toEqual([expect.objectContaining({ instrument: "bl-1" })]);
+    const ctx = { dependencyRemoteId: () => undefined };
+    await destination.push(asPush(proposal), ctx);
+    const renamed = { ...asPush(proposal), payload: { ...proposal.payload, title: "renamed" }, lastWritten: proposal.payload };
+    expect((await destination.push(renamed, ctx)).operation).toBe("update");
+    const stored = fake.proposals()[0]!;
+    expect(stored.title).toBe("renamed");
+    expect(stored.MeasurementPeriodList).toEqual([expect.objectContaining({ instrument: "bl-1", start: (proposal.payload.MeasurementPeriodList as { start: string }[])[0]!.start })]);
+  });
+
   it("concurrent pushes share one login and one probe of /explorer-json", async () => {
     const { fake, destination, config } = await setup();
     const datasets = mapToScicat(smallSnapshot(), config).filter((r) => r.kind === "dataset");

@@ -25,6 +25,17 @@ export interface KeyedResource {
   immutable: readonly string[];
   /** Object fields merged key by key with the catalog's (curators add keys). */
   objectFields: readonly string[];
+  /**
+   * Fields an update empties when it leaves them out (proposals/04: a PATCH of the title leaves
+   * `MeasurementPeriodList` as []): every PATCH carries them as they stand, cleaned to what a write accepts.
+   */
+  carried?: Record<string, (catalog: unknown, source: unknown) => unknown>;
+}
+
+/** A measurement period as a write accepts it: the server adds `id: null` to each one it stores. */
+function cleanPeriods(catalog: unknown, source: unknown): unknown {
+  if (!Array.isArray(catalog) || catalog.length === 0) return source;
+  return catalog.map((p: Doc) => Object.fromEntries(["instrument", "start", "end", "comment"].filter((k) => p[k] !== undefined && p[k] !== null).map((k) => [k, p[k]])));
 }
 
 const enc = encodeURIComponent;
@@ -39,6 +50,7 @@ export const proposals: KeyedResource = {
   remoteId: (d) => String(d.proposalId),
   immutable: ["proposalId"],
   objectFields: ["metadata"],
+  carried: { MeasurementPeriodList: cleanPeriods },
 };
 
 export const samples: KeyedResource = {
@@ -114,7 +126,13 @@ async function updateKeyed(client: ScicatClient, resource: KeyedResource, existi
   const plan = planUpdate(existing, push.payload, push.lastWritten, rulesFor(resource, push.sourceWins));
   const result = { remoteId, written: plan.written, conflicts: plan.conflicts };
   if (Object.keys(plan.changes).length === 0) return { operation: "skip", ...result };
-  const response = await client.call({ method: "PATCH", path: resource.updatePath(remoteId), body: plan.changes }, `updating ${resource.noun} ${resource.key(push.payload)}`);
+  const body = { ...plan.changes };
+  for (const [field, carry] of Object.entries(resource.carried ?? {})) {
+    if (field in body) continue;
+    const value = carry(existing[field], push.payload[field]);
+    if (value !== undefined) body[field] = value;
+  }
+  const response = await client.call({ method: "PATCH", path: resource.updatePath(remoteId), body }, `updating ${resource.noun} ${resource.key(push.payload)}`);
   expectAnswer(response, resource.answer(push.payload), `the updated ${resource.noun} as JSON`);
   return { operation: "update", httpStatus: response.status, ...result };
 }
