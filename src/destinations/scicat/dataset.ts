@@ -18,11 +18,19 @@ export interface DatasetDeps {
 /** Fields that identify a dataset and cannot be patched (PATCH with pid → 400). */
 const IMMUTABLE = ["pid", "type"] as const;
 
-/** The mapping names the instrument by uniqueName; SciCat links it by the pid the server gave it. */
+/**
+ * The mapping names the instrument by uniqueName and the sample by its record key; SciCat links them by the ids
+ * the catalog holds (the instrument's server-given pid; a sample's sampleId from before a key migration).
+ */
 export function resolveDatasetLinks(payload: Record<string, unknown>, ctx: PushContext): Record<string, unknown> {
-  const names = payload.instrumentIds;
-  if (!Array.isArray(names)) return payload;
-  return { ...payload, instrumentIds: names.map((n) => ctx.dependencyRemoteId("instrument", String(n)) ?? n) };
+  const out = { ...payload };
+  const link = (field: string, kind: string) => {
+    const keys = payload[field];
+    if (Array.isArray(keys)) out[field] = keys.map((k) => ctx.dependencyRemoteId(kind, String(k)) ?? k);
+  };
+  link("instrumentIds", "instrument");
+  link("sampleIds", "sample");
+  return out;
 }
 
 export async function pushDataset(deps: DatasetDeps, payload: Record<string, unknown>, ctx: PushContext, remoteIdHint?: string): Promise<PushResult> {

@@ -55,7 +55,7 @@ class ScicatDestination implements Destination {
 
   push(record: PushRecord, ctx: PushContext): Promise<PushResult> {
     const keyed = KEYED[record.kind];
-    if (keyed) return pushKeyed(this.client, keyed, record.payload);
+    if (keyed) return pushKeyed(this.client, keyed, record.payload, record.remoteId);
     switch (record.kind) {
       case "dataset":
         return pushDataset({ client: this.client, routes: this.routes }, record.payload, ctx, record.remoteId).then((result) => {

@@ -13,6 +13,8 @@ export interface KeyedResource {
   /** The natural key, for messages. */
   key(payload: Record<string, unknown>): string;
   find(client: ScicatClient, payload: Record<string, unknown>): Promise<Record<string, unknown> | undefined>;
+  /** Read by the catalog's id (a remote id from the state store), where that differs from the natural key. */
+  findById?(client: ScicatClient, remoteId: string): Promise<Record<string, unknown> | undefined>;
   createPath: string;
   updatePath(remoteId: string): string;
   remoteId(document: Record<string, unknown>): string;
@@ -36,6 +38,7 @@ export const samples: KeyedResource = {
   noun: "sample",
   key: (p) => String(p.sampleId),
   find: (client, p) => client.getOne(`/v3/samples/${enc(String(p.sampleId))}`, `reading sample ${String(p.sampleId)}`),
+  findById: (client, id) => client.getOne(`/v3/samples/${enc(id)}`, `reading sample ${id}`),
   createPath: "/v3/samples",
   updatePath: (id) => `/v3/samples/${enc(id)}`,
   remoteId: (d) => String(d.sampleId ?? d._id),
@@ -58,10 +61,16 @@ export const instruments: KeyedResource = {
   immutable: ["uniqueName"],
 };
 
-export async function pushKeyed(client: ScicatClient, resource: KeyedResource, payload: Record<string, unknown>): Promise<PushResult> {
+/**
+ * `remoteIdHint`: the catalog id the record had when last synced. A sample whose key a state migration changed
+ * keeps its catalog record (and sampleId) this way; the hint is checked, and without a record there the
+ * payload's own id is looked up as usual.
+ */
+export async function pushKeyed(client: ScicatClient, resource: KeyedResource, payload: Record<string, unknown>, remoteIdHint?: string): Promise<PushResult> {
   const what = `${resource.noun} ${resource.key(payload)}`;
   try {
-    const existing = await resource.find(client, payload);
+    const hinted = resource.findById && remoteIdHint && remoteIdHint !== resource.key(payload) ? await resource.findById(client, remoteIdHint) : undefined;
+    const existing = hinted ?? (await resource.find(client, payload));
     if (existing) return await updateKeyed(client, resource, existing, payload);
 
     for (let attempt = 1; ; attempt++) {

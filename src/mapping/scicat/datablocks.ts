@@ -16,8 +16,9 @@ export function datablockRecord(run: Run, dataset: DesiredRecord, config: Config
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const payload = {
     datasetId: dataset.key,
-    ownerGroup: config.mapping.ownerGroup,
-    accessGroups: config.mapping.accessGroups,
+    // The dataset's groups: a block is read with its dataset, by the same proposal.
+    ownerGroup: dataset.payload.ownerGroup,
+    accessGroups: dataset.payload.accessGroups,
     files: files.map(({ path, size, time }) => ({ path, size, time })),
   };
   const hashBasis = { ...payload, files: files.map((f) => (f.shared ? { path: f.path } : { path: f.path, size: f.size, time: f.time })) };

@@ -6,7 +6,7 @@ import type { Logger } from "../../ops/logger.js";
 import type { ScanOptions, ScanResult, Source, Watermark, WatermarkReader } from "../contract.js";
 import { readBeamtimeDb } from "./beamtime-db.js";
 import { beamtimeRecords } from "./beamtime.js";
-import { firstSegment, readIndexDb, type IndexEntry } from "./index-db.js";
+import { readIndexDb, type IndexEntry } from "./index-db.js";
 import { discoverDbFiles, locateDbPath } from "./locate.js";
 import { describeReadError, readDbHeader } from "./sqlite.js";
 
@@ -77,7 +77,8 @@ async function scanResonance(options: ResonanceSourceOptions, watermarks: Waterm
     for (const rel of discoverDbFiles(dataRoot, new Set([indexRel]), (p, reason) => report(p, reason))) {
       if (targets.has(rel)) continue;
       discovered.add(rel);
-      targets.set(rel, { dbPath: rel, label: path.posix.basename(rel, ".db"), researcher: { name: firstSegment(rel) }, extra: {} });
+      // Label and researcher come from the DB's own runs (beamtime.ts), never from its file or directory name.
+      targets.set(rel, { dbPath: rel, label: "", researcher: { name: "" }, extra: {} });
     }
   }
 
@@ -147,7 +148,7 @@ async function readOneDb(
       fileSize: stat.size,
       journal,
     });
-    result.snapshot.beamtimes.push(records.beamtime);
+    if (records.beamtime) result.snapshot.beamtimes.push(records.beamtime);
     result.snapshot.samples = records.samples;
     result.snapshot.runs = records.runs;
     result.snapshot.problems.push(...records.problems);

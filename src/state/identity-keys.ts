@@ -1,0 +1,99 @@
+import type Database from "better-sqlite3";
+import { urlSafeId } from "../model/keys.js";
+
+/**
+ * State migration for issue 13: record keys that no longer depend on paths, and samples inside their proposal.
+ *
+ * - A resonance beamtime was keyed by its DB path; now by its first run (`resonance:<uid>`). The first run is
+ *   the beamtime's earliest dataset record (SciCat's are inserted in run order; ICAT's, when SciCat is not
+ *   synced, in uid order: then the earliest by uid is taken, and a beamtime whose first run was never pushed
+ *   gets new ICAT keys on its next read — ICAT finds its investigation and samples by name, so nothing doubles).
+ * - Resonance samples `<db path>#<id>` become `<beamtime key>#<id>`; serial keys `serial:<s>` become
+ *   `<beamtime key>#serial:<s>`. Bluesky samples `bluesky:<id>` become `bluesky:<proposal>/<id>`.
+ * - SciCat sample rows move to their new key but keep their remote id (the sampleId the catalog holds): the
+ *   adapter updates that sample, and datasets link to it, so no second sample is created.
+ * - Every source is marked for one more read, so the records are mapped again under the new keys at the next scan.
+ *
+ * Self-contained (it reads and writes only the records and sources tables of version 1).
+ */
+export function migrateIdentityKeys(db: Database.Database): void {
+  const renames = new Map<string, { destination: string; kind: string; key: string; session?: string; beamtimeKey?: string | null }>();
+  const beamtimeKeys = new Map<string, string>();
+
+  const oldBeamtimes = db
+    .prepare(
+      `SELECT DISTINCT beamtime_key AS key FROM records
+       WHERE beamtime_key IS NOT NULL AND beamtime_key <> '' AND beamtime_key NOT LIKE 'bluesky:%' AND beamtime_key NOT LIKE 'resonance:%'`,
+    )
+    .all() as { key: string }[];
+  const firstRun = db.prepare(
+    `SELECT run_uid FROM records WHERE beamtime_key = ? AND kind = 'dataset' AND run_uid IS NOT NULL
+     ORDER BY CASE destination WHEN 'scicat' THEN 0 ELSE 1 END, rowid LIMIT 1`,
+  );
+  for (const { key } of oldBeamtimes) {
+    const row = firstRun.get(key) as { run_uid: string } | undefined;
+    if (row) beamtimeKeys.set(key, `resonance:${row.run_uid}`);
+  }
+
+  const rows = db.prepare("SELECT id, destination, kind, key, session_identifier, beamtime_key FROM records WHERE kind IN ('investigation', 'sample')").all() as {
+    id: string;
+    destination: string;
+    kind: string;
+    key: string;
+    session_identifier: string;
+    beamtime_key: string | null;
+  }[];
+  for (const row of rows) {
+    if (row.kind === "investigation") {
+      const to = beamtimeKeys.get(row.key);
+      if (to) renames.set(row.id, { destination: row.destination, kind: row.kind, key: to, session: to });
+      continue;
+    }
+    // The sample's key as the model had it: the ICAT record key, or what SciCat rows keep as session identifier.
+    const modelKey = row.destination === "icat" ? row.key : row.session_identifier;
+    const newModelKey = newSampleKey(modelKey, row.beamtime_key, beamtimeKeys);
+    if (!newModelKey) continue;
+    const key = row.destination === "icat" ? newModelKey : urlSafeId(newModelKey);
+    renames.set(row.id, { destination: row.destination, kind: row.kind, key, session: newModelKey });
+  }
+
+  const rename = db.prepare("UPDATE records SET id = @id, key = @key, session_identifier = @session WHERE id = @old");
+  for (const [old, to] of renames) {
+    const id = `${to.destination}/${to.kind}/${to.key}`;
+    if (id === old) continue;
+    const taken = db.prepare("SELECT 1 FROM records WHERE id = ?").get(id);
+    // Two old rows for one new record (never on a plain upgrade): keep the one already there.
+    if (taken) db.prepare("DELETE FROM records WHERE id = ?").run(old);
+    else rename.run({ id, key: to.key, session: to.session ?? to.key, old });
+  }
+
+  const moveBeamtime = db.prepare("UPDATE records SET beamtime_key = ? WHERE beamtime_key = ?");
+  for (const [from, to] of beamtimeKeys) moveBeamtime.run(to, from);
+
+  const ids = new Map<string, string>();
+  for (const [old, to] of renames) ids.set(old, `${to.destination}/${to.kind}/${to.key}`);
+  const withDeps = db.prepare("SELECT id, depends_on FROM records WHERE depends_on <> '[]'").all() as { id: string; depends_on: string }[];
+  const setDeps = db.prepare("UPDATE records SET depends_on = ? WHERE id = ?");
+  for (const row of withDeps) {
+    const deps = JSON.parse(row.depends_on) as string[];
+    const mapped = deps.map((d) => ids.get(d) ?? d);
+    if (mapped.some((d, i) => d !== deps[i])) setDeps.run(JSON.stringify(mapped), row.id);
+  }
+
+  // Read every file once more: unchanged files are otherwise not mapped again, and their records would keep the
+  // old payloads (an mtime no file has makes the next scan read it; the watermark is then rewritten).
+  db.prepare("UPDATE sources SET mtime_ms = -1").run();
+}
+
+function newSampleKey(modelKey: string, beamtimeKey: string | null, beamtimeKeys: ReadonlyMap<string, string>): string | undefined {
+  if (modelKey.startsWith("bluesky:")) {
+    if (modelKey.includes("/")) return undefined;
+    const proposal = beamtimeKey?.startsWith("bluesky:") ? beamtimeKey.slice("bluesky:".length) : "";
+    return `bluesky:${proposal}/${modelKey.slice("bluesky:".length)}`;
+  }
+  const beamtime = beamtimeKey ? beamtimeKeys.get(beamtimeKey) : undefined;
+  if (!beamtime || !beamtimeKey) return undefined;
+  if (modelKey.startsWith("serial:")) return `${beamtime}#${modelKey}`;
+  if (modelKey.startsWith(`${beamtimeKey}#`)) return `${beamtime}#${modelKey.slice(beamtimeKey.length + 1)}`;
+  return undefined;
+}
