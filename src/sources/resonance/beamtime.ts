@@ -23,6 +23,8 @@ export interface BeamtimeContext {
   fileSize: number;
   /** A write transaction is open (or was left by a crash): open runs are not stale. */
   journal: boolean;
+  /** Index entries of beamtimes whose DB moved away from the indexed path, by beamtime key. */
+  movedEntries?: ReadonlyMap<string, IndexEntry> | undefined;
 }
 
 export interface BeamtimeRecords {
@@ -36,12 +38,11 @@ export interface BeamtimeRecords {
 export function beamtimeRecords(read: Extract<BeamtimeDbRead, { kind: "resonance" }>, ctx: BeamtimeContext): BeamtimeRecords {
   const problems: SourceProblem[] = [];
   const problem = (reason: string, location?: string) => problems.push({ source: "resonance", path: ctx.relative, reason, ...(location ? { location } : {}) });
-  const { entry } = ctx;
-  if (entry.extraError) problem(entry.extraError, "index beamtimes.extra");
-
   const first = read.runs[0];
   if (!first) return { beamtime: undefined, samples: [], runs: [], problems };
   const key = beamtimeKeyFor(first.uid);
+  const entry = ctx.movedEntries?.get(key) ?? ctx.entry;
+  if (entry.extraError) problem(entry.extraError, "index beamtimes.extra");
   const beamtime: Beamtime = {
     key,
     source: "resonance",

@@ -27,6 +27,8 @@ interface DbWatermarkData {
   /** The DB had runs without a stop at the last read (they may turn stale without the file changing). */
   open: number;
   stale: number;
+  /** The beamtime key read from this DB, kept while the index lists the path after the file moved away. */
+  beamtimeKey?: string | undefined;
 }
 
 interface IndexWatermarkData {
@@ -63,11 +65,17 @@ async function scanResonance(options: ResonanceSourceOptions, watermarks: Waterm
 
   // 2. Which DBs: the listed ones (checked), then discovered ones.
   const targets = new Map<string, IndexEntry>();
+  // Index entries whose DB is not where the index says (moved before the index caught up), by the beamtime
+  // they were read as: a discovered DB that turns out to be that beamtime keeps the entry's researcher and label.
+  const moved = new Map<string, IndexEntry>();
   for (const entry of index.entries) {
     const located = locateDbPath(dataRoot, realRoot, entry.dbPath);
     if (!located.ok) {
       report(entry.dbPath, located.reason, `index ${indexRel}`);
-      result.watermarks.push({ source: SOURCE, path: entry.dbPath, size: 0, mtimeMs: 0, problem: located.reason, retry: true });
+      const known = (watermarks.get(SOURCE, entry.dbPath)?.data as Partial<DbWatermarkData> | undefined)?.beamtimeKey;
+      if (known) moved.set(known, entry);
+      const data: Partial<DbWatermarkData> | undefined = known ? { beamtimeKey: known } : undefined;
+      result.watermarks.push({ source: SOURCE, path: entry.dbPath, size: 0, mtimeMs: 0, problem: located.reason, retry: true, ...(data ? { data } : {}) });
       continue;
     }
     targets.set(located.relative, entry);
@@ -84,7 +92,7 @@ async function scanResonance(options: ResonanceSourceOptions, watermarks: Waterm
 
   // 3. Read what changed, one DB at a time (handed over as its own batch when the caller asks for that).
   for (const [relative, entry] of targets) {
-    const one = await readOneDb(options, relative, entry, discovered.has(relative), indexChanged, watermarks, scan);
+    const one = await readOneDb(options, relative, entry, discovered.has(relative), indexChanged, watermarks, scan, moved);
     if (one === "unchanged") result.unchanged++;
     else if (scan.onBatch) scan.onBatch(one);
     else mergeInto(result, one);
@@ -109,6 +117,7 @@ async function readOneDb(
   indexChanged: boolean,
   watermarks: WatermarkReader,
   scan: ScanOptions,
+  moved: ReadonlyMap<string, IndexEntry>,
 ): Promise<ScanResult | "unchanged"> {
   const { dataRoot, config } = options;
   const result: ScanResult = { snapshot: emptySnapshot(), watermarks: [], unchanged: 0 };
@@ -147,6 +156,7 @@ async function readOneDb(
       fileMtimeMs: stat.mtimeMs,
       fileSize: stat.size,
       journal,
+      movedEntries: discovered ? moved : new Map(),
     });
     if (records.beamtime) result.snapshot.beamtimes.push(records.beamtime);
     result.snapshot.samples = records.samples;
@@ -155,6 +165,7 @@ async function readOneDb(
     const data: DbWatermarkData = {
       open: records.runs.filter((r) => r.state === "open").length,
       stale: records.runs.filter((r) => r.state === "stale").length,
+      ...(records.beamtime ? { beamtimeKey: records.beamtime.key } : {}),
     };
     wm.data = data;
     // A write in progress: what we read is the state before it; read again once it commits.
