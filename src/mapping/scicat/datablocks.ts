@@ -1,4 +1,3 @@
-import type { Config } from "../../config/schema.js";
 import type { Run } from "../../model/types.js";
 import { isoFromMs, relativeFilePath } from "../common.js";
 import { makeRecord, recordId, type DesiredRecord } from "../record.js";
@@ -9,7 +8,7 @@ import { makeRecord, recordId, type DesiredRecord } from "../record.js";
  * beamtime and grows with each of them, so its size and time are left out of the hash: a new run must not
  * make every earlier run's file list look changed.
  */
-export function datablockRecord(run: Run, dataset: DesiredRecord, config: Config): DesiredRecord | undefined {
+export function datablockRecord(run: Run, dataset: DesiredRecord): DesiredRecord | undefined {
   if (run.files.length === 0) return undefined;
   const files = [...run.files]
     .map((f) => ({ path: relativeFilePath(run, f.path), size: f.size, time: isoFromMs(f.mtimeMs), shared: isSharedFile(run, f.path) }))
