@@ -171,7 +171,7 @@ describe("records belong to the right proposal", () => {
   it("lists the group changes per record in a dry run after a template change", async () => {
     const w = await openWorld({ ownerGroup: "beamline-staff", accessGroups: ["beamline-readers"] });
     expect((await runCli(["sync", "--config", w.configFile])).code).toBe(0);
-    const config = fs.readFileSync(w.configFile, "utf8").replace("ownerGroup: beamline-staff", 'ownerGroup: "p{proposalId}"');
+    const config = fs.readFileSync(w.configFile, "utf8").replace("ownerGroup: beamline-staff", 'ownerGroup: "p{proposalId}"').replace("- beamline-readers", '- "{proposalSlug}-readers"');
     fs.writeFileSync(w.configFile, config);
     const dry = await runCli(["sync", "--dry-run", "--config", w.configFile]);
     expect(dry.code, dry.stderr).toBe(0);
@@ -183,6 +183,13 @@ describe("records belong to the right proposal", () => {
     const changed = json.changes.filter((c) => c.fields?.some((f) => f.field === "ownerGroup"));
     // 2 proposals, 4 samples, 4 datasets.
     expect(changed.map((c) => c.kind).sort()).toEqual(["dataset", "dataset", "dataset", "dataset", "proposal", "proposal", "sample", "sample", "sample", "sample"]);
+
+    // Pushed (resync until the configuration fingerprint re-reads unchanged files on its own): every record,
+    // file lists included, now carries its proposal's groups.
+    const resync = await runCli(["resync", "--all", "--config", w.configFile]);
+    expect(resync.code, resync.stdout + resync.stderr).toBe(0);
+    expectOwnGroups(w);
+    await expectSeesOnly(w, "alice", "P-A");
   });
 
   it("refuses a template that gives an empty group, and a group map that names a proposal twice, naming the entry", async () => {

@@ -21,6 +21,8 @@ export interface DataFile {
 interface StoredBlock {
   _id: string;
   size?: number;
+  ownerGroup?: string | undefined;
+  accessGroups?: string[] | undefined;
   dataFileList: (DataFile & Record<string, unknown>)[];
 }
 
@@ -54,11 +56,15 @@ export async function pushDatablocks(deps: DatablockDeps, payload: DatablockPayl
     const api = await deps.routes.api();
     const blocks = options.knownEmpty ? [] : await readBlocks(deps, pid);
     const plan = planDatablocks(blocks, payload.files, deps.config);
+    const regroup = blocksToRegroup(blocks, payload);
     for (const update of plan.updates) {
-      await deps.client.call(
-        { method: "PATCH", path: deps.routes.origdatablock(api, update.id), body: { dataFileList: update.files, size: sizeOf(update.files) } },
-        `updating origdatablock ${update.id} of dataset ${pid}`,
-      );
+      const body: Record<string, unknown> = { dataFileList: update.files, size: sizeOf(update.files), ...(regroup.has(update.id) ? groupsOf(payload) : {}) };
+      regroup.delete(update.id);
+      await deps.client.call({ method: "PATCH", path: deps.routes.origdatablock(api, update.id), body }, `updating origdatablock ${update.id} of dataset ${pid}`);
+    }
+    // A changed group template or group map reaches the blocks already in the catalog, like their dataset.
+    for (const id of regroup) {
+      await deps.client.call({ method: "PATCH", path: deps.routes.origdatablock(api, id), body: groupsOf(payload) }, `updating the groups of origdatablock ${id} of dataset ${pid}`);
     }
     for (const files of plan.additions) {
       const body: Record<string, unknown> = { datasetId: pid, size: sizeOf(files), dataFileList: files };
@@ -66,7 +72,7 @@ export async function pushDatablocks(deps: DatablockDeps, payload: DatablockPayl
       if (payload.accessGroups) body.accessGroups = payload.accessGroups;
       await deps.client.call({ method: "POST", path: deps.routes.origdatablocks(api), body }, `adding files to dataset ${pid}`);
     }
-    const wrote = plan.updates.length + plan.additions.length > 0;
+    const wrote = plan.updates.length + plan.additions.length + regroup.size > 0;
     return {
       operation: !wrote ? "skip" : blocks.length === 0 ? "create" : "update",
       remoteId: pid,
@@ -97,7 +103,23 @@ async function readBlocks(deps: DatablockDeps, pid: string): Promise<StoredBlock
     _id: String(b._id ?? b.id),
     size: typeof b.size === "number" ? b.size : undefined,
     dataFileList: Array.isArray(b.dataFileList) ? (b.dataFileList as StoredBlock["dataFileList"]) : [],
+    ownerGroup: typeof b.ownerGroup === "string" ? b.ownerGroup : undefined,
+    accessGroups: Array.isArray(b.accessGroups) ? (b.accessGroups as string[]) : undefined,
   }));
+}
+
+function groupsOf(payload: DatablockPayload): Record<string, unknown> {
+  return { ...(payload.ownerGroup ? { ownerGroup: payload.ownerGroup } : {}), ...(payload.accessGroups ? { accessGroups: payload.accessGroups } : {}) };
+}
+
+/** Blocks whose owner or reader groups are not the ones the mapping gives (ids). */
+function blocksToRegroup(blocks: StoredBlock[], payload: DatablockPayload): Set<string> {
+  const same = (a: string[] | undefined, b: string[]) => a !== undefined && a.length === b.length && a.every((g, i) => g === b[i]);
+  return new Set(
+    blocks
+      .filter((b) => (payload.ownerGroup !== undefined && b.ownerGroup !== payload.ownerGroup) || (payload.accessGroups !== undefined && !same(b.accessGroups, payload.accessGroups)))
+      .map((b) => b._id),
+  );
 }
 
 export interface DatablockPlan {
