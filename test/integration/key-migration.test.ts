@@ -1,8 +1,12 @@
+import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import YAML from "yaml";
 import { buildEngine } from "../../src/app/wire.js";
+import { loadConfig } from "../../src/config/loader.js";
 import type { Config } from "../../src/config/schema.js";
+import { mapToIcat } from "../../src/mapping/icat/index.js";
 import type { MappingIndex } from "../../src/mapping/common.js";
 import type { DesiredRecord } from "../../src/mapping/record.js";
 import { makeRecord } from "../../src/mapping/record.js";
@@ -12,7 +16,8 @@ import type { Snapshot } from "../../src/model/types.js";
 import { silentLogger } from "../../src/ops/logger.js";
 import { LATEST_VERSION } from "../../src/state/migrations.js";
 import { runDocuments, writeRunFile } from "../fixtures/bluesky/writer.js";
-import { runCli } from "../support/cli.js";
+import { DEFAULT_PLUGINS, FIXTURE, startFakeIcat, type FakeIcat } from "../fakes/icat/index.js";
+import { runCli, writeConfig } from "../support/cli.js";
 import { closedBeamtime, worldPerTest, type ScicatWorld } from "../support/scicat-setup.js";
 
 /**
@@ -23,6 +28,11 @@ import { closedBeamtime, worldPerTest, type ScicatWorld } from "../support/scica
  */
 
 const worlds = worldPerTest();
+let icat: FakeIcat | undefined;
+afterEach(async () => {
+  await icat?.close();
+  icat = undefined;
+});
 
 /** The SciCat records as beamsync made them before issue 13: same content, the old keys and sampleIds. */
 function oldKeyMapper(w: ScicatWorld) {
@@ -51,6 +61,32 @@ function oldKeyMapper(w: ScicatWorld) {
       return makeRecord({ ...r, key, sessionIdentifier, beamtimeKey: beamtime(r.beamtimeKey), payload, dependsOn: r.dependsOn.map(sampleDep) });
     });
   };
+}
+
+/** The ICAT records as before: investigations and samples keyed by DB path, bluesky samples by bare id. */
+function oldIcatMapper(w: ScicatWorld) {
+  const dbPathOf = new Map(w.written.beamtimes.map((b) => [`resonance:${b.runs[0]!.uid}`, b.dbPath]));
+  const beamtime = (key: string | undefined) => (key && dbPathOf.has(key) ? dbPathOf.get(key) : key);
+  const sample = (key: string) => {
+    if (key.startsWith("bluesky:")) return `bluesky:${key.slice(key.indexOf("/") + 1)}`;
+    const [bt, local] = key.split("#") as [string, string];
+    return `${dbPathOf.get(bt)!}#${local}`;
+  };
+  const dep = (id: string) => {
+    const [, kind, ...rest] = id.split("/");
+    const key = rest.join("/");
+    if (kind === "investigation") return `icat/investigation/${beamtime(key)!}`;
+    if (kind === "sample") return `icat/sample/${sample(key)}`;
+    return id;
+  };
+  return (snapshot: Snapshot, config: Config, index: MappingIndex): DesiredRecord[] =>
+    mapToIcat(snapshot, config, index).map((r) => {
+      const payload = { ...r.payload };
+      if (typeof payload.investigationKey === "string") payload.investigationKey = beamtime(payload.investigationKey);
+      if (typeof payload.sampleKey === "string") payload.sampleKey = sample(payload.sampleKey);
+      const key = r.kind === "investigation" ? beamtime(r.key)! : r.kind === "sample" ? sample(r.key) : r.key;
+      return makeRecord({ ...r, key, sessionIdentifier: r.kind === "dataset" ? r.sessionIdentifier : key, beamtimeKey: beamtime(r.beamtimeKey), payload, dependsOn: r.dependsOn.map(dep) });
+    });
 }
 
 function stateDb(w: ScicatWorld): Database.Database {
@@ -109,6 +145,57 @@ describe("state migration of record keys", () => {
       expect(keys.map((k) => k.remote_id).sort()).toEqual(before.samples);
       const beamtimeKeys = after.prepare("SELECT DISTINCT beamtime_key FROM records WHERE beamtime_key IS NOT NULL").all() as { beamtime_key: string }[];
       expect(beamtimeKeys.every((b) => /^(resonance|bluesky):/.test(b.beamtime_key))).toBe(true);
+    } finally {
+      after.close();
+    }
+  });
+
+  it("moves ICAT investigation and sample keys too: nothing is created in either catalog", async () => {
+    icat = await startFakeIcat({ fixtures: true });
+    const w = await worlds.open({ beamtimes: [closedBeamtime("2026-03-05", { samples: [{ name: "LaB6" }, { name: "film" }] }), closedBeamtime("2026-03-06", { researcher: "Lise Meitner" })] });
+    const document = YAML.parse(fs.readFileSync(w.configFile, "utf8")) as Record<string, Record<string, unknown>>;
+    document.destinations!.icat = {
+      enabled: true,
+      url: icat.url,
+      plugin: "simple",
+      username: "ingestor",
+      password: DEFAULT_PLUGINS.simple?.users?.ingestor ?? "",
+      facility: FIXTURE.facility,
+      instrument: FIXTURE.instrument,
+      createInvestigations: true,
+    };
+    writeConfig(w.dir, document);
+    const { config } = loadConfig({ configPath: w.configFile, env: {} });
+
+    const engine = buildEngine(config, silentLogger, { mappers: { scicat: oldKeyMapper(w), icat: oldIcatMapper(w) } });
+    try {
+      const { push } = await engine.syncOnce();
+      expect(push.failed + push.dead).toBe(0);
+    } finally {
+      await engine.close();
+    }
+    const count = () => ({
+      investigations: icat!.entities("Investigation").length,
+      samples: icat!.entities("Sample").length,
+      datasets: icat!.entities("Dataset").length,
+      scicatSamples: w.scicat.samples().length,
+      scicatDatasets: w.scicat.datasets().length,
+    });
+    const before = count();
+    expect(before.samples).toBeGreaterThanOrEqual(3);
+    const db = stateDb(w);
+    db.pragma("user_version = 1");
+    db.close();
+
+    const result = await runCli(["sync", "--json", "--config", w.configFile]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect((JSON.parse(result.stdout) as { reconcile: { created: number } }).reconcile.created).toBe(0);
+    expect(count()).toEqual(before);
+    const after = stateDb(w);
+    try {
+      const icatKeys = after.prepare("SELECT kind, key FROM records WHERE destination = 'icat' AND kind IN ('investigation', 'sample')").all() as { kind: string; key: string }[];
+      expect(icatKeys.length).toBeGreaterThan(0);
+      for (const k of icatKeys) expect(k.key).toMatch(/^resonance:[0-9a-f]{32}(#\d+)?$/);
     } finally {
       after.close();
     }
