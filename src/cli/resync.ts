@@ -1,4 +1,6 @@
 import { Command } from "commander";
+import { loadConfig } from "../config/loader.js";
+import { beamtimeKeyFromArgument } from "../sources/resonance/identity.js";
 import { UsageError } from "../sync/errors.js";
 import type { RecordScope } from "../state/store.js";
 import { daemonStatus } from "../ops/heartbeat.js";
@@ -19,7 +21,7 @@ export function resyncCommand(): Command {
   return new Command("resync")
     .description("push records again even if unchanged; a running daemon picks the request up within seconds")
     .option("--all", "every record")
-    .option("--beamtime <id>", "the records of one beamtime (db_path, e.g. jdoe/2026-03-05.db, or its proposal id)")
+    .option("--beamtime <id>", "the records of one beamtime (its DB's path under the DATA root, e.g. jdoe/2026-03-05.db, or its key resonance:<first run uid>), or a proposal id (its Proposal)")
     .option("--run <uid>", "the records of one run")
     .option("--destination <name>", "only this catalog: scicat or icat", parseDestination)
     .option("--no-wait", "with a running daemon: queue the request and return at once")
@@ -32,7 +34,9 @@ export function resyncCommand(): Command {
       const out = createOutput(options.json ?? false);
       const chosen = [flags.all, flags.beamtime, flags.run].filter(Boolean).length;
       if (chosen !== 1) throw new UsageError("resync needs exactly one of --all, --beamtime ID, --run UID");
-      const scope: RecordScope = { runUid: flags.run, beamtime: flags.beamtime, destination: flags.destination };
+      const config = loadConfig({ configPath: options.config }).config;
+      const beamtime = flags.beamtime ? beamtimeKeyFromArgument(flags.beamtime, config.dataRoot, config.sources.resonance.busyTimeoutMs) : undefined;
+      const scope: RecordScope = { runUid: flags.run, beamtime, destination: flags.destination };
 
       const queued = await withStore(options, (store) => {
         if (!daemonStatus(store).running) return undefined;

@@ -166,6 +166,11 @@ describe("records belong to the right proposal", () => {
     // The moved datasets now say where their files are.
     expect(w.scicat.datasets().filter((d) => String(d.sourceFolder).endsWith(path.join("archive", "2026")))).toHaveLength(2);
     expectOwnGroups(w);
+
+    // An operator still names a beamtime by where its DB is now: proposal, 2 samples, 2 datasets, 2 file lists.
+    const resync = await runCli(["resync", "--beamtime", "archive/2026/old-stuff.db", "--json", "--config", w.configFile]);
+    expect(resync.code, resync.stderr).toBe(0);
+    expect((JSON.parse(resync.stdout) as { result: { forced: number; updated: number } }).result).toMatchObject({ forced: 7 });
   });
 
   it("lists the group changes per record in a dry run after a template change", async () => {
