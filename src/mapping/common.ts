@@ -19,6 +19,15 @@ export function fillTemplate(template: string, values: Record<string, string | u
   return template.replace(/\{(\w+)\}/g, (whole, name: string) => values[name] ?? whole);
 }
 
+/**
+ * Whether a beamtime's proposal is that beamtime alone: its id comes from the template and the template names
+ * the beamtime ({label} or {beamtimeId}). Otherwise (an id the source states, or a template several beamtimes
+ * fill alike) other beamtimes may share the proposal, and its record holds only what they all share.
+ */
+export function proposalIsBeamtime(beamtime: Beamtime, mapping: MappingConfig): boolean {
+  return !beamtime.proposalId && /\{(label|beamtimeId)\}/.test(mapping.proposalIdTemplate);
+}
+
 /** A short id of the beamtime itself: the first 8 characters of its first run's uid (resonance), or its proposal. */
 export function beamtimeIdOf(beamtime: Beamtime): string {
   const colon = beamtime.key.indexOf(":");

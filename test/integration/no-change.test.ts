@@ -16,7 +16,14 @@ const worlds = worldPerTest();
 describe("a sync with nothing changed on disk", () => {
   it("reports no update for any kind of record", async () => {
     const w = await worlds.open(
-      { beamtimes: [closedBeamtime("2026-03-05", { extra: { proposal_id: "P-1" } }), closedBeamtime("2026-03-06", { researcher: "Lise Meitner" })] },
+      {
+        beamtimes: [
+          // Two beamtimes of one proposal, with their own labels, dates and descriptions.
+          closedBeamtime("2026-03-05", { extra: { proposal_id: "P-1" }, timeStart: 1772668800, timeStop: 1772755200 }),
+          closedBeamtime("2026-03-07", { extra: { proposal_id: "P-1" }, description: "second visit" }),
+          closedBeamtime("2026-03-06", { researcher: "Lise Meitner" }),
+        ],
+      },
       { config: { sources: { bluesky: { enabled: true } }, mapping: { ownerGroup: "p{proposalId}", accessGroups: ["{beamline}-staff"], instrument: "bl-1", instrumentName: "Beamline One" } } },
     );
     // Two runs of one proposal by two people, on the configured instrument, measuring the same sample.

@@ -2,7 +2,7 @@ import type { Config } from "../../config/schema.js";
 import { urlSafeId } from "../../model/keys.js";
 import type { Beamtime, Researcher, Sample } from "../../model/types.js";
 import { accessFor, groupMapPi, type Access } from "../access.js";
-import { isoFromSeconds, personName, splitName } from "../common.js";
+import { isoFromSeconds, personName, proposalIsBeamtime, splitName } from "../common.js";
 
 /** The proposal's principal investigator: the group map first, else the beamtime's researcher. */
 export function principalInvestigator(beamtime: Beamtime | undefined, proposalId: string | undefined, config: Config): { name?: string; email?: string; login: boolean } {
@@ -13,18 +13,24 @@ export function principalInvestigator(beamtime: Beamtime | undefined, proposalId
   return { ...(name ? { name } : {}), ...(email ? { email } : {}), login: mapped.name === undefined && researcher?.login === true };
 }
 
-/** CreateProposalDto fields (scicat-api.md §5.1); only v4.x-known properties, since unknown ones are a 400. */
+/**
+ * CreateProposalDto fields (scicat-api.md §5.1); only v4.x-known properties, since unknown ones are a 400.
+ * A proposal that is one beamtime shows that beamtime's title, dates and measurement period; a proposal that
+ * several beamtimes may share shows only what is the same whichever of them is read (its PI, email, groups),
+ * so reading one of its beamtimes never rewrites it.
+ */
 export function proposalPayload(beamtime: Beamtime, proposalId: string, config: Config): Record<string, unknown> {
   const pi = principalInvestigator(beamtime, proposalId, config);
   const email = pi.email ?? config.mapping.defaultEmail;
   const access = accessFor(proposalId, config.mapping);
-  const beamsync: Record<string, unknown> = { source: beamtime.source, beamtime: beamtime.key, label: beamtime.label };
+  const own = proposalIsBeamtime(beamtime, config.mapping);
+  const beamsync: Record<string, unknown> = own ? { source: beamtime.source, beamtime: beamtime.key, label: beamtime.label } : { source: beamtime.source };
   const payload: Record<string, unknown> = {
     proposalId,
     ownerGroup: access.ownerGroup,
     accessGroups: access.accessGroups,
     email,
-    title: beamtime.description ?? [pi.name, beamtime.label].filter(Boolean).join(" "),
+    title: (own ? beamtime.description : undefined) ?? [pi.name, own ? beamtime.label : proposalId].filter(Boolean).join(" "),
     pi_email: email,
     metadata: { beamsync },
   };
@@ -35,6 +41,7 @@ export function proposalPayload(beamtime: Beamtime, proposalId: string, config: 
     payload.pi_lastname = last;
     if (first) payload.pi_firstname = first;
   }
+  if (!own) return payload;
   if (beamtime.timeStart !== undefined) payload.startTime = isoFromSeconds(beamtime.timeStart);
   if (beamtime.timeStop !== undefined) payload.endTime = isoFromSeconds(beamtime.timeStop);
   if (beamtime.timeStart !== undefined && beamtime.timeStop !== undefined) {
