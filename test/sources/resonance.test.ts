@@ -115,9 +115,18 @@ describe("resonance source", () => {
   });
 
   it("finds beamtime DBs that the index does not list, and names them from their runs, never their path", async () => {
-    const { scan, written } = world({ beamtimes: [{ label: "listed", researcher: "R", runs: 1 }, { label: "unlisted", researcher: "S", runs: 2, indexed: false }] });
+    const { scan, written } = world({
+      beamtimes: [
+        { label: "listed", researcher: "R", runs: 1 },
+        { label: "unlisted", researcher: "S", runs: 2, indexed: false },
+        { label: "named", researcher: "T", runs: [{ metadata: { researcher: "Marie Curie" } }, { metadata: { researcher: "Someone Else" } }], indexed: false },
+      ],
+    });
     const result = await scan();
-    expect(result.snapshot.runs).toHaveLength(3);
+    expect(result.snapshot.runs).toHaveLength(5);
+    const named = written.beamtimes.find((b) => b.label === "named")!;
+    // The person the first run names (a later run cannot change whom the beamtime belongs to).
+    expect(result.snapshot.beamtimes.find((b) => b.key === `resonance:${named.runs[0]!.uid}`)?.researcher).toEqual({ name: "Marie Curie" });
     const unlisted = written.beamtimes.find((b) => b.label === "unlisted")!;
     const beamtime = result.snapshot.beamtimes.find((b) => b.key === `resonance:${unlisted.runs[0]!.uid}`);
     // Neither the directory ("S") nor the file name ("unlisted"): nobody is named, the label is the first run's day.

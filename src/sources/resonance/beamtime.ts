@@ -47,7 +47,7 @@ export function beamtimeRecords(read: Extract<BeamtimeDbRead, { kind: "resonance
     key,
     source: "resonance",
     label: entry.label !== "" ? entry.label : isoDate(first.time_start),
-    researcher: entry.researcher.name !== "" ? entry.researcher : researcherFromRuns(read.runs),
+    researcher: entry.researcher.name !== "" ? entry.researcher : researcherFromFirstRun(first),
     extra: entry.extra,
     ...(typeof entry.extra.proposal_id === "string" && entry.extra.proposal_id !== "" ? { proposalId: entry.extra.proposal_id } : {}),
     ...(entry.description !== undefined ? { description: entry.description } : {}),
@@ -95,15 +95,14 @@ const PERSON_KEYS = ["researcher", "pi_name", "principal_investigator", "user_na
 
 /**
  * Who a beamtime that the index does not list belongs to: a person named in its first run's metadata, else
- * the first run's operator as a login id, else nobody. Never the directory the DB lies in.
+ * that run's operator as a login id, else nobody. Never the directory the DB lies in, and only the first run
+ * (written once, at its start), so later runs cannot change whom the beamtime belongs to.
  */
-function researcherFromRuns(runs: readonly RunRow[]): Researcher {
-  for (const run of runs) {
-    const metadata = parseJsonObject(run.metadata);
-    const name = metadata.ok ? firstString(metadata.value, PERSON_KEYS) : undefined;
-    if (name) return { name, ...(looksLikeLogin(name) ? { login: true } : {}) };
-    if (run.operator) return { name: run.operator, login: true };
-  }
+function researcherFromFirstRun(first: RunRow): Researcher {
+  const metadata = parseJsonObject(first.metadata);
+  const name = metadata.ok ? firstString(metadata.value, PERSON_KEYS) : undefined;
+  if (name) return { name, ...(looksLikeLogin(name) ? { login: true } : {}) };
+  if (first.operator) return { name: first.operator, login: true };
   return { name: "" };
 }
 
