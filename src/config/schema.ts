@@ -157,13 +157,13 @@ export const configSchema = z
         /** Where the dataset says it was made, e.g. "/ALS/11.0.1.2". */
         creationLocation: z.string().optional(),
         /**
-         * Proposal id for a beamtime: a template over {label}, {researcher}, {researcherSlug}, {dbStem},
-         * used when the beamtime does not state one (`beamtimes.extra.proposal_id`).
+         * Proposal id for a beamtime: a template over {label}, {researcher}, {researcherSlug}, {beamtimeId}
+         * (none of them from a path), used when the beamtime does not state one (`beamtimes.extra.proposal_id`).
          */
         proposalIdTemplate: z.string().default("{researcherSlug}-{label}"),
         /** Contact email used when the source has none (SciCat requires one). */
         defaultEmail: z.string().email().default("beamline@example.org"),
-        /** Key for samples: the row id in its beamtime, or `serial` when set. */
+        /** Key for samples within their beamtime: the row id, or `serial` when set. */
         sampleKey: z.enum(["id", "serial"]).default("id"),
         keywords: z.array(z.string()).default([]),
         /** Push runs that never closed (stale) as incomplete datasets. */
