@@ -14,3 +14,12 @@ export function urlSafeId(key: string): string {
   const kept = key.replace(/[^A-Za-z0-9.-]+/g, "_").replace(/^_+|_+$/g, "");
   return `${kept}~${hash}`;
 }
+
+/**
+ * What a beamtime synced before identities stopped depending on paths keeps: the researcher and label its
+ * proposal id was made from, tied to its key (state migration 2, src/state/identity-keys.ts).
+ */
+export interface IdentityPin {
+  researcher: string;
+  label: string;
+}

@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { urlSafeId } from "../model/keys.js";
+import { urlSafeId, type IdentityPin } from "../model/keys.js";
 
 /**
  * State migration for issue 13: record keys that no longer depend on paths, and samples inside their proposal.
@@ -12,9 +12,11 @@ import { urlSafeId } from "../model/keys.js";
  *   `<beamtime key>#serial:<s>`. Bluesky samples `bluesky:<id>` become `bluesky:<proposal>/<id>`.
  * - SciCat sample rows move to their new key but keep their remote id (the sampleId the catalog holds): the
  *   adapter updates that sample, and datasets link to it, so no second sample is created.
+ * - A beamtime the index did not list keeps the researcher and label it had (from its path, as before), tied to
+ *   its identity, so its proposal id and ICAT visit stay what the catalogs hold.
  * - Every source is marked for one more read, so the records are mapped again under the new keys at the next scan.
  *
- * Self-contained (it reads and writes only the records and sources tables of version 1).
+ * Self-contained (it reads and writes only the records, sources and meta tables of version 1).
  */
 export function migrateIdentityKeys(db: Database.Database): void {
   const renames = new Map<string, { destination: string; kind: string; key: string; session?: string; beamtimeKey?: string | null }>();
@@ -80,9 +82,42 @@ export function migrateIdentityKeys(db: Database.Database): void {
     if (mapped.some((d, i) => d !== deps[i])) setDeps.run(JSON.stringify(mapped), row.id);
   }
 
+  pinUnlistedBeamtimes(db, beamtimeKeys);
+
   // Read every file once more: unchanged files are otherwise not mapped again, and their records would keep the
   // old payloads (an mtime no file has makes the next scan read it; the watermark is then rewritten).
   db.prepare("UPDATE sources SET mtime_ms = -1").run();
+}
+
+/** meta key of the beamtimes that keep the researcher and label they were synced with (see pinUnlistedBeamtimes). */
+export const IDENTITY_PINS = "identity_pins";
+
+/**
+ * Before, a beamtime DB the index did not list took its researcher from its first directory and its label from
+ * its file name, and its proposal id (and ICAT visit) from those. To keep such a proposal rather than create a
+ * new one, the beamtime keeps those two values, now tied to its identity (so a later move changes nothing).
+ * A DB the index lists had both from the index, as it has now: it needs no pin.
+ */
+function pinUnlistedBeamtimes(db: Database.Database, beamtimeKeys: ReadonlyMap<string, string>): void {
+  const listed = new Set<string>();
+  for (const row of db.prepare("SELECT data FROM sources WHERE source = 'resonance' AND data LIKE '%\"entries\"%'").all() as { data: string }[]) {
+    const entries = (JSON.parse(row.data) as { entries?: { dbPath?: string }[] }).entries ?? [];
+    for (const e of entries) if (e.dbPath) listed.add(e.dbPath);
+  }
+  const meta = db.prepare("SELECT value FROM meta WHERE key = ?").get(IDENTITY_PINS) as { value: string } | undefined;
+  const pins = meta ? (JSON.parse(meta.value) as Record<string, IdentityPin>) : {};
+  for (const [dbPath, key] of beamtimeKeys) {
+    if (listed.has(dbPath)) continue;
+    const parts = dbPath.split("/").filter((p) => p && p !== ".");
+    pins[key] = { researcher: parts.length > 1 ? (parts[0] as string) : "unknown", label: (parts[parts.length - 1] ?? dbPath).replace(/\.db$/, "") };
+  }
+  if (Object.keys(pins).length > 0) db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(IDENTITY_PINS, JSON.stringify(pins));
+}
+
+/** The pins a migration left, for the resonance source. */
+export function readIdentityPins(getMeta: (key: string) => string | undefined): ReadonlyMap<string, IdentityPin> {
+  const value = getMeta(IDENTITY_PINS);
+  return new Map(value ? Object.entries(JSON.parse(value) as Record<string, IdentityPin>) : []);
 }
 
 function newSampleKey(modelKey: string, beamtimeKey: string | null, beamtimeKeys: ReadonlyMap<string, string>): string | undefined {

@@ -7,7 +7,7 @@ import { buildEngine } from "../../src/app/wire.js";
 import { loadConfig } from "../../src/config/loader.js";
 import type { Config } from "../../src/config/schema.js";
 import { mapToIcat } from "../../src/mapping/icat/index.js";
-import type { MappingIndex } from "../../src/mapping/common.js";
+import { proposalIdFor, slug, type MappingIndex } from "../../src/mapping/common.js";
 import type { DesiredRecord } from "../../src/mapping/record.js";
 import { makeRecord } from "../../src/mapping/record.js";
 import { mapToScicat } from "../../src/mapping/scicat/index.js";
@@ -34,10 +34,28 @@ afterEach(async () => {
   icat = undefined;
 });
 
-/** The SciCat records as beamsync made them before issue 13: same content, the old keys and sampleIds. */
-function oldKeyMapper(w: ScicatWorld) {
+/** Every string value equal to a key of `to`, replaced (deep). */
+function replaceStrings(value: unknown, to: ReadonlyMap<string, string>): unknown {
+  if (typeof value === "string") return to.get(value) ?? value;
+  if (Array.isArray(value)) return value.map((v) => replaceStrings(v, to));
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, replaceStrings(v, to)]));
+  return value;
+}
+
+/**
+ * The SciCat records as beamsync made them before issue 13: same content, the old keys and sampleIds, and for a
+ * DB the index did not list, the proposal id made from its directory and file name.
+ */
+function oldKeyMapper(w: ScicatWorld, unlisted: ReadonlySet<string> = new Set()) {
   const dbPathOf = new Map(w.written.beamtimes.map((b) => [`resonance:${b.runs[0]!.uid}`, b.dbPath]));
   return (snapshot: Snapshot, config: Config, index: MappingIndex): DesiredRecord[] => {
+    const oldProposal = new Map<string, string>();
+    for (const b of snapshot.beamtimes) {
+      const dbPath = dbPathOf.get(b.key);
+      if (!dbPath || !unlisted.has(dbPath)) continue;
+      const [dir, file] = dbPath.split("/") as [string, string];
+      oldProposal.set(proposalIdFor(b, config.mapping), `${slug(dir)}-${file.replace(/\.db$/, "")}`);
+    }
     const oldSample = new Map<string, { key: string; session: string }>();
     for (const sample of snapshot.samples) {
       const [beamtimeKey, local] = sample.key.split("#") as [string, string | undefined];
@@ -58,7 +76,9 @@ function oldKeyMapper(w: ScicatWorld) {
         payload.sampleId = old.key;
       }
       if (r.kind === "dataset" && Array.isArray(payload.sampleIds)) payload.sampleIds = (payload.sampleIds as string[]).map((id) => oldSample.get(id)!.key);
-      return makeRecord({ ...r, key, sessionIdentifier, beamtimeKey: beamtime(r.beamtimeKey), payload, dependsOn: r.dependsOn.map(sampleDep) });
+      if (r.kind === "proposal") key = oldProposal.get(key) ?? key;
+      const dependsOn = r.dependsOn.map(sampleDep).map((d) => (d.startsWith("scicat/proposal/") ? `scicat/proposal/${oldProposal.get(d.slice(16)) ?? d.slice(16)}` : d));
+      return makeRecord({ ...r, key, sessionIdentifier, beamtimeKey: beamtime(r.beamtimeKey), payload: replaceStrings(payload, oldProposal) as Record<string, unknown>, dependsOn });
     });
   };
 }
@@ -96,13 +116,21 @@ function stateDb(w: ScicatWorld): Database.Database {
 describe("state migration of record keys", () => {
   it("keeps every catalog record and its ids: an upgraded store syncs with zero creates", async () => {
     const w = await worlds.open(
-      { beamtimes: [closedBeamtime("2026-03-05", { samples: [{ name: "LaB6" }, { name: "film" }] }), closedBeamtime("2026-03-06", { researcher: "Lise Meitner" })] },
+      {
+        beamtimes: [
+          closedBeamtime("2026-03-05", { samples: [{ name: "LaB6" }, { name: "film" }] }),
+          closedBeamtime("2026-03-06", { researcher: "Lise Meitner" }),
+          // Not in the index: before, its proposal id came from its directory and file name.
+          closedBeamtime("night-shift", { researcher: "Marie Curie", indexed: false }),
+        ],
+      },
       { config: { sources: { bluesky: { enabled: true } } } },
     );
+    const unlisted = new Set([w.written.beamtimes[2]!.dbPath]);
     writeRunFile(path.join(w.dataRoot, "bluesky", "run.jsonl"), runDocuments({ uid: "d0000000-0000-4000-8000-000000000001", extraStart: { proposal_id: "P-9", sample_name: "Si", beamline_id: "bl-1" } }), "jsonl-pairs");
 
     // Synced by "the old beamsync", then the store is put back at the schema version it had then.
-    const engine = buildEngine(w.config, silentLogger, { mappers: { scicat: oldKeyMapper(w) } });
+    const engine = buildEngine(w.config, silentLogger, { mappers: { scicat: oldKeyMapper(w, unlisted) } });
     try {
       const { push } = await engine.syncOnce();
       expect(push.failed + push.dead).toBe(0);
@@ -116,6 +144,7 @@ describe("state migration of record keys", () => {
       blocks: w.scicat.origdatablocks().length,
     };
     expect(before.samples).toContain("Si");
+    expect(w.scicat.proposals().map((p) => p.proposalId)).toContain("marie-curie-night-shift");
     expect(before.samples).toContain(`${w.written.beamtimes[0]!.dbPath.replace(/[^A-Za-z0-9._-]+/g, "_")}_1`);
     const db = stateDb(w);
     db.pragma("user_version = 1");

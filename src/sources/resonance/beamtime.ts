@@ -1,5 +1,6 @@
 import path from "node:path";
 import { firstString } from "../../mapping/lookup.js";
+import type { IdentityPin } from "../../model/keys.js";
 import type { Beamtime, Researcher, Run, Sample, SourceProblem, StreamInfo } from "../../model/types.js";
 import { looksLikeLogin } from "../people.js";
 import type { BeamtimeDbRead, RunRow, SampleRow } from "./beamtime-db.js";
@@ -25,6 +26,8 @@ export interface BeamtimeContext {
   journal: boolean;
   /** Index entries of beamtimes whose DB moved away from the indexed path, by beamtime key. */
   movedEntries?: ReadonlyMap<string, IndexEntry> | undefined;
+  /** For a DB the index does not list: the researcher and label it was synced with before an upgrade. */
+  pins?: ReadonlyMap<string, IdentityPin> | undefined;
 }
 
 export interface BeamtimeRecords {
@@ -41,7 +44,8 @@ export function beamtimeRecords(read: Extract<BeamtimeDbRead, { kind: "resonance
   const first = read.runs[0];
   if (!first) return { beamtime: undefined, samples: [], runs: [], problems };
   const key = beamtimeKeyFor(first.uid);
-  const entry = ctx.movedEntries?.get(key) ?? ctx.entry;
+  const pin = ctx.pins?.get(key);
+  const entry = ctx.movedEntries?.get(key) ?? (pin ? { ...ctx.entry, label: pin.label, researcher: { name: pin.researcher } } : ctx.entry);
   if (entry.extraError) problem(entry.extraError, "index beamtimes.extra");
   const beamtime: Beamtime = {
     key,

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Config } from "../../config/schema.js";
+import type { IdentityPin } from "../../model/keys.js";
 import { emptySnapshot, type SourceProblem } from "../../model/types.js";
 import type { Logger } from "../../ops/logger.js";
 import type { ScanOptions, ScanResult, Source, Watermark, WatermarkReader } from "../contract.js";
@@ -21,6 +22,8 @@ export interface ResonanceSourceOptions {
   config: Config["sources"]["resonance"];
   logger: Logger;
   sampleKey?: "id" | "serial";
+  /** Beamtimes that keep the researcher and label they were synced with before an upgrade, by key. */
+  pins?: ReadonlyMap<string, IdentityPin>;
 }
 
 interface DbWatermarkData {
@@ -157,6 +160,7 @@ async function readOneDb(
       fileSize: stat.size,
       journal,
       movedEntries: discovered ? moved : new Map(),
+      ...(discovered && options.pins ? { pins: options.pins } : {}),
     });
     if (records.beamtime) result.snapshot.beamtimes.push(records.beamtime);
     result.snapshot.samples = records.samples;
