@@ -6,6 +6,7 @@ import { loadConfig } from "../../src/config/loader.js";
 import { configSchema } from "../../src/config/schema.js";
 import { accessFor, groupTemplateProblems } from "../../src/mapping/access.js";
 import { mapToScicat } from "../../src/mapping/scicat/index.js";
+import { urlSafeId } from "../../src/model/keys.js";
 import type { Snapshot } from "../../src/model/types.js";
 import { tempDir } from "../support/cli.js";
 
@@ -109,5 +110,16 @@ describe("who a proposal belongs to", () => {
   it("splits a person's name", () => {
     const [proposal] = mapToScicat(snapshot("Pete R. Jemian", false), config);
     expect(proposal!.payload).toMatchObject({ pi_firstname: "Pete R.", pi_lastname: "Jemian" });
+  });
+});
+
+describe("sample ids in the catalog", () => {
+  it("are readable for plain keys and never the same for two keys", () => {
+    expect(urlSafeId("resonance:0123456789abcdef0123456789abcdef#3")).toBe("resonance_0123456789abcdef0123456789abcdef_3");
+    expect(urlSafeId("bluesky:P-1/LaB6")).toBe("bluesky_P-1_LaB6");
+    const keys = ["bluesky:a/b_c", "bluesky:a_b/c", "bluesky:a/b c", "bluesky:a/b-c", "bluesky:/x", "bluesky:x/", "bluesky_a_b", "reference:LaB6", "resonance:ab#serial:S-1"];
+    const ids = keys.map(urlSafeId);
+    expect(new Set(ids).size).toBe(keys.length);
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9._~-]+$/);
   });
 });
