@@ -17,10 +17,12 @@ export function urlSafeId(key: string): string {
 }
 
 /**
- * What a beamtime synced before identities stopped depending on paths keeps: the researcher and label its
- * proposal id was made from, tied to its key (state migration 2, src/state/identity-keys.ts).
+ * A beamtime synced before identities stopped depending on paths (state migration 2, src/state/identity-keys.ts):
+ * the key the migration gave its records (one of its runs, which the source then keeps as its identity even if an
+ * earlier run was never pushed), and, for a DB the index did not list, the researcher and label its proposal id
+ * was made from.
  */
 export interface IdentityPin {
-  researcher: string;
-  label: string;
+  researcher?: string | undefined;
+  label?: string | undefined;
 }

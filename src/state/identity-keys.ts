@@ -4,10 +4,10 @@ import { urlSafeId, type IdentityPin } from "../model/keys.js";
 /**
  * State migration for issue 13: record keys that no longer depend on paths, and samples inside their proposal.
  *
- * - A resonance beamtime was keyed by its DB path; now by its first run (`resonance:<uid>`). The first run is
- *   the beamtime's earliest dataset record (SciCat's are inserted in run order; ICAT's, when SciCat is not
- *   synced, in uid order: then the earliest by uid is taken, and a beamtime whose first run was never pushed
- *   gets new ICAT keys on its next read — ICAT finds its investigation and samples by name, so nothing doubles).
+ * - A resonance beamtime was keyed by its DB path; now by one of its runs (`resonance:<uid>`), normally the
+ *   first. The migration takes the beamtime's earliest dataset record (SciCat's are inserted in run order,
+ *   ICAT's in uid order) and pins the beamtime to that run (meta `identity_pins`): the source keeps it as the
+ *   identity even where an earlier run was never pushed, and wherever the DB is moved later.
  * - Resonance samples `<db path>#<id>` become `<beamtime key>#<id>`; serial keys `serial:<s>` become
  *   `<beamtime key>#serial:<s>`. Bluesky samples `bluesky:<id>` become `bluesky:<proposal>/<id>`.
  * - SciCat sample rows move to their new key but keep their remote id (the sampleId the catalog holds): the
@@ -93,10 +93,12 @@ export function migrateIdentityKeys(db: Database.Database): void {
 export const IDENTITY_PINS = "identity_pins";
 
 /**
+ * Every migrated beamtime is pinned to the key its records got, so the source uses that run as its identity even
+ * where an earlier run of the DB was never pushed (and so unseen by this migration).
  * Before, a beamtime DB the index did not list took its researcher from its first directory and its label from
  * its file name, and its proposal id (and ICAT visit) from those. To keep such a proposal rather than create a
- * new one, the beamtime keeps those two values, now tied to its identity (so a later move changes nothing).
- * A DB the index lists had both from the index, as it has now: it needs no pin.
+ * new one, the beamtime also keeps those two values, tied to its identity (so a later move changes nothing).
+ * A DB the index lists had both from the index, as it has now.
  */
 function pinUnlistedBeamtimes(db: Database.Database, beamtimeKeys: ReadonlyMap<string, string>): void {
   const listed = new Set<string>();
@@ -107,7 +109,10 @@ function pinUnlistedBeamtimes(db: Database.Database, beamtimeKeys: ReadonlyMap<s
   const meta = db.prepare("SELECT value FROM meta WHERE key = ?").get(IDENTITY_PINS) as { value: string } | undefined;
   const pins = meta ? (JSON.parse(meta.value) as Record<string, IdentityPin>) : {};
   for (const [dbPath, key] of beamtimeKeys) {
-    if (listed.has(dbPath)) continue;
+    if (listed.has(dbPath)) {
+      pins[key] = {};
+      continue;
+    }
     const parts = dbPath.split("/").filter((p) => p && p !== ".");
     pins[key] = { researcher: parts.length > 1 ? (parts[0] as string) : "unknown", label: (parts[parts.length - 1] ?? dbPath).replace(/\.db$/, "") };
   }

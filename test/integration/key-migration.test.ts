@@ -122,6 +122,8 @@ describe("state migration of record keys", () => {
           closedBeamtime("2026-03-06", { researcher: "Lise Meitner" }),
           // Not in the index: before, its proposal id came from its directory and file name.
           closedBeamtime("night-shift", { researcher: "Marie Curie", indexed: false }),
+          // Its first run never closed, so no record of it tells the migration it is the first.
+          closedBeamtime("2026-03-08", { researcher: "Emmy Noether", runs: [{ state: "open" }, { state: "closed", frames: 1 }, { state: "closed" }] }),
         ],
       },
       { config: { sources: { bluesky: { enabled: true } } } },

@@ -26,8 +26,10 @@ export interface BeamtimeContext {
   journal: boolean;
   /** Index entries of beamtimes whose DB moved away from the indexed path, by beamtime key. */
   movedEntries?: ReadonlyMap<string, IndexEntry> | undefined;
-  /** For a DB the index does not list: the researcher and label it was synced with before an upgrade. */
+  /** Beamtimes as a key migration left them, by key (model/keys.ts IdentityPin). */
   pins?: ReadonlyMap<string, IdentityPin> | undefined;
+  /** The index does not list this DB. */
+  discovered?: boolean | undefined;
 }
 
 export interface BeamtimeRecords {
@@ -43,9 +45,12 @@ export function beamtimeRecords(read: Extract<BeamtimeDbRead, { kind: "resonance
   const problem = (reason: string, location?: string) => problems.push({ source: "resonance", path: ctx.relative, reason, ...(location ? { location } : {}) });
   const first = read.runs[0];
   if (!first) return { beamtime: undefined, samples: [], runs: [], problems };
-  const key = beamtimeKeyFor(first.uid);
+  // The first run, unless a key migration tied the beamtime to a later one of its runs.
+  const pinned = ctx.pins && ctx.pins.size > 0 ? read.runs.find((r) => ctx.pins?.has(beamtimeKeyFor(r.uid))) : undefined;
+  const key = beamtimeKeyFor((pinned ?? first).uid);
   const pin = ctx.pins?.get(key);
-  const entry = ctx.movedEntries?.get(key) ?? (pin ? { ...ctx.entry, label: pin.label, researcher: { name: pin.researcher } } : ctx.entry);
+  const kept = ctx.discovered && pin?.label !== undefined && pin.researcher !== undefined ? { ...ctx.entry, label: pin.label, researcher: { name: pin.researcher } } : undefined;
+  const entry = ctx.movedEntries?.get(key) ?? kept ?? ctx.entry;
   if (entry.extraError) problem(entry.extraError, "index beamtimes.extra");
   const beamtime: Beamtime = {
     key,

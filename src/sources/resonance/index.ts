@@ -160,7 +160,8 @@ async function readOneDb(
       fileSize: stat.size,
       journal,
       movedEntries: discovered ? moved : new Map(),
-      ...(discovered && options.pins ? { pins: options.pins } : {}),
+      ...(options.pins ? { pins: options.pins } : {}),
+      discovered,
     });
     if (records.beamtime) result.snapshot.beamtimes.push(records.beamtime);
     result.snapshot.samples = records.samples;
