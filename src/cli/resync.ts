@@ -1,6 +1,6 @@
 import { Command } from "commander";
-import { loadConfig } from "../config/loader.js";
 import { beamtimeKeyFromArgument } from "../sources/resonance/identity.js";
+import { readIdentityPins } from "../state/identity-keys.js";
 import { UsageError } from "../sync/errors.js";
 import type { RecordScope } from "../state/store.js";
 import { daemonStatus } from "../ops/heartbeat.js";
@@ -34,8 +34,12 @@ export function resyncCommand(): Command {
       const out = createOutput(options.json ?? false);
       const chosen = [flags.all, flags.beamtime, flags.run].filter(Boolean).length;
       if (chosen !== 1) throw new UsageError("resync needs exactly one of --all, --beamtime ID, --run UID");
-      const config = loadConfig({ configPath: options.config }).config;
-      const beamtime = flags.beamtime ? beamtimeKeyFromArgument(flags.beamtime, config.dataRoot, config.sources.resonance.busyTimeoutMs) : undefined;
+      const beamtimeArg = flags.beamtime;
+      const beamtime = beamtimeArg
+        ? await withStore(options, (store, config) =>
+            beamtimeKeyFromArgument(beamtimeArg, config.dataRoot, config.sources.resonance.busyTimeoutMs, readIdentityPins((k) => store.getMeta(k))),
+          )
+        : undefined;
       const scope: RecordScope = { runUid: flags.run, beamtime, destination: flags.destination };
 
       const queued = await withStore(options, (store) => {

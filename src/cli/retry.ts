@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { daemonStatus } from "../ops/heartbeat.js";
 import { beamtimeKeyFromArgument } from "../sources/resonance/identity.js";
+import { readIdentityPins } from "../state/identity-keys.js";
 import { globalOptions, withStore } from "./context.js";
 import { createOutput, printJson } from "./output.js";
 import { parseDestination } from "./parsers.js";
@@ -16,7 +17,9 @@ export function retryCommand(): Command {
       const options = globalOptions(command);
       const out = createOutput(options.json ?? false);
       await withStore(options, (store, config) => {
-        const beamtime = opts.beamtime ? beamtimeKeyFromArgument(opts.beamtime, config.dataRoot, config.sources.resonance.busyTimeoutMs) : undefined;
+        const beamtime = opts.beamtime
+          ? beamtimeKeyFromArgument(opts.beamtime, config.dataRoot, config.sources.resonance.busyTimeoutMs, readIdentityPins((k) => store.getMeta(k)))
+          : undefined;
         const moved = store.retry({ runUid: opts.run, beamtime, destination: opts.destination });
         const daemon = daemonStatus(store);
         if (out.json) return printJson(out, { moved, daemonRunning: daemon.running });
