@@ -8,14 +8,16 @@ import type { Logger } from "../ops/logger.js";
 import { createBlueskySource } from "../sources/bluesky/index.js";
 import type { Source } from "../sources/contract.js";
 import { createResonanceSource } from "../sources/resonance/index.js";
+import { readIdentityPins } from "../state/identity-keys.js";
 import { StateStore } from "../state/store.js";
+import type { IdentityPin } from "../model/keys.js";
 import { Engine, type EngineParts } from "../sync/engine.js";
 
 /** Build the sources, destinations and mappers the configuration enables. */
-export function buildSources(config: Config, logger: Logger): Source[] {
+export function buildSources(config: Config, logger: Logger, pins: ReadonlyMap<string, IdentityPin> = new Map()): Source[] {
   const sources: Source[] = [];
   if (config.sources.resonance.enabled) {
-    sources.push(createResonanceSource({ dataRoot: config.dataRoot, config: config.sources.resonance, logger, sampleKey: config.mapping.sampleKey }));
+    sources.push(createResonanceSource({ dataRoot: config.dataRoot, config: config.sources.resonance, logger, sampleKey: config.mapping.sampleKey, pins }));
   }
   if (config.sources.bluesky.enabled) {
     sources.push(createBlueskySource({ dataRoot: config.dataRoot, config: config.sources.bluesky, logger }));
@@ -31,11 +33,13 @@ export function buildDestinations(config: Config, logger: Logger): Destination[]
 }
 
 export function buildEngine(config: Config, logger: Logger, overrides: Partial<EngineParts> = {}): Engine {
+  const store = overrides.store ?? StateStore.open(config.stateDir);
   return new Engine({
     config,
     logger,
-    store: overrides.store ?? StateStore.open(config.stateDir),
-    sources: overrides.sources ?? buildSources(config, logger),
+    store,
+    // Beamtimes keep the researcher and label an upgrade found them synced with (state migration 2).
+    sources: overrides.sources ?? buildSources(config, logger, readIdentityPins((key) => store.getMeta(key))),
     destinations: overrides.destinations ?? buildDestinations(config, logger),
     mappers: overrides.mappers ?? { scicat: mapToScicat, icat: mapToIcat },
   });

@@ -77,6 +77,14 @@ export function diffFields(desired: Record<string, unknown>, catalog: Record<str
   return out;
 }
 
+/** Who may see a record: shown value by value, so an operator checks a template or group map change before it applies. */
+const GROUP_FIELDS = ["ownerGroup", "accessGroups"];
+
+function showGroups(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(String).join(", ")}]`;
+  return value === undefined || value === null ? "(none)" : String(value as string);
+}
+
 export function printDryRun(out: Output, report: DryRunReport): void {
   if (report.changes.length === 0) {
     out.write("nothing to do: every record is in step with the catalogs");
@@ -91,6 +99,11 @@ export function printDryRun(out: Output, report: DryRunReport): void {
     for (const c of report.changes) {
       for (const conflict of c.conflicts ?? []) out.write(conflictLine(`${c.destination}/${c.kind}/${c.key}`, conflict, "would keep"));
     }
+    const groupChanges = report.changes.flatMap((c) => {
+      const fields = (c.fields ?? []).filter((f) => GROUP_FIELDS.includes(f.field));
+      return fields.length ? [`  ${c.destination} ${c.kind} ${c.key}: ${fields.map((f) => `${f.field} ${showGroups(f.catalog)} → ${showGroups(f.desired)}`).join("; ")}`] : [];
+    });
+    if (groupChanges.length > 0) out.write(["group changes (who owns / reads each record):", ...groupChanges].join("\n"));
   }
   for (const p of report.problems) out.write(`problem: ${p.source} ${p.path}${p.location ? ` (${p.location})` : ""}: ${p.reason}`);
 }

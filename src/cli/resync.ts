@@ -1,4 +1,6 @@
 import { Command } from "commander";
+import { beamtimeKeyFromArgument } from "../sources/resonance/identity.js";
+import { readIdentityPins } from "../state/identity-keys.js";
 import { UsageError } from "../sync/errors.js";
 import type { RecordScope } from "../state/store.js";
 import { daemonStatus } from "../ops/heartbeat.js";
@@ -20,7 +22,7 @@ export function resyncCommand(): Command {
   return new Command("resync")
     .description("push records again even if unchanged; a running daemon picks the request up within seconds")
     .option("--all", "every record")
-    .option("--beamtime <id>", "the records of one beamtime (db_path, e.g. jdoe/2026-03-05.db, or its proposal id)")
+    .option("--beamtime <id>", "the records of one beamtime (its DB's path under the DATA root, e.g. jdoe/2026-03-05.db, or its key resonance:<first run uid>), or a proposal id (its Proposal)")
     .option("--run <uid>", "the records of one run")
     .option("--destination <name>", "only this catalog: scicat or icat", parseDestination)
     .option("--force", "the source's values replace edits made in the catalog since beamsync wrote them (conflicts shown by status)")
@@ -34,7 +36,13 @@ export function resyncCommand(): Command {
       const out = createOutput(options.json ?? false);
       const chosen = [flags.all, flags.beamtime, flags.run].filter(Boolean).length;
       if (chosen !== 1) throw new UsageError("resync needs exactly one of --all, --beamtime ID, --run UID");
-      const scope: RecordScope = { runUid: flags.run, beamtime: flags.beamtime, destination: flags.destination, ...(flags.force ? { force: true } : {}) };
+      const beamtimeArg = flags.beamtime;
+      const beamtime = beamtimeArg
+        ? await withStore(options, (store, config) =>
+            beamtimeKeyFromArgument(beamtimeArg, config.dataRoot, config.sources.resonance.busyTimeoutMs, readIdentityPins((k) => store.getMeta(k))),
+          )
+        : undefined;
+      const scope: RecordScope = { runUid: flags.run, beamtime, destination: flags.destination, ...(flags.force ? { force: true } : {}) };
 
       const queued = await withStore(options, (store) => {
         if (!daemonStatus(store).running) return undefined;

@@ -10,7 +10,7 @@ import { summarizeCounts } from "./status.js";
 export function syncCommand(): Command {
   return new Command("sync")
     .description("one pass: reconcile everything, push until nothing that can still succeed is left, print a summary")
-    .option("--dry-run", "show what would be created or updated (and which fields differ in the catalog); push nothing")
+    .option("--dry-run", "show what would be created or updated (and which fields differ in the catalog, with each record's group changes); push nothing")
     .option("--no-progress", "no progress bar even on a terminal")
     .option("--no-remote-diff", "with --dry-run: do not ask the catalogs for their current values")
     .option("--accept-new-keys", "confirm a changed pidPrefix (or other setting that makes record keys): records are created again under the new keys")

@@ -4,6 +4,9 @@ import YAML from "yaml";
 import type { z } from "zod";
 import { registerSecret } from "../ops/logger.js";
 import { UsageError } from "../sync/errors.js";
+import { groupTemplateProblems } from "../mapping/access.js";
+import { proposalTemplateProblem } from "../mapping/common.js";
+import { mergeGroupMaps, readGroupMapFile } from "./group-map.js";
 import { configSchema, type Config } from "./schema.js";
 
 /**
@@ -63,6 +66,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   for (const name of ["scicat", "icat"] as const) {
     resolveSecrets(config.destinations[name], `destinations.${name}`, baseDir, env);
   }
+  resolveGroupMap(config, baseDir);
   return { config, file };
 }
 
@@ -144,6 +148,21 @@ function setPath(target: Record<string, unknown>, segments: string[], value: unk
     if (next === null || typeof next !== "object" || Array.isArray(next)) node[key] = {};
     node = node[key] as Record<string, unknown>;
   });
+}
+
+/**
+ * Group templates checked, and the group map file read into `mapping.groupMap`: the mapping then depends on the
+ * file's content through the configuration alone (a changed file changes the records' hashes).
+ */
+function resolveGroupMap(config: Config, baseDir: string): void {
+  const mapping = config.mapping;
+  const problems = groupTemplateProblems(mapping);
+  const proposalProblem = proposalTemplateProblem(mapping);
+  if (proposalProblem) problems.push(proposalProblem);
+  if (problems.length > 0) throw new UsageError(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  if (mapping.groupMapFile === undefined) return;
+  mapping.groupMapFile = path.resolve(baseDir, mapping.groupMapFile);
+  mapping.groupMap = mergeGroupMaps(mapping.groupMap, readGroupMapFile(mapping.groupMapFile), mapping.groupMapFile);
 }
 
 interface SecretHolder {

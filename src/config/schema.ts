@@ -75,6 +75,18 @@ export const icatSchema = z
   })
   .strict();
 
+/** One proposal of the group map: who owns and reads its records, and its principal investigator. */
+export const groupMapEntrySchema = z
+  .object({
+    ownerGroup: z.string().min(1).optional(),
+    accessGroups: z.array(z.string().min(1)).optional(),
+    piName: z.string().min(1).optional(),
+    piEmail: z.string().email().optional(),
+  })
+  .strict();
+
+export type GroupMapEntry = z.infer<typeof groupMapEntrySchema>;
+
 export const configSchema = z
   .object({
     dataRoot: z.string().min(1, { message: "must name the beamline DATA directory" }),
@@ -109,7 +121,12 @@ export const configSchema = z
                 sample: z.array(z.string()).default(["sample_id", "sample", "sample.uid", "sample_name"]),
                 sampleName: z.array(z.string()).default(["sample_name", "sample.name", "sample"]),
                 beamline: z.array(z.string()).default(["beamline_id", "instrument_name"]),
-                owner: z.array(z.string()).default(["proposal.pi_name", "owner", "user_name", "operator", "login_id"]),
+                /** A person's name for the dataset owner, first match wins. */
+                owner: z.array(z.string()).default(["proposal.pi_name", "pi_name", "principal_investigator", "owner", "user_name"]),
+                /** Login ids, used for the owner only when no owner key matches (shown whole, never split). */
+                login: z.array(z.string()).default(["login_id", "operator"]),
+                /** The proposal's principal investigator: proposal-level fields every run of the proposal states alike. */
+                pi: z.array(z.string()).default(["proposal.pi_name", "pi_name", "principal_investigator"]),
               })
               .strict()
               .prefault({}),
@@ -128,20 +145,30 @@ export const configSchema = z
       .prefault({}),
     mapping: z
       .object({
-        ownerGroup: z.string().default("beamline-staff"),
+        /** Owner group of a proposal's records; a template over {proposalId}, {proposalSlug}, {beamline} (mapping/access.ts). */
+        ownerGroup: z.string().min(1, { message: "must name a group, e.g. \"p{proposalId}\" or \"beamline-staff\"" }).default("beamline-staff"),
+        /** Reader groups of a proposal's records; each entry a template like ownerGroup. */
         accessGroups: z.array(z.string()).default([]),
+        /** Per-proposal overrides (proposal id → groups, PI); entries of groupMapFile are added here by the loader. */
+        groupMap: z.record(z.string(), groupMapEntrySchema).default({}),
+        /** A YAML or CSV file exported from the user office with the same entries as groupMap. */
+        groupMapFile: z.string().optional(),
+        /** Owner group of what belongs to no proposal: declared reference samples, runs that name no proposal. */
+        facilityGroup: z.string().min(1).default("beamline-staff"),
+        /** Sample names shared on purpose by every proposal (calibrants): one facility-owned, published Sample each. */
+        referenceSamples: z.array(z.string().min(1)).default([]),
         instrument: z.string().default("11.0.1.2"),
         instrumentName: z.string().optional(),
         /** Where the dataset says it was made, e.g. "/ALS/11.0.1.2". */
         creationLocation: z.string().optional(),
         /**
-         * Proposal id for a beamtime: a template over {label}, {researcher}, {researcherSlug}, {dbStem},
-         * used when the beamtime does not state one (`beamtimes.extra.proposal_id`).
+         * Proposal id for a beamtime: a template over {label}, {researcher}, {researcherSlug}, {beamtimeId}
+         * (none of them from a path), used when the beamtime does not state one (`beamtimes.extra.proposal_id`).
          */
         proposalIdTemplate: z.string().default("{researcherSlug}-{label}"),
         /** Contact email used when the source has none (SciCat requires one). */
         defaultEmail: z.string().email().default("beamline@example.org"),
-        /** Key for samples: the row id in its beamtime, or `serial` when set. */
+        /** Key for samples within their beamtime: the row id, or `serial` when set. */
         sampleKey: z.enum(["id", "serial"]).default("id"),
         keywords: z.array(z.string()).default([]),
         /** Push runs that never closed (stale) as incomplete datasets. */

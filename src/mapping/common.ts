@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { Config } from "../config/schema.js";
-import type { Beamtime, Run, Sample } from "../model/types.js";
+import type { Beamtime, Researcher, Run, Sample } from "../model/types.js";
 
 /** Rules shared by the SciCat and ICAT mappings, so both catalogs name things the same way. */
 
@@ -19,14 +19,45 @@ export function fillTemplate(template: string, values: Record<string, string | u
   return template.replace(/\{(\w+)\}/g, (whole, name: string) => values[name] ?? whole);
 }
 
-/** The proposal id of a beamtime: stated by the source, else the configured template. */
+/**
+ * Whether a beamtime's proposal is that beamtime alone: its id comes from the template and the template names
+ * the beamtime ({label} or {beamtimeId}). Otherwise (an id the source states, or a template several beamtimes
+ * fill alike) other beamtimes may share the proposal, and its record holds only what they all share.
+ */
+export function proposalIsBeamtime(beamtime: Beamtime, mapping: MappingConfig): boolean {
+  return !beamtime.proposalId && /\{(label|beamtimeId)\}/.test(mapping.proposalIdTemplate);
+}
+
+/** A short id of the beamtime itself: the first 8 characters of its first run's uid (resonance), or its proposal. */
+export function beamtimeIdOf(beamtime: Beamtime): string {
+  const colon = beamtime.key.indexOf(":");
+  const id = colon >= 0 ? beamtime.key.slice(colon + 1) : beamtime.key;
+  return beamtime.source === "resonance" ? id.slice(0, 8) : id;
+}
+
+export const PROPOSAL_ID_PLACEHOLDERS = ["label", "researcher", "researcherSlug", "beamtimeId"] as const;
+
+/** An unknown placeholder in mapping.proposalIdTemplate ({dbStem} went: it followed file renames), if any. */
+export function proposalTemplateProblem(mapping: MappingConfig): string | undefined {
+  const unknown = [...mapping.proposalIdTemplate.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string).filter((p) => !(PROPOSAL_ID_PLACEHOLDERS as readonly string[]).includes(p));
+  if (unknown.length === 0) return undefined;
+  return `mapping.proposalIdTemplate: unknown placeholder(s) ${unknown.map((p) => `{${p}}`).join(", ")}; use ${PROPOSAL_ID_PLACEHOLDERS.map((p) => `{${p}}`).join(", ")} (nothing that depends on where the files lie)`;
+}
+
+/**
+ * The proposal id of a beamtime: stated by the source, else the configured template. No placeholder depends on
+ * where the beamtime's files lie; a beamtime whose researcher nobody names is "unknown-<beamtimeId>", so two
+ * such beamtimes of one day never share a proposal.
+ */
 export function proposalIdFor(beamtime: Beamtime, mapping: MappingConfig): string {
   if (beamtime.proposalId) return beamtime.proposalId;
+  const beamtimeId = beamtimeIdOf(beamtime);
+  const name = beamtime.researcher.name;
   return fillTemplate(mapping.proposalIdTemplate, {
     label: beamtime.label,
-    researcher: beamtime.researcher.name,
-    researcherSlug: slug(beamtime.researcher.name),
-    dbStem: path.basename(beamtime.key).replace(/\.[^.]+$/, ""),
+    researcher: name !== "" ? name : "unknown",
+    researcherSlug: name !== "" ? slug(name) : `unknown-${beamtimeId}`,
+    beamtimeId,
   });
 }
 
@@ -47,6 +78,11 @@ export function isoFromSeconds(seconds: number): string {
 
 export function isoFromMs(ms: number): string {
   return new Date(Math.round(ms)).toISOString();
+}
+
+/** The person to show for a researcher: a name, or a login id when nothing better is known; none when nobody. */
+export function personName(researcher: Researcher | undefined): string | undefined {
+  return researcher && researcher.name.trim() !== "" ? researcher.name.trim() : undefined;
 }
 
 /** Split "Jane Q. Doe" into first and last name; a single word is a last name. */

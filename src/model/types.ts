@@ -7,7 +7,10 @@ export type SourceKind = "resonance" | "bluesky";
 
 /** A person responsible for a beamtime (resonance `researchers` row, or bluesky start-document fields). */
 export interface Researcher {
+  /** A person's name; empty when the source names nobody. */
   name: string;
+  /** `name` is a login id (e.g. `prjemian@zap`), not a person's name: shown whole, never split into first and last. */
+  login?: boolean | undefined;
   email?: string | undefined;
   orcid?: string | undefined;
   affiliation?: string | undefined;
@@ -16,7 +19,10 @@ export interface Researcher {
 
 /** A block of beamline time; becomes a SciCat Proposal and an ICAT Investigation. */
 export interface Beamtime {
-  /** Natural key: resonance `db_path` (relative to the DATA root), or `bluesky:<proposal id>`. */
+  /**
+   * Natural key, from the beamtime itself and never from where its files lie: `resonance:<uid of its first run>`
+   * (the earliest by start time, then uid; runs are never deleted), or `bluesky:<proposal id>`.
+   */
   key: string;
   source: SourceKind;
   /** Human label, typically an ISO date (resonance `beamtimes.label`), or the bluesky proposal id. */
@@ -32,7 +38,10 @@ export interface Beamtime {
 }
 
 export interface Sample {
-  /** Natural key: `<db_path>#<samples.id>` for resonance; `bluesky:<sample id>` for bluesky. */
+  /**
+   * Natural key, always inside one beamtime (so inside one proposal): `<beamtime key>#<samples.id>` for resonance
+   * (`serial:<serial>` with mapping.sampleKey serial); `bluesky:<proposal id>/<sample id>` for bluesky.
+   */
   key: string;
   beamtimeKey: string;
   name: string;
@@ -94,6 +103,8 @@ export interface Run {
   numEvents: number;
   scanId?: number | undefined;
   operator?: string | undefined;
+  /** Who the run belongs to, where the source names someone for the run itself (bluesky start document). */
+  owner?: Researcher | undefined;
   /** Free-form run metadata (resonance `runs.metadata`, bluesky start document minus bulky keys). */
   metadata: Record<string, unknown>;
   streams: StreamInfo[];

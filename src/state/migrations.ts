@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import { migrateIdentityKeys } from "./identity-keys.js";
 
 /**
  * Versioned schema migrations, applied in order inside one transaction each. `PRAGMA user_version` holds the
@@ -100,6 +101,11 @@ export const migrations: Migration[] = [
         ALTER TABLE records ADD COLUMN conflicts TEXT;
       `);
     },
+  },
+  {
+    version: 3,
+    name: "identity keys: beamtimes by their first run, samples inside their proposal; every source read once more",
+    up: migrateIdentityKeys,
   },
 ];
 

@@ -42,7 +42,7 @@ describe("ICAT mapping", () => {
     const [record] = byKind(mapToIcat(smallSnapshot(), config), "investigation");
     const payload = record!.payload as unknown as IcatInvestigationPayload;
     expect(record).toMatchObject({ destination: "icat", key: "jdoe/2026-03-05.db", dependsOn: [] });
-    expect(payload).toEqual({ name: "jane-doe-2026-03-05", visitId: "2026-03-05", title: "Polymer films", startDate: "2026-03-05T08:40:00.000Z" });
+    expect(payload).toEqual({ name: "jane-doe-2026-03-05", visitId: "2026-03-05", title: "Polymer films", startDate: "2026-03-05T08:40:00.000Z", groups: { owner: "beamline-staff", readers: [] } });
     expect(payload.startDate).toMatch(ISO_MILLIS);
   });
 

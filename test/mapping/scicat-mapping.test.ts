@@ -10,14 +10,14 @@ const config = configSchema.parse({
 });
 
 const beamtime: Beamtime = {
-  key: "jdoe/2026-03-05.db",
+  key: "resonance:0123456789abcdef0123456789abcdef",
   source: "resonance",
   label: "2026-03-05",
   researcher: { name: "Jane Doe", email: "jane@example.org" },
   timeStart: 1772700000,
   extra: {},
 };
-const sample: Sample = { key: "jdoe/2026-03-05.db#1", beamtimeKey: beamtime.key, name: "PS-b-PMMA", formula: "C8H8", tags: ["polymer"], extra: { thickness_nm: 50 } };
+const sample: Sample = { key: "resonance:0123456789abcdef0123456789abcdef#1", beamtimeKey: beamtime.key, name: "PS-b-PMMA", formula: "C8H8", tags: ["polymer"], extra: { thickness_nm: 50 } };
 
 function run(overrides: Partial<Run> = {}): Run {
   return {
@@ -55,7 +55,7 @@ describe("SciCat mapping", () => {
       "instrument:11.0.1.2",
       "origdatablocks:20.500.12269/0123456789abcdef0123456789abcdef",
       "proposal:jane-doe-2026-03-05",
-      "sample:jdoe_2026-03-05.db_1",
+      "sample:resonance_0123456789abcdef0123456789abcdef_1",
     ]);
     const dataset = records.find((r) => r.kind === "dataset");
     expect(dataset?.payload).toMatchObject({
@@ -72,7 +72,7 @@ describe("SciCat mapping", () => {
       endTime: "2026-03-05T08:57:40.500Z",
       sourceFolder: "/data/jdoe",
       proposalIds: ["jane-doe-2026-03-05"],
-      sampleIds: ["jdoe_2026-03-05.db_1"],
+      sampleIds: ["resonance_0123456789abcdef0123456789abcdef_1"],
       instrumentIds: ["11.0.1.2"],
       keywords: ["polymer", "nexafs"],
       scientificMetadata: {
@@ -81,7 +81,7 @@ describe("SciCat mapping", () => {
         metadata: { energy_range: [270, 300] },
       },
     });
-    expect(dataset?.dependsOn.sort()).toEqual(["scicat/instrument/11.0.1.2", "scicat/proposal/jane-doe-2026-03-05", "scicat/sample/jdoe_2026-03-05.db_1"]);
+    expect(dataset?.dependsOn.sort()).toEqual(["scicat/instrument/11.0.1.2", "scicat/proposal/jane-doe-2026-03-05", "scicat/sample/resonance_0123456789abcdef0123456789abcdef_1"]);
     const blocks = records.find((r) => r.kind === "origdatablocks");
     expect(blocks?.payload.files).toEqual([
       { path: "2026-03-05.db", size: 8192, time: "2026-03-05T08:57:41.000Z" },

@@ -46,6 +46,9 @@ describe("real bluesky files", () => {
 
     const lineup = await readFile(path.join(REALDOCS, "apstools/uid-3ab777ae.json"), options(REALDOCS), false);
     expect(lineup.runs[0]).toMatchObject({ exitStatus: "success", numEvents: 11, planName: "lineup2", scanId: 10014, beamtimeKey: "bluesky:developer" });
+    // Only a login id names anyone here: it owns the run as a login, and the proposal names no PI from it.
+    expect(lineup.runs[0]?.owner).toEqual({ name: "prjemian@zap", login: true });
+    expect(lineup.beamtimes[0]?.researcher).toEqual({ name: "" });
 
     const sscan = await readFile(path.join(REALDOCS, "apstools/uid-f05b6684.json"), options(REALDOCS), false);
     expect(sscan.runs[0]).toMatchObject({ numEvents: 31, planName: "sscan_1D_plan", scanId: 165640 });

@@ -43,7 +43,7 @@ describe("resonance source", () => {
     const result = await scan();
     const runs = new Map(result.snapshot.runs.map((r) => [r.uid, r]));
     const [v1, v2] = written.beamtimes;
-    expect(runs.get(v1!.runs[0]!.uid)).toMatchObject({ state: "complete", exitStatus: "success", beamtimeKey: v1!.dbPath });
+    expect(runs.get(v1!.runs[0]!.uid)).toMatchObject({ state: "complete", exitStatus: "success", beamtimeKey: `resonance:${v1!.runs[0]!.uid}` });
     expect(runs.get(v1!.runs[0]!.uid)?.files.length).toBe(1 + v1!.runs[0]!.zarrFiles.length);
     expect(runs.get(v1!.runs[1]!.uid)?.exitStatus).toBe("abort");
     expect(runs.get(v2!.runs[0]!.uid)?.exitStatus).toBe("fail");
@@ -101,7 +101,7 @@ describe("resonance source", () => {
     expect(reason("/etc/passwd.db")).toMatch(/absolute/);
     expect(reason("../up.db")).toMatch(/leaves the DATA root/);
     expect(reason("hot")).toMatch(/journal|locked|recovery|retry/);
-    expect(result.snapshot.runs.filter((r) => r.beamtimeKey === by("ok").dbPath)).toHaveLength(2);
+    expect(result.snapshot.runs.filter((r) => r.beamtimeKey === `resonance:${by("ok").runs[0]!.uid}`)).toHaveLength(2);
     const hot = result.watermarks.find((w) => w.path === by("hot").dbPath);
     expect(hot?.retry).toBe(true);
   });
@@ -114,10 +114,23 @@ describe("resonance source", () => {
     expect(later.snapshot.runs[0]?.state).toBe("stale");
   });
 
-  it("finds beamtime DBs that the index does not list", async () => {
-    const { scan } = world({ beamtimes: [{ label: "listed", researcher: "R", runs: 1 }, { label: "unlisted", researcher: "S", runs: 2, indexed: false }] });
+  it("finds beamtime DBs that the index does not list, and names them from their runs, never their path", async () => {
+    const { scan, written } = world({
+      beamtimes: [
+        { label: "listed", researcher: "R", runs: 1 },
+        { label: "unlisted", researcher: "S", runs: 2, indexed: false },
+        { label: "named", researcher: "T", runs: [{ metadata: { researcher: "Marie Curie" } }, { metadata: { researcher: "Someone Else" } }], indexed: false },
+      ],
+    });
     const result = await scan();
-    expect(result.snapshot.runs).toHaveLength(3);
-    expect(result.snapshot.beamtimes.find((b) => b.key.includes("unlisted"))?.researcher.name).toBe("S");
+    expect(result.snapshot.runs).toHaveLength(5);
+    const named = written.beamtimes.find((b) => b.label === "named")!;
+    // The person the first run names (a later run cannot change whom the beamtime belongs to).
+    expect(result.snapshot.beamtimes.find((b) => b.key === `resonance:${named.runs[0]!.uid}`)?.researcher).toEqual({ name: "Marie Curie" });
+    const unlisted = written.beamtimes.find((b) => b.label === "unlisted")!;
+    const beamtime = result.snapshot.beamtimes.find((b) => b.key === `resonance:${unlisted.runs[0]!.uid}`);
+    // Neither the directory ("S") nor the file name ("unlisted"): nobody is named, the label is the first run's day.
+    expect(beamtime?.researcher.name).toBe("");
+    expect(beamtime?.label).toBe(new Date(unlisted.runs[0]!.timeStart * 1000).toISOString().slice(0, 10));
   });
 });

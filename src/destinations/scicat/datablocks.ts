@@ -117,6 +117,8 @@ export interface BlockGroups {
   accessGroups?: string[] | undefined;
 }
 
+
+
 export interface DatablockPlan {
   /** PATCH bodies: clean file entries when files changed, the groups when they changed. */
   updates: { id: string; files?: DataFile[]; groups?: BlockGroups }[];

@@ -29,11 +29,19 @@ export interface DatasetPush {
 /** Fields that identify a dataset and cannot be patched (PATCH with pid, type or version → 400, datasets/07). */
 const IMMUTABLE = ["pid", "type", "version"] as const;
 
-/** The mapping names the instrument by uniqueName; SciCat links it by the pid the server gave it. */
+/**
+ * The mapping names the instrument by uniqueName and the sample by its record key; SciCat links them by the ids
+ * the catalog holds (the instrument's server-given pid; a sample's sampleId from before a key migration).
+ */
 export function resolveDatasetLinks(payload: Doc, ctx: PushContext): Doc {
-  const names = payload.instrumentIds;
-  if (!Array.isArray(names)) return payload;
-  return { ...payload, instrumentIds: names.map((n) => ctx.dependencyRemoteId("instrument", String(n)) ?? n) };
+  const out = { ...payload };
+  const link = (field: string, kind: string) => {
+    const keys = payload[field];
+    if (Array.isArray(keys)) out[field] = keys.map((k) => ctx.dependencyRemoteId(kind, String(k)) ?? k);
+  };
+  link("instrumentIds", "instrument");
+  link("sampleIds", "sample");
+  return out;
 }
 
 const rules = (sourceWins: MergeRules["sourceWins"]): MergeRules => ({ immutable: IMMUTABLE, objectFields: ["scientificMetadata"], setFields: ["keywords"], sourceWins });

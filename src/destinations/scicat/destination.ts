@@ -59,7 +59,7 @@ class ScicatDestination implements Destination {
   push(record: PushRecord, ctx: PushContext): Promise<PushResult> {
     const keyed = KEYED[record.kind];
     const merge = { lastWritten: record.lastWritten, sourceWins: this.sourceWins };
-    if (keyed) return pushKeyed(this.client, keyed, { payload: record.payload, ...merge });
+    if (keyed) return pushKeyed(this.client, keyed, { payload: record.payload, remoteIdHint: record.remoteId, ...merge });
     switch (record.kind) {
       case "dataset":
         return pushDataset({ client: this.client, routes: this.routes }, { payload: record.payload, remoteIdHint: record.remoteId, ...merge }, ctx).then((result) => {

@@ -16,8 +16,12 @@ export interface KeyedResource {
   /** The natural key, for messages. */
   key(payload: Doc): string;
   find(client: ScicatClient, payload: Doc): Promise<Doc | undefined>;
-  /** What a create or update answer must be: the record, naming our key. */
-  answer(payload: Doc): z.ZodType<Doc>;
+  /** Read by the catalog's id (a remote id from the state store), where that differs from the natural key. */
+  findById?(client: ScicatClient, remoteId: string): Promise<Doc | undefined>;
+  /** What a create or update answer must be: the record, naming its natural key `key`. */
+  answer(key: string): z.ZodType<Doc>;
+  /** The natural key as a stored record names it. */
+  keyOf(document: Doc): string;
   createPath: string;
   updatePath(remoteId: string): string;
   remoteId(document: Doc): string;
@@ -44,7 +48,8 @@ export const proposals: KeyedResource = {
   noun: "proposal",
   key: (p) => String(p.proposalId),
   find: (client, p) => client.getOne(`/v3/proposals/${enc(String(p.proposalId))}`, `reading proposal ${String(p.proposalId)}`, keyedDocument("proposalId", String(p.proposalId))),
-  answer: (p) => keyedDocument("proposalId", String(p.proposalId)),
+  answer: (key) => keyedDocument("proposalId", key),
+  keyOf: (d) => String(d.proposalId),
   createPath: "/v3/proposals",
   updatePath: (id) => `/v3/proposals/${enc(id)}`,
   remoteId: (d) => String(d.proposalId),
@@ -57,7 +62,9 @@ export const samples: KeyedResource = {
   noun: "sample",
   key: (p) => String(p.sampleId),
   find: (client, p) => client.getOne(`/v3/samples/${enc(String(p.sampleId))}`, `reading sample ${String(p.sampleId)}`, keyedDocument("sampleId", String(p.sampleId))),
-  answer: (p) => keyedDocument("sampleId", String(p.sampleId)),
+  findById: (client, id) => client.getOne(`/v3/samples/${enc(id)}`, `reading sample ${id}`, keyedDocument("sampleId", id)),
+  answer: (key) => keyedDocument("sampleId", key),
+  keyOf: (d) => String(d.sampleId),
   createPath: "/v3/samples",
   updatePath: (id) => `/v3/samples/${enc(id)}`,
   remoteId: (d) => String(d.sampleId),
@@ -75,7 +82,8 @@ export const instruments: KeyedResource = {
     const list = expectAnswer(response, documentList, "a JSON list of instruments");
     return list.find((d) => d.uniqueName === p.uniqueName);
   },
-  answer: (p) => instrumentDocument(String(p.uniqueName)),
+  answer: (key) => instrumentDocument(key),
+  keyOf: (d) => String(d.uniqueName),
   createPath: "/v3/instruments",
   updatePath: (id) => `/v3/instruments/${enc(id)}`,
   remoteId: (d) => String(d.pid),
@@ -85,21 +93,29 @@ export const instruments: KeyedResource = {
 
 export interface KeyedPush {
   payload: Doc;
+  /** The catalog id the record had when last synced (see pushKeyed). */
+  remoteIdHint?: string | undefined;
   lastWritten?: Doc | undefined;
   sourceWins: MergeRules["sourceWins"];
 }
 
+/**
+ * `remoteIdHint`: the catalog id the record had when last synced. A sample whose key a state migration changed
+ * keeps its catalog record (and sampleId) this way; the hint is checked, and without a record there the
+ * payload's own id is looked up as usual.
+ */
 export async function pushKeyed(client: ScicatClient, resource: KeyedResource, push: KeyedPush): Promise<PushResult> {
-  const { payload } = push;
+  const { payload, remoteIdHint } = push;
   const what = `${resource.noun} ${resource.key(payload)}`;
   try {
-    const existing = await resource.find(client, payload);
+    const hinted = resource.findById && remoteIdHint && remoteIdHint !== resource.key(payload) ? await resource.findById(client, remoteIdHint) : undefined;
+    const existing = hinted ?? (await resource.find(client, payload));
     if (existing) return await updateKeyed(client, resource, existing, push);
 
     for (let attempt = 1; ; attempt++) {
       const response = await client.call({ method: "POST", path: resource.createPath, body: payload }, `creating ${what}`, [409, 500]);
       if (response.status < 300) {
-        const created = expectAnswer(response, resource.answer(payload), `the created ${resource.noun} as JSON`);
+        const created = expectAnswer(response, resource.answer(resource.key(payload)), `the created ${resource.noun} as JSON`);
         return { operation: "create", remoteId: resource.remoteId(created), httpStatus: response.status, written: payload };
       }
       // 409 means "exists"; 500 may mean the same (a duplicate sample, samples/02) or anything else: check once.
@@ -133,7 +149,7 @@ async function updateKeyed(client: ScicatClient, resource: KeyedResource, existi
     if (value !== undefined) body[field] = value;
   }
   const response = await client.call({ method: "PATCH", path: resource.updatePath(remoteId), body }, `updating ${resource.noun} ${resource.key(push.payload)}`);
-  expectAnswer(response, resource.answer(push.payload), `the updated ${resource.noun} as JSON`);
+  expectAnswer(response, resource.answer(resource.keyOf(existing)), `the updated ${resource.noun} as JSON`);
   return { operation: "update", httpStatus: response.status, ...result };
 }
 

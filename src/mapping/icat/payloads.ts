@@ -14,6 +14,11 @@ export interface InvestigationRef {
 
 export interface IcatInvestigationPayload extends InvestigationRef {
   title: string;
+  /**
+   * The proposal's groups (mapping.ownerGroup / accessGroups / group map), as ICAT InvestigationGroups would hold
+   * them: role "owner" for the owner group, "reader" for the others. The same groups as the SciCat records.
+   */
+  groups: { owner: string; readers: string[] };
   summary?: string;
   startDate?: string;
   endDate?: string;

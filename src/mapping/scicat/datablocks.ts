@@ -1,4 +1,3 @@
-import type { Config } from "../../config/schema.js";
 import type { Run } from "../../model/types.js";
 import { isoFromMs, relativeFilePath } from "../common.js";
 import { makeRecord, recordId, type DesiredRecord } from "../record.js";
@@ -9,15 +8,16 @@ import { makeRecord, recordId, type DesiredRecord } from "../record.js";
  * beamtime and grows with each of them, so its size and time are left out of the hash: a new run must not
  * make every earlier run's file list look changed.
  */
-export function datablockRecord(run: Run, dataset: DesiredRecord, config: Config): DesiredRecord | undefined {
+export function datablockRecord(run: Run, dataset: DesiredRecord): DesiredRecord | undefined {
   if (run.files.length === 0) return undefined;
   const files = [...run.files]
     .map((f) => ({ path: relativeFilePath(run, f.path), size: f.size, time: isoFromMs(f.mtimeMs), shared: isSharedFile(run, f.path) }))
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const payload = {
     datasetId: dataset.key,
-    ownerGroup: config.mapping.ownerGroup,
-    accessGroups: config.mapping.accessGroups,
+    // The dataset's groups: a block is read with its dataset, by the same proposal.
+    ownerGroup: dataset.payload.ownerGroup,
+    accessGroups: dataset.payload.accessGroups,
     files: files.map(({ path, size, time }) => ({ path, size, time })),
   };
   const hashBasis = { ...payload, files: files.map((f) => (f.shared ? { path: f.path } : { path: f.path, size: f.size, time: f.time })) };

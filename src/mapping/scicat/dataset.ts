@@ -1,19 +1,36 @@
 import type { Config } from "../../config/schema.js";
-import type { Beamtime, Run, Sample, StreamInfo } from "../../model/types.js";
-import { datasetNameFor, exitStatusFor, isoFromSeconds, proposalIdFor } from "../common.js";
+import type { Beamtime, Researcher, Run, Sample, StreamInfo } from "../../model/types.js";
+import { accessFor } from "../access.js";
+import { datasetNameFor, exitStatusFor, isoFromSeconds, personName, proposalIdFor } from "../common.js";
 import { firstString } from "../lookup.js";
-import { scicatSampleId } from "./proposal-sample.js";
+import { principalInvestigator, scicatSampleId } from "./proposal-sample.js";
 
 export function datasetPid(run: Run, config: Config): string {
   return `${config.destinations.scicat.pidPrefix}${run.uid}`;
 }
 
-/** The instrument a run was measured on: the bluesky start document's beamline, else the configured one. */
+/**
+ * The instrument a run was measured on: the bluesky start document's beamline selects it, else the configured
+ * one. A document never renames it: the configured instrument keeps mapping.instrumentName whichever run names it.
+ */
 export function instrumentFor(run: Run, config: Config): { uniqueName: string; name: string } {
   const fromDocument = run.source === "bluesky" ? firstString(run.metadata, config.sources.bluesky.keys.beamline) : undefined;
   const uniqueName = fromDocument ?? config.mapping.instrument;
-  const name = fromDocument ? fromDocument : (config.mapping.instrumentName ?? uniqueName);
+  const name = uniqueName === config.mapping.instrument ? (config.mapping.instrumentName ?? uniqueName) : uniqueName;
   return { uniqueName, name };
+}
+
+/**
+ * The dataset's owner: a person named for the run, else the beamtime's researcher, else the proposal's PI; a
+ * login id only when nobody is named; "unknown" when nothing is (never a group or a directory name).
+ */
+function ownerOf(run: Run, beamtime: Beamtime | undefined, pi: string | undefined): string {
+  const candidates = [run.owner, beamtime?.researcher].filter((r): r is Researcher => r !== undefined && personName(r) !== undefined);
+  const named = candidates.find((r) => !r.login);
+  if (named) return personName(named)!;
+  if (pi) return pi;
+  const login = candidates[0] ? personName(candidates[0]) : run.operator;
+  return login ?? "unknown";
 }
 
 function streamsMetadata(streams: StreamInfo[]): Record<string, unknown> {
@@ -37,12 +54,11 @@ function streamsMetadata(streams: StreamInfo[]): Record<string, unknown> {
 export function datasetPayload(run: Run, beamtime: Beamtime | undefined, sample: Sample | undefined, instrument: string, config: Config): Record<string, unknown> {
   const mapping = config.mapping;
   const researcher = beamtime?.researcher;
-  const owner =
-    researcher?.name ??
-    (run.source === "bluesky" ? firstString(run.metadata, config.sources.bluesky.keys.owner) : undefined) ??
-    run.operator ??
-    mapping.ownerGroup;
-  const email = researcher?.email ?? mapping.defaultEmail;
+  const proposalId = beamtime ? proposalIdFor(beamtime, mapping) : undefined;
+  const access = accessFor(proposalId, mapping);
+  const pi = principalInvestigator(beamtime, proposalId, config);
+  const owner = ownerOf(run, beamtime, pi.login ? undefined : pi.name);
+  const email = researcher?.email ?? pi.email ?? mapping.defaultEmail;
   const status = exitStatusFor(run);
   const keywords = new Set<string>([...(sample?.tags ?? []), run.planName, ...mapping.keywords]);
   if (status !== "success") keywords.add(status);
@@ -72,9 +88,9 @@ export function datasetPayload(run: Run, beamtime: Beamtime | undefined, sample:
     datasetName: datasetNameFor(run, sample, beamtime),
     owner,
     contactEmail: email,
-    ownerGroup: mapping.ownerGroup,
-    accessGroups: mapping.accessGroups,
-    principalInvestigators: [owner],
+    ownerGroup: access.ownerGroup,
+    accessGroups: access.accessGroups,
+    principalInvestigators: [pi.name ?? owner],
     creationTime: isoFromSeconds(run.state === "complete" && run.timeStop !== undefined ? run.timeStop : run.timeStart),
     startTime: isoFromSeconds(run.timeStart),
     sourceFolder: run.sourceFolder,
@@ -87,8 +103,8 @@ export function datasetPayload(run: Run, beamtime: Beamtime | undefined, sample:
   if (researcher?.email) payload.ownerEmail = researcher.email;
   if (researcher?.orcid) payload.orcidOfOwner = researcher.orcid;
   if (run.state === "complete" && run.timeStop !== undefined) payload.endTime = isoFromSeconds(run.timeStop);
-  if (beamtime) payload.proposalIds = [proposalIdFor(beamtime, mapping)];
-  if (sample) payload.sampleIds = [scicatSampleId(sample)];
+  if (proposalId) payload.proposalIds = [proposalId];
+  if (sample) payload.sampleIds = [scicatSampleId(sample, config)];
   if (run.scanId !== undefined) payload.runNumber = String(run.scanId);
   const description = run.source === "bluesky" ? firstString(run.metadata, ["sample_desc", "purpose"]) : undefined;
   if (description) payload.description = description;

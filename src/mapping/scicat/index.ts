@@ -4,7 +4,7 @@ import { indexSnapshot, isPushable, proposalIdFor, type MappingIndex } from "../
 import { makeRecord, recordId, type DesiredRecord } from "../record.js";
 import { datablockRecord } from "./datablocks.js";
 import { datasetPayload, instrumentFor } from "./dataset.js";
-import { proposalPayload, samplePayload, scicatSampleId } from "./proposal-sample.js";
+import { isReferenceSample, proposalPayload, samplePayload, scicatSampleId } from "./proposal-sample.js";
 
 /**
  * Model → SciCat records (pure). One Proposal per beamtime, the Instrument, one Sample per sample,
@@ -41,7 +41,7 @@ export function mapToScicat(snapshot: Snapshot, config: Config, index?: MappingI
     );
     const dataset = datasetRecord(run, beamtime, sample, instrument.uniqueName, config);
     add(dataset);
-    const blocks = datablockRecord(run, dataset, config);
+    const blocks = datablockRecord(run, dataset);
     if (blocks) add(blocks);
   }
   return [...out.values()];
@@ -61,12 +61,13 @@ function proposalRecord(beamtime: Beamtime, config: Config): DesiredRecord {
 }
 
 function sampleRecord(sample: Sample, idx: MappingIndex, config: Config): DesiredRecord {
-  const beamtime = idx.beamtimes.get(sample.beamtimeKey);
+  // A reference sample belongs to no proposal (and so waits for none).
+  const beamtime = isReferenceSample(sample, config) ? undefined : idx.beamtimes.get(sample.beamtimeKey);
   const proposalId = beamtime ? proposalIdFor(beamtime, config.mapping) : undefined;
   return makeRecord({
     destination: "scicat",
     kind: "sample",
-    key: scicatSampleId(sample),
+    key: scicatSampleId(sample, config),
     beamtimeKey: sample.beamtimeKey,
     sessionIdentifier: sample.key,
     payload: samplePayload(sample, beamtime, proposalId, config),
@@ -79,7 +80,7 @@ function datasetRecord(run: Run, beamtime: Beamtime | undefined, sample: Sample 
   const dependsOn = [recordId("scicat", "instrument", instrument)];
   const proposalId = beamtime ? proposalIdFor(beamtime, config.mapping) : undefined;
   if (proposalId) dependsOn.push(recordId("scicat", "proposal", proposalId));
-  if (sample) dependsOn.push(recordId("scicat", "sample", scicatSampleId(sample)));
+  if (sample) dependsOn.push(recordId("scicat", "sample", scicatSampleId(sample, config)));
   return makeRecord({
     destination: "scicat",
     kind: "dataset",

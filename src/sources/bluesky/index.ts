@@ -4,7 +4,8 @@ import YAML from "yaml";
 import { describeAccessError } from "../access.js";
 import type { Config } from "../../config/schema.js";
 import { firstString } from "../../mapping/lookup.js";
-import { emptySnapshot, type Beamtime, type DataKeyInfo, type Run, type Sample, type StreamInfo } from "../../model/types.js";
+import { emptySnapshot, type Beamtime, type DataKeyInfo, type Researcher, type Run, type Sample, type StreamInfo } from "../../model/types.js";
+import { looksLikeLogin } from "../people.js";
 import type { Logger } from "../../ops/logger.js";
 import type { ScanOptions, ScanResult, Source, Watermark, WatermarkReader } from "../contract.js";
 import { RunAssembler, type AssembledRun } from "./assemble.js";
@@ -130,15 +131,16 @@ export async function readFile(absolute: string, options: BlueskySourceOptions, 
     const run = toRun(uid, assembled, [docFile, ...files], missing, options.config, quiet);
     out.runs.push(run);
     const proposal = firstString(assembled.start, options.config.keys.proposal);
-    const owner = firstString(assembled.start, options.config.keys.owner);
     if (proposal) {
       run.beamtimeKey = `bluesky:${proposal}`;
-      // Only fields every run of the proposal agrees on, so the Proposal's hash does not depend on which run came first.
-      out.beamtimes.push({ key: run.beamtimeKey, source: SOURCE, label: proposal, proposalId: proposal, researcher: { name: owner ?? "unknown" }, extra: {} });
+      // Only proposal-level fields (its PI), which every run of the proposal states alike, so the Proposal's
+      // hash does not depend on which run came first; a run's own owner goes to its dataset.
+      out.beamtimes.push({ key: run.beamtimeKey, source: SOURCE, label: proposal, proposalId: proposal, researcher: person(firstString(assembled.start, options.config.keys.pi)), extra: {} });
     }
     const sampleId = firstString(assembled.start, options.config.keys.sample);
     if (sampleId) {
-      run.sampleKey = `bluesky:${sampleId}`;
+      // Inside the run's proposal: a run of another proposal naming the same sample id gets a sample of its own.
+      run.sampleKey = `bluesky:${proposal ?? ""}/${sampleId}`;
       out.samples.push({
         key: run.sampleKey,
         beamtimeKey: run.beamtimeKey ?? "",
@@ -186,6 +188,11 @@ function toRun(uid: string, assembled: AssembledRun, files: Run["files"], missin
   if (typeof start.scan_id === "number") run.scanId = start.scan_id;
   const operator = firstString(start, ["operator", "login_id", "user_name", "owner"]);
   if (operator) run.operator = operator;
+  // The dataset's owner: a named field, else a login id (kept whole), else nobody (the mapping decides).
+  const named = firstString(start, config.keys.owner);
+  const login = named ? undefined : firstString(start, config.keys.login);
+  const owner = person(named ?? login, login !== undefined);
+  if (owner.name !== "") run.owner = owner;
   if (missing.length) run.missingFiles = missing;
   if (stop) {
     run.timeStop = Number(stop.time);
@@ -194,6 +201,11 @@ function toRun(uid: string, assembled: AssembledRun, files: Run["files"], missin
     run.extra = { stop };
   }
   return run;
+}
+
+function person(name: string | undefined, login = false): Researcher {
+  if (!name) return { name: "" };
+  return login || looksLikeLogin(name) ? { name, login: true } : { name };
 }
 
 /** The start document as metadata, without what is bulky and not catalog material (long plan_args reprs). */

@@ -1,5 +1,8 @@
 import path from "node:path";
-import type { Beamtime, Run, Sample, SourceProblem, StreamInfo } from "../../model/types.js";
+import { firstString } from "../../mapping/lookup.js";
+import type { IdentityPin } from "../../model/keys.js";
+import type { Beamtime, Researcher, Run, Sample, SourceProblem, StreamInfo } from "../../model/types.js";
+import { looksLikeLogin } from "../people.js";
 import type { BeamtimeDbRead, RunRow, SampleRow } from "./beamtime-db.js";
 import type { IndexEntry } from "./index-db.js";
 import { parseJsonObject, parseStringList } from "../python-json.js";
@@ -9,7 +12,7 @@ import { normalizeDataKeys, normalizeExitStatus } from "./normalize.js";
 /** Rows of one beamtime DB → model records (resonance-data.md §3, §7, §9). Pure apart from listing the run's Zarr files. */
 
 export interface BeamtimeContext {
-  /** db_path relative to the DATA root: the beamtime's natural key. */
+  /** db_path relative to the DATA root (where the files are; never part of a key). */
   relative: string;
   absolute: string;
   entry: IndexEntry;
@@ -21,10 +24,17 @@ export interface BeamtimeContext {
   fileSize: number;
   /** A write transaction is open (or was left by a crash): open runs are not stale. */
   journal: boolean;
+  /** Index entries of beamtimes whose DB moved away from the indexed path, by beamtime key. */
+  movedEntries?: ReadonlyMap<string, IndexEntry> | undefined;
+  /** Beamtimes as a key migration left them, by key (model/keys.ts IdentityPin). */
+  pins?: ReadonlyMap<string, IdentityPin> | undefined;
+  /** The index does not list this DB. */
+  discovered?: boolean | undefined;
 }
 
 export interface BeamtimeRecords {
-  beamtime: Beamtime;
+  /** None until the DB holds a run: a beamtime is known by its first run. */
+  beamtime: Beamtime | undefined;
   samples: Sample[];
   runs: Run[];
   problems: SourceProblem[];
@@ -33,14 +43,20 @@ export interface BeamtimeRecords {
 export function beamtimeRecords(read: Extract<BeamtimeDbRead, { kind: "resonance" }>, ctx: BeamtimeContext): BeamtimeRecords {
   const problems: SourceProblem[] = [];
   const problem = (reason: string, location?: string) => problems.push({ source: "resonance", path: ctx.relative, reason, ...(location ? { location } : {}) });
-  const { entry } = ctx;
+  const first = read.runs[0];
+  if (!first) return { beamtime: undefined, samples: [], runs: [], problems };
+  // The first run, unless a key migration tied the beamtime to a later one of its runs.
+  const pinned = ctx.pins && ctx.pins.size > 0 ? read.runs.find((r) => ctx.pins?.has(beamtimeKeyFor(r.uid))) : undefined;
+  const key = beamtimeKeyFor((pinned ?? first).uid);
+  const pin = ctx.pins?.get(key);
+  const kept = ctx.discovered && pin?.label !== undefined && pin.researcher !== undefined ? { ...ctx.entry, label: pin.label, researcher: { name: pin.researcher } } : undefined;
+  const entry = ctx.movedEntries?.get(key) ?? kept ?? ctx.entry;
   if (entry.extraError) problem(entry.extraError, "index beamtimes.extra");
-
   const beamtime: Beamtime = {
-    key: ctx.relative,
+    key,
     source: "resonance",
-    label: entry.label,
-    researcher: entry.researcher,
+    label: entry.label !== "" ? entry.label : isoDate(first.time_start),
+    researcher: entry.researcher.name !== "" ? entry.researcher : researcherFromFirstRun(first),
     extra: entry.extra,
     ...(typeof entry.extra.proposal_id === "string" && entry.extra.proposal_id !== "" ? { proposalId: entry.extra.proposal_id } : {}),
     ...(entry.description !== undefined ? { description: entry.description } : {}),
@@ -50,7 +66,7 @@ export function beamtimeRecords(read: Extract<BeamtimeDbRead, { kind: "resonance
 
   const sampleKeys = new Map<number, string>();
   const samples = read.samples.map((row) => {
-    const sample = toSample(row, ctx, problem);
+    const sample = toSample(row, key, ctx, problem);
     sampleKeys.set(row.id, sample.key);
     return sample;
   });
@@ -69,19 +85,46 @@ export function beamtimeRecords(read: Extract<BeamtimeDbRead, { kind: "resonance
   for (const group of read.imageGroups) committed.set(group.zarr_group, group.max_index);
 
   const zarrRoot = path.join(path.dirname(ctx.absolute), `${path.basename(ctx.absolute, path.extname(ctx.absolute))}.zarr`);
-  const runs = read.runs.map((row) => toRun(row, ctx, { sampleKeys, streamsByRun, committed, zarrRoot, problem }));
+  const runs = read.runs.map((row) => toRun(row, key, ctx, { sampleKeys, streamsByRun, committed, zarrRoot, problem }));
   return { beamtime, samples, runs, problems };
 }
 
-function toSample(row: SampleRow, ctx: BeamtimeContext, problem: (reason: string, location?: string) => void): Sample {
+/** A beamtime's key: its first run, which neither a move nor a rename of the DB or its directory changes. */
+export function beamtimeKeyFor(firstRunUid: string): string {
+  return `resonance:${firstRunUid}`;
+}
+
+/** Unix seconds → `YYYY-MM-DD` (UTC): the label of a beamtime the index does not list. */
+function isoDate(seconds: number): string {
+  return new Date(Math.round(seconds * 1000)).toISOString().slice(0, 10);
+}
+
+/** Metadata keys that name a person in `runs.metadata` (free-form), first match wins. */
+const PERSON_KEYS = ["researcher", "pi_name", "principal_investigator", "user_name"];
+
+/**
+ * Who a beamtime that the index does not list belongs to: a person named in its first run's metadata, else
+ * that run's operator as a login id, else nobody. Never the directory the DB lies in, and only the first run
+ * (written once, at its start), so later runs cannot change whom the beamtime belongs to.
+ */
+function researcherFromFirstRun(first: RunRow): Researcher {
+  const metadata = parseJsonObject(first.metadata);
+  const name = metadata.ok ? firstString(metadata.value, PERSON_KEYS) : undefined;
+  if (name) return { name, ...(looksLikeLogin(name) ? { login: true } : {}) };
+  if (first.operator) return { name: first.operator, login: true };
+  return { name: "" };
+}
+
+function toSample(row: SampleRow, beamtimeKey: string, ctx: BeamtimeContext, problem: (reason: string, location?: string) => void): Sample {
   const tags = parseStringList(row.tags);
   if (!tags.ok) problem(`samples.tags ${tags.error}`, `sample ${row.id}`);
   const extra = parseJsonObject(row.extra);
   if (!extra.ok) problem(`samples.extra ${extra.error}`, `sample ${row.id}`);
-  const key = ctx.sampleKey === "serial" && row.serial ? `serial:${row.serial}` : `${ctx.relative}#${row.id}`;
+  // Inside the beamtime, so inside its proposal: a serial never joins samples of two beamtimes.
+  const key = ctx.sampleKey === "serial" && row.serial ? `${beamtimeKey}#serial:${row.serial}` : `${beamtimeKey}#${row.id}`;
   return {
     key,
-    beamtimeKey: ctx.relative,
+    beamtimeKey,
     name: row.name,
     tags: tags.ok ? tags.value : [],
     extra: extra.ok ? extra.value : {},
@@ -99,7 +142,7 @@ interface RunLookups {
   problem: (reason: string, location?: string) => void;
 }
 
-function toRun(row: RunRow, ctx: BeamtimeContext, lookups: RunLookups): Run {
+function toRun(row: RunRow, beamtimeKey: string, ctx: BeamtimeContext, lookups: RunLookups): Run {
   const metadata = parseJsonObject(row.metadata);
   if (!metadata.ok) lookups.problem(`runs.metadata ${metadata.error}`, `run ${row.uid}`);
   const closed = row.time_stop !== null && row.exit_status !== null;
@@ -115,7 +158,7 @@ function toRun(row: RunRow, ctx: BeamtimeContext, lookups: RunLookups): Run {
   const run: Run = {
     uid: row.uid,
     source: "resonance",
-    beamtimeKey: ctx.relative,
+    beamtimeKey,
     planName: row.plan_name,
     timeStart: row.time_start,
     state,

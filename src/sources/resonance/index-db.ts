@@ -62,7 +62,8 @@ export function readIndexDb(file: string, busyTimeoutMs: number): { entries: Ind
 
 function toEntry(row: IndexRow): IndexEntry {
   const extra = parseJsonObject(row.extra);
-  const researcher: Researcher = { name: row.name ?? firstSegment(row.db_path) };
+  // A beamtime row without its researcher names nobody (the DB's runs may): never the directory.
+  const researcher: Researcher = { name: row.name ?? "" };
   if (row.email) researcher.email = row.email;
   if (row.orcid) researcher.orcid = row.orcid;
   if (row.affiliation) researcher.affiliation = row.affiliation;
@@ -78,10 +79,4 @@ function toEntry(row: IndexRow): IndexEntry {
   if (typeof row.time_start === "number") entry.timeStart = row.time_start;
   if (typeof row.time_stop === "number") entry.timeStop = row.time_stop;
   return entry;
-}
-
-/** Researcher without an index: the first path segment under the DATA root (resonance-data.md §8). */
-export function firstSegment(key: string): string {
-  const parts = key.split("/").filter((p) => p && p !== ".");
-  return parts.length > 1 ? (parts[0] as string) : "unknown";
 }

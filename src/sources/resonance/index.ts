@@ -1,12 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Config } from "../../config/schema.js";
+import type { IdentityPin } from "../../model/keys.js";
 import { emptySnapshot, type SourceProblem } from "../../model/types.js";
 import type { Logger } from "../../ops/logger.js";
 import type { ScanOptions, ScanResult, Source, Watermark, WatermarkReader } from "../contract.js";
 import { readBeamtimeDb } from "./beamtime-db.js";
 import { beamtimeRecords } from "./beamtime.js";
-import { firstSegment, readIndexDb, type IndexEntry } from "./index-db.js";
+import { readIndexDb, type IndexEntry } from "./index-db.js";
 import { discoverDbFiles, locateDbPath } from "./locate.js";
 import { describeReadError, readDbHeader } from "./sqlite.js";
 
@@ -21,12 +22,16 @@ export interface ResonanceSourceOptions {
   config: Config["sources"]["resonance"];
   logger: Logger;
   sampleKey?: "id" | "serial";
+  /** Beamtimes that keep the researcher and label they were synced with before an upgrade, by key. */
+  pins?: ReadonlyMap<string, IdentityPin>;
 }
 
 interface DbWatermarkData {
   /** The DB had runs without a stop at the last read (they may turn stale without the file changing). */
   open: number;
   stale: number;
+  /** The beamtime key read from this DB, kept while the index lists the path after the file moved away. */
+  beamtimeKey?: string | undefined;
 }
 
 interface IndexWatermarkData {
@@ -63,11 +68,17 @@ async function scanResonance(options: ResonanceSourceOptions, watermarks: Waterm
 
   // 2. Which DBs: the listed ones (checked), then discovered ones.
   const targets = new Map<string, IndexEntry>();
+  // Index entries whose DB is not where the index says (moved before the index caught up), by the beamtime
+  // they were read as: a discovered DB that turns out to be that beamtime keeps the entry's researcher and label.
+  const moved = new Map<string, IndexEntry>();
   for (const entry of index.entries) {
     const located = locateDbPath(dataRoot, realRoot, entry.dbPath);
     if (!located.ok) {
       report(entry.dbPath, located.reason, `index ${indexRel}`);
-      result.watermarks.push({ source: SOURCE, path: entry.dbPath, size: 0, mtimeMs: 0, problem: located.reason, retry: true });
+      const known = (watermarks.get(SOURCE, entry.dbPath)?.data as Partial<DbWatermarkData> | undefined)?.beamtimeKey;
+      if (known) moved.set(known, entry);
+      const data: Partial<DbWatermarkData> | undefined = known ? { beamtimeKey: known } : undefined;
+      result.watermarks.push({ source: SOURCE, path: entry.dbPath, size: 0, mtimeMs: 0, problem: located.reason, retry: true, ...(data ? { data } : {}) });
       continue;
     }
     targets.set(located.relative, entry);
@@ -77,13 +88,14 @@ async function scanResonance(options: ResonanceSourceOptions, watermarks: Waterm
     for (const rel of discoverDbFiles(dataRoot, new Set([indexRel]), (p, reason) => report(p, reason))) {
       if (targets.has(rel)) continue;
       discovered.add(rel);
-      targets.set(rel, { dbPath: rel, label: path.posix.basename(rel, ".db"), researcher: { name: firstSegment(rel) }, extra: {} });
+      // Label and researcher come from the DB's own runs (beamtime.ts), never from its file or directory name.
+      targets.set(rel, { dbPath: rel, label: "", researcher: { name: "" }, extra: {} });
     }
   }
 
   // 3. Read what changed, one DB at a time (handed over as its own batch when the caller asks for that).
   for (const [relative, entry] of targets) {
-    const one = await readOneDb(options, relative, entry, discovered.has(relative), indexChanged, watermarks, scan);
+    const one = await readOneDb(options, relative, entry, discovered.has(relative), indexChanged, watermarks, scan, moved);
     if (one === "unchanged") result.unchanged++;
     else if (scan.onBatch) scan.onBatch(one);
     else mergeInto(result, one);
@@ -108,6 +120,7 @@ async function readOneDb(
   indexChanged: boolean,
   watermarks: WatermarkReader,
   scan: ScanOptions,
+  moved: ReadonlyMap<string, IndexEntry>,
 ): Promise<ScanResult | "unchanged"> {
   const { dataRoot, config } = options;
   const result: ScanResult = { snapshot: emptySnapshot(), watermarks: [], unchanged: 0 };
@@ -146,14 +159,18 @@ async function readOneDb(
       fileMtimeMs: stat.mtimeMs,
       fileSize: stat.size,
       journal,
+      movedEntries: discovered ? moved : new Map(),
+      ...(options.pins ? { pins: options.pins } : {}),
+      discovered,
     });
-    result.snapshot.beamtimes.push(records.beamtime);
+    if (records.beamtime) result.snapshot.beamtimes.push(records.beamtime);
     result.snapshot.samples = records.samples;
     result.snapshot.runs = records.runs;
     result.snapshot.problems.push(...records.problems);
     const data: DbWatermarkData = {
       open: records.runs.filter((r) => r.state === "open").length,
       stale: records.runs.filter((r) => r.state === "stale").length,
+      ...(records.beamtime ? { beamtimeKey: records.beamtime.key } : {}),
     };
     wm.data = data;
     // A write in progress: what we read is the state before it; read again once it commits.
