@@ -278,6 +278,35 @@ describe("ICAT adapter: investigations", () => {
   });
 });
 
+describe("ICAT adapter: the proposal's groups", () => {
+  it("links the investigation to its owner and reader groups, follows a change of them, and leaves other roles alone", async () => {
+    const { fake, outbox, destination, records } = await setup();
+    const [investigation] = records();
+    const withGroups = (owner: string, readers: string[]) => ({ ...investigation!, payload: { ...investigation!.payload, groups: { owner, readers } } });
+    const links = () =>
+      fake
+        .entities("InvestigationGroup")
+        .map((g) => `${String(g.role)}:${String(fake.entity("Grouping", Number(g.grouping))?.name)}`)
+        .sort();
+
+    const [created] = await outbox.pushAll([withGroups("p-A", ["staff", "p-A-readers"])]);
+    expect(created?.operation).toBe("create");
+    expect(links()).toEqual(["owner:p-A", "reader:p-A-readers", "reader:staff"]);
+
+    // Someone else's link (another role) stays; a group the proposal no longer names goes.
+    const invId = Number(created!.remoteId);
+    const [other] = fake.create({ Grouping: { name: "instrument-scientists" } });
+    fake.create({ InvestigationGroup: { investigation: { id: invId }, grouping: { id: other }, role: "scientist" } });
+    const ctx = { dependencyRemoteId: () => undefined };
+    expect((await destination.push({ ...withGroups("p-A", ["staff"]), remoteId: created!.remoteId }, ctx)).operation).toBe("update");
+    expect(links()).toEqual(["owner:p-A", "reader:staff", "scientist:instrument-scientists"]);
+    fake.clearRequests();
+    expect((await destination.push({ ...withGroups("p-A", ["staff"]), remoteId: created!.remoteId }, ctx)).operation).toBe("skip");
+    expect(writeBodies(fake.requests)).toEqual([]);
+    expect(fake.entities("Grouping").map((g) => g.name).sort()).toEqual(["instrument-scientists", "p-A", "p-A-readers", "staff"]);
+  });
+});
+
 describe("ICAT adapter: idempotent creates", () => {
   it("finds what is already there by its unique key and creates nothing twice", async () => {
     const { fake, outbox, records } = await setup();
@@ -288,6 +317,11 @@ describe("ICAT adapter: idempotent creates", () => {
       Investigation: { facility: { id: ids.facility }, type: { id: ids.investigationType }, name: investigation!.payload.name, visitId: investigation!.payload.visitId, title: "Polymer films", startDate: investigation!.payload.startDate },
     });
     fake.create({ InvestigationInstrument: { investigation: { id: invId }, instrument: { id: ids.instrument } } });
+    const groups = investigation!.payload.groups as { owner: string; readers: string[] };
+    for (const [name, role] of [[groups.owner, "owner"], ...groups.readers.map((r) => [r, "reader"])] as [string, string][]) {
+      const [grouping] = fake.create({ Grouping: { name } });
+      fake.create({ InvestigationGroup: { investigation: { id: invId }, grouping: { id: grouping }, role } });
+    }
     fake.create({ Sample: { investigation: { id: invId }, name: sample!.payload.name } });
     fake.clearRequests();
     const results = await outbox.pushAll(all);

@@ -72,6 +72,12 @@ export class IcatApi {
     return answer as number[];
   }
 
+  /** Delete entities by id (`[{"InvestigationGroup":{"id":5}}]`; icat-api.md §5.2, ICAT 4.7+), in one transaction. */
+  async delete(entities: { [entity: string]: { id: number } }[]): Promise<void> {
+    if (entities.length === 0) return;
+    await this.session.run((sessionId) => this.http.delete("/entityManager", { sessionId, entities: JSON.stringify(entities) }));
+  }
+
   /**
    * EntityBeanManager.writeOne explains a write the database refused by looking up, by unique key, what the
    * request created and then every entity it named by id, which finds that entity itself: "Dataset exists

@@ -58,11 +58,13 @@ export function createIcatHttp(url: string, timeoutMs: number): IcatHttp {
     return interpret(response);
   };
 
+  // A deadline for the whole exchange: axios's `timeout` is an idle timer, which a trickling answer never trips.
+  const within = (ms = timeoutMs) => ({ timeout: ms, signal: AbortSignal.timeout(ms) });
   return {
-    get: (path, query) => send(() => client.get(path, { params: new URLSearchParams(query) })),
-    postForm: (path, form, options = {}) => send(() => client.post(path, new URLSearchParams(form), options.timeoutMs ? { timeout: options.timeoutMs } : {})),
-    put: (path) => send(() => client.put(path)),
-    delete: (path, query = {}) => send(() => client.delete(path, { params: new URLSearchParams(query) })),
+    get: (path, query) => send(() => client.get(path, { params: new URLSearchParams(query), ...within() })),
+    postForm: (path, form, options = {}) => send(() => client.post(path, new URLSearchParams(form), within(options.timeoutMs))),
+    put: (path) => send(() => client.put(path, undefined, within())),
+    delete: (path, query = {}) => send(() => client.delete(path, { params: new URLSearchParams(query), ...within() })),
     close,
   };
 }

@@ -1,7 +1,7 @@
 import type { IcatInvestigationPayload } from "../../mapping/icat/payloads.js";
 import { ConfigurationError } from "../../sync/errors.js";
 import type { PushResult, RemoteState } from "../contract.js";
-import { jpqlId } from "./api.js";
+import { jpqlId, jpqlString } from "./api.js";
 import { findInvestigation, remoteUrl, updateTimeoutMs, type SyncDeps } from "./context.js";
 import { changedFields } from "./diff.js";
 import { hiddenByReadRules, isIcatCode } from "./errors.js";
@@ -9,7 +9,9 @@ import { hiddenByReadRules, isIcatCode } from "./errors.js";
 /**
  * Investigations are matched by (facility, name, visitId). Usually the facility's user office owns them:
  * beamsync then only finds them. With createInvestigations it creates them (linked to the instrument) and
- * keeps their title and dates up to date.
+ * keeps their title, dates and groups up to date: the proposal's owner group as an InvestigationGroup with
+ * role "owner", each reader group with role "reader" (what ICAT's authorization rules grant access by), the
+ * same groups as the proposal's SciCat records.
  */
 
 function ownedFields(payload: IcatInvestigationPayload): Record<string, unknown> {
@@ -43,6 +45,7 @@ export async function pushInvestigation(deps: SyncDeps, payload: IcatInvestigati
       ]);
       if (id === undefined) throw new Error("ICAT created no investigation");
       deps.logger.info("ICAT investigation created", { name: payload.name, visitId: payload.visitId, id });
+      await syncGroups(deps, id, payload.groups);
       return { operation: "create", remoteId: String(id), remoteUrl: remoteUrl("Investigation", id) };
     } catch (err) {
       if (!isIcatCode(err, "OBJECT_ALREADY_EXISTS")) throw err;
@@ -62,7 +65,60 @@ export async function pushInvestigation(deps: SyncDeps, payload: IcatInvestigati
     writes++;
   }
   if (ref.instrumentId !== undefined && (await linkInstrument(deps, id, ref.instrumentId))) writes++;
+  if (await syncGroups(deps, id, payload.groups)) writes++;
   return result(writes > 0 ? "update" : "skip");
+}
+
+/** The roles beamsync gives; InvestigationGroups with other roles are someone else's and left alone. */
+const GROUP_ROLES = { owner: "owner", reader: "reader" } as const;
+
+/**
+ * Link the investigation to exactly the proposal's groups (Groupings made when missing), unlinking those
+ * beamsync gave before that the proposal no longer names. True when anything was written.
+ */
+async function syncGroups(deps: SyncDeps, investigationId: number, groups: IcatInvestigationPayload["groups"]): Promise<boolean> {
+  const wanted = new Map<string, { name: string; role: string }>();
+  const want = (name: string, role: string) => wanted.set(`${role}\u0000${name}`, { name, role });
+  want(groups.owner, GROUP_ROLES.owner);
+  for (const reader of groups.readers) if (reader !== groups.owner) want(reader, GROUP_ROLES.reader);
+
+  const rows = (await deps.api.search(
+    `SELECT ig.id, ig.role, ig.grouping.name FROM InvestigationGroup ig WHERE ig.investigation.id = ${jpqlId(investigationId)}`,
+  )) as [number, string, string][];
+  const stale: { InvestigationGroup: { id: number } }[] = [];
+  for (const [id, role, name] of rows) {
+    const key = `${role}\u0000${name}`;
+    if (wanted.has(key)) wanted.delete(key);
+    else if (role === GROUP_ROLES.owner || role === GROUP_ROLES.reader) stale.push({ InvestigationGroup: { id } });
+  }
+  if (wanted.size === 0 && stale.length === 0) return false;
+
+  const groupingIds = await groupingsNamed(deps, [...new Set([...wanted.values()].map((w) => w.name))]);
+  if (wanted.size > 0) {
+    await deps.api.write([...wanted.values()].map((w) => ({ InvestigationGroup: { investigation: { id: investigationId }, grouping: { id: groupingIds.get(w.name) }, role: w.role } })));
+  }
+  await deps.api.delete(stale);
+  return true;
+}
+
+/** Grouping ids by name, creating the ones ICAT does not have yet (an empty group grants nobody anything). */
+async function groupingsNamed(deps: SyncDeps, names: string[], firstTry = true): Promise<Map<string, number>> {
+  const ids = new Map<string, number>();
+  if (names.length === 0) return ids;
+  const found = (await deps.api.search(`SELECT g.id, g.name FROM Grouping g WHERE g.name IN (${names.map(jpqlString).join(", ")})`)) as [number, string][];
+  for (const [id, name] of found) ids.set(name, id);
+  const missing = names.filter((n) => !ids.has(n));
+  if (missing.length > 0) {
+    try {
+      const created = await deps.api.write(missing.map((name) => ({ Grouping: { name } })));
+      missing.forEach((name, i) => ids.set(name, created[i]!));
+    } catch (err) {
+      // Another writer made one of them first: read them again, once (a Grouping READ rules hide stays an error).
+      if (!firstTry || !isIcatCode(err, "OBJECT_ALREADY_EXISTS")) throw err;
+      return groupingsNamed(deps, names, false);
+    }
+  }
+  return ids;
 }
 
 /** Rows an update of the investigation makes the server walk, mostly its datafiles (the rest is small beside them). */

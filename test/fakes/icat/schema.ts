@@ -142,12 +142,29 @@ const ENTITIES: EntityDef[] = [
     oneToMany: {
       investigationInstruments: many("InvestigationInstrument", "investigation"),
       investigationUsers: many("InvestigationUser", "investigation"),
+      investigationGroups: many("InvestigationGroup", "investigation"),
       samples: many("Sample", "investigation"),
       datasets: many("Dataset", "investigation"),
       parameters: many("InvestigationParameter", "investigation"),
       keywords: many("Keyword", "investigation"),
     },
     unique: ["facility", "name", "visitId"],
+  },
+  // Grouping and InvestigationGroup came with ICAT 4.4 (release notes); the role is part of the key in current
+  // servers (core/entity/InvestigationGroup.java: unique GROUP_ID, INVESTIGATION_ID, ROLE; role not null).
+  {
+    name: "Grouping",
+    attributes: { name: NN() },
+    manyToOne: {},
+    oneToMany: { investigationGroups: many("InvestigationGroup", "grouping") },
+    unique: ["name"],
+  },
+  {
+    name: "InvestigationGroup",
+    attributes: { role: NN() },
+    manyToOne: { grouping: one("Grouping", true), investigation: one("Investigation", true) },
+    oneToMany: {},
+    unique: ["grouping", "investigation", "role"],
   },
   {
     name: "InvestigationInstrument",
