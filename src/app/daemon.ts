@@ -1,10 +1,11 @@
 import { createMetrics } from "../ops/metrics.js";
 import { startOpsServer, type ReadinessCheck } from "../ops/server.js";
-import { clearHeartbeat, HEARTBEAT_INTERVAL_MS, writeHeartbeat } from "../ops/heartbeat.js";
+import { clearHeartbeat, HEARTBEAT_INTERVAL_MS } from "../ops/heartbeat.js";
 import { DataWatcher } from "../sources/watcher.js";
 import type { Engine } from "../sync/engine.js";
 import { handleOpenRequests } from "../sync/requests.js";
 import { ReconcileQueue, scheduleReconcile } from "../sync/scheduler.js";
+import { StateGuard } from "./state-guard.js";
 
 export interface DaemonHandle {
   /** Resolves with the exit code once the daemon has stopped. */
@@ -26,10 +27,13 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
   const metrics = createMetrics(store, { destinationsDown: () => engine.destinationNames.filter((d) => worker.isDown(d)) });
   worker.onAttempt((event) => metrics.recordAttempt(event, Date.now()));
 
+  const guard = new StateGuard(store, logger);
+  // Aborted on shutdown, so that a long scan stops between two files instead of holding the stop up.
+  const scanAbort = new AbortController();
   const queue = new ReconcileQueue(async (request) => {
     if (request.requests) await handleOpenRequests(engine);
     if (request.full || request.changedPaths) {
-      const outcome = await engine.reconcile({ changedPaths: request.full ? undefined : request.changedPaths });
+      const outcome = await engine.reconcile({ changedPaths: request.full ? undefined : request.changedPaths, signal: scanAbort.signal });
       metrics.recordScan(outcome.durationMs, Date.now());
     }
   }, logger);
@@ -38,10 +42,13 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
     const checks: ReadinessCheck["checks"] = {};
     try {
       store.getMeta("last_scan");
-      checks.state = { ok: true, message: "state store readable" };
+      const broken = guard.replacedOrRemoved() ?? guard.lastWriteError;
+      checks.state = broken ? { ok: false, message: broken } : { ok: true, message: "state store readable and writable" };
     } catch (err) {
-      checks.state = { ok: false, message: (err as Error).message };
+      checks.state = { ok: false, message: `cannot read the state store ${store.file}: ${(err as Error).message}` };
     }
+    const rootProblem = store.sourceProblems().find((p) => p.path === ".");
+    checks.sources = rootProblem ? { ok: false, message: `${rootProblem.source}: ${rootProblem.problem}` } : { ok: true, message: "DATA root readable" };
     for (const destination of engine.destinations) {
       try {
         const health = await destination.health();
@@ -57,10 +64,25 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
     ? await startOpsServer({ host: config.http.host, port: config.http.port, metrics, readiness, logger })
     : undefined;
 
-  writeHeartbeat(store);
-  const heartbeat = setInterval(() => writeHeartbeat(store), HEARTBEAT_INTERVAL_MS);
+  let exitCode = 0;
+  const watchState = () => {
+    const gone = guard.replacedOrRemoved();
+    if (gone) {
+      logger.error("stopping: the state store is gone; restart beamsync to begin a new one (the catalogs keep what was pushed)", { reason: gone });
+      exitCode = 1;
+      shutdown("state file replaced or removed");
+      return;
+    }
+    guard.beat();
+  };
+  guard.beat();
+  const heartbeat = setInterval(watchState, HEARTBEAT_INTERVAL_MS);
   const requestPoll = setInterval(() => {
-    if (store.openRequests().length > 0) queue.request({ requests: true });
+    try {
+      if (store.openRequests().length > 0) queue.request({ requests: true });
+    } catch (err) {
+      logger.warn("cannot read operator requests from the state store; trying again", { file: store.file, error: (err as Error).message });
+    }
   }, config.sync.requestPollMs);
 
   const watcher = new DataWatcher({
@@ -84,6 +106,7 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
     if (stopping) return;
     logger.info("shutting down: finishing in-flight pushes", { reason, inFlight: worker.inFlightCount(), deadlineMs: config.sync.shutdownTimeoutMs });
     stopping = (async () => {
+      scanAbort.abort();
       clearInterval(requestPoll);
       schedule.stop();
       await watcher.close();
@@ -95,11 +118,15 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
       ]);
       if (timedOut) logger.warn("shutdown deadline passed with pushes in flight; they will be retried on the next start");
       clearInterval(heartbeat);
-      clearHeartbeat(store);
+      try {
+        if (!guard.replacedOrRemoved()) clearHeartbeat(store);
+      } catch (err) {
+        logger.warn("heartbeat not cleared; `status` shows the daemon as stopped once it is stale", { error: (err as Error).message });
+      }
       await ops?.close();
       await engine.close();
       logger.info("stopped");
-      return 0;
+      return exitCode;
     })();
     stopping.then(resolveDone, (err: unknown) => {
       logger.error("shutdown failed", { error: String(err) });
