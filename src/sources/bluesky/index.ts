@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import YAML from "yaml";
-import { describeAccessError } from "../access.js";
+import { describeAccessError, notRegularFile } from "../access.js";
 import type { Config } from "../../config/schema.js";
 import { firstString } from "../../mapping/lookup.js";
 import { emptySnapshot, type Beamtime, type DataKeyInfo, type Run, type Sample, type StreamInfo } from "../../model/types.js";
@@ -13,6 +13,7 @@ import { globMatcher } from "./glob.js";
 import { readDocumentFile, type ReadSummary } from "./reader.js";
 import { validateDocument } from "./schemas.js";
 import { walkDataRoot } from "../walk.js";
+import { createPacer } from "../pace.js";
 
 /**
  * The bluesky source: every document file under the DATA root that the include globs select. A file whose
@@ -48,13 +49,24 @@ export function createBlueskySource(options: BlueskySourceOptions): Source {
 async function scanBluesky(options: BlueskySourceOptions, selected: (relative: string) => boolean, watermarks: WatermarkReader, scan: ScanOptions): Promise<ScanResult> {
   const result: ScanResult = { snapshot: emptySnapshot(), watermarks: [], unchanged: 0 };
   const staleMs = options.config.staleAfterSeconds * 1000;
+  const pace = createPacer(scan.signal);
   for (const relative of walkDataRoot(options.dataRoot, selected, (p, reason) => result.snapshot.problems.push({ source: SOURCE, path: p, reason }))) {
+    if (await pace()) break;
     const absolute = path.join(options.dataRoot, relative);
     let stat: fs.Stats;
     try {
       stat = fs.statSync(absolute);
     } catch {
       continue; // vanished between listing and reading
+    }
+    // Replaced by a FIFO or a directory since it was listed: never opened (a FIFO would block the open).
+    const irregular = notRegularFile(stat);
+    if (irregular) {
+      const out: ScanResult = scan.onBatch ? { snapshot: emptySnapshot(), watermarks: [], unchanged: 0 } : result;
+      out.snapshot.problems.push({ source: SOURCE, path: relative, reason: irregular });
+      out.watermarks.push({ source: SOURCE, path: relative, size: 0, mtimeMs: 0, problem: irregular, retry: true });
+      if (scan.onBatch) scan.onBatch(out);
+      continue;
     }
     const previous = watermarks.get(SOURCE, relative);
     const data = previous?.data as Partial<FileWatermarkData> | undefined;

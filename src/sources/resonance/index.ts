@@ -9,6 +9,8 @@ import { beamtimeRecords } from "./beamtime.js";
 import { firstSegment, readIndexDb, type IndexEntry } from "./index-db.js";
 import { discoverDbFiles, locateDbPath } from "./locate.js";
 import { describeReadError, readDbHeader } from "./sqlite.js";
+import { createPacer } from "../pace.js";
+import { notRegularFile } from "../access.js";
 
 /**
  * The resonance source (resonance-data.md): the master index and every beamtime DB it lists (and, with
@@ -82,7 +84,9 @@ async function scanResonance(options: ResonanceSourceOptions, watermarks: Waterm
   }
 
   // 3. Read what changed, one DB at a time (handed over as its own batch when the caller asks for that).
+  const pace = createPacer(scan.signal);
   for (const [relative, entry] of targets) {
+    if (await pace()) break;
     const one = await readOneDb(options, relative, entry, discovered.has(relative), indexChanged, watermarks, scan);
     if (one === "unchanged") result.unchanged++;
     else if (scan.onBatch) scan.onBatch(one);
@@ -120,6 +124,13 @@ async function readOneDb(
     const reason = `cannot stat the beamtime DB (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
     report(relative, reason);
     result.watermarks.push({ source: SOURCE, path: relative, size: 0, mtimeMs: 0, problem: reason, retry: true });
+    return result;
+  }
+  // Checked before SQLite opens it: opening a FIFO blocks until someone writes to it.
+  const irregular = notRegularFile(stat);
+  if (irregular) {
+    report(relative, irregular);
+    result.watermarks.push({ source: SOURCE, path: relative, size: 0, mtimeMs: 0, problem: irregular, retry: true });
     return result;
   }
   const journal = fs.existsSync(`${absolute}-journal`);
@@ -192,6 +203,12 @@ function readIndex(options: ResonanceSourceOptions, indexRel: string, watermarks
   }
   const previous = watermarks.get(SOURCE, indexRel);
   const cached = (previous?.data as IndexWatermarkData | undefined)?.entries;
+  const irregular = notRegularFile(stat);
+  if (irregular) {
+    result.watermarks.push({ source: SOURCE, path: indexRel, size: 0, mtimeMs: 0, problem: `index: ${irregular}`, retry: true, data: { entries: cached ?? [] } satisfies IndexWatermarkData });
+    result.snapshot.problems.push({ source: SOURCE, path: indexRel, reason: `index: ${irregular}` });
+    return { entries: cached ?? [], changed: cached === undefined };
+  }
   if (!scan.force && previous && !previous.retry && previous.size === stat.size && previous.mtimeMs === stat.mtimeMs && cached) {
     result.unchanged++;
     return { entries: cached, changed: false };
