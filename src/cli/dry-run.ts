@@ -1,6 +1,6 @@
 import type { DestinationName } from "../mapping/record.js";
 import { stableStringify } from "../mapping/record.js";
-import type { Engine } from "../sync/engine.js";
+import type { Engine, ScanGaps } from "../sync/engine.js";
 import { scrubSecrets } from "../ops/logger.js";
 import type { Output } from "./output.js";
 import { table } from "./output.js";
@@ -27,11 +27,14 @@ export interface DryRunReport {
   changes: DryRunChange[];
   totals: Record<string, { create: number; update: number }>;
   problems: { source: string; path: string; reason: string; location?: string | undefined }[];
+  /** Why the scan did not see every source (e.g. the DATA root is missing); the report is then not the whole truth. */
+  incomplete: string[];
 }
 
 /** Read every source (ignoring watermarks), map, and compare with the state store and, for updates, the catalog. */
 export async function dryRun(engine: Engine, options: { remoteDiff: boolean }): Promise<DryRunReport> {
-  const scan = await engine.scan({ force: true });
+  const gaps: ScanGaps = { incomplete: [] };
+  const scan = await engine.scan({ force: true }, undefined, undefined, gaps);
   const desired = engine.map(scan.snapshot);
   const diffs = engine.store.diff(desired);
   const changes: DryRunChange[] = [];
@@ -57,7 +60,7 @@ export async function dryRun(engine: Engine, options: { remoteDiff: boolean }): 
     t[change]++;
     changes.push(entry);
   }
-  return { changes, totals, problems: scan.snapshot.problems };
+  return { changes, totals, problems: scan.snapshot.problems, incomplete: gaps.incomplete };
 }
 
 export function diffFields(desired: Record<string, unknown>, catalog: Record<string, unknown>): FieldDiff[] {
@@ -70,8 +73,11 @@ export function diffFields(desired: Record<string, unknown>, catalog: Record<str
 }
 
 export function printDryRun(out: Output, report: DryRunReport): void {
+  if (report.incomplete.length > 0) {
+    for (const reason of report.incomplete) out.write(`not every source could be read: ${reason}`);
+  }
   if (report.changes.length === 0) {
-    out.write("nothing to do: every record is in step with the catalogs");
+    out.write(report.incomplete.length > 0 ? "nothing to do in what could be read" : "nothing to do: every record is in step with the catalogs");
   } else {
     out.write(
       table(

@@ -166,7 +166,7 @@ export class StateStore implements WatermarkReader {
     };
   }
 
-  static open(stateDir: string, options: { readonly?: boolean } = {}): StateStore {
+  static open(stateDir: string, options: { readonly?: boolean; mustExist?: boolean } = {}): StateStore {
     return new StateStore(openDatabase(stateDir, options));
   }
 
@@ -215,7 +215,7 @@ export class StateStore implements WatermarkReader {
     const forget = this.prepared("DELETE FROM sources WHERE source = ? AND path = ?");
     this.db.transaction(() => {
       for (const p of gone) forget.run(source, p);
-    })();
+    }).immediate();
     return gone.length;
   }
 
@@ -287,7 +287,8 @@ export class StateStore implements WatermarkReader {
         }
       }
       for (const w of watermarks) this.saveWatermark(w, now);
-    })();
+      // IMMEDIATE: a transaction that reads before it writes cannot wait for a writer beside it (`sync` by `run`).
+    }).immediate();
     return counts;
   }
 
@@ -481,7 +482,7 @@ export class StateStore implements WatermarkReader {
     try {
       this.db.transaction(() => {
         for (const write of writes) write();
-      })();
+      }).immediate();
     } catch (error) {
       this.pendingWrites.unshift(...writes);
       throw error;
