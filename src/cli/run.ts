@@ -1,6 +1,8 @@
 import { Command } from "commander";
 import { startDaemon } from "../app/daemon.js";
 import { buildEngine } from "../app/wire.js";
+import { lockStateDir } from "../app/instance-lock.js";
+import { ensureStateDir } from "../state/database.js";
 import { commandLogger, globalOptions, loadCommandConfig } from "./context.js";
 
 export function runCommand(): Command {
@@ -9,8 +11,12 @@ export function runCommand(): Command {
     .addHelpText(
       "after",
       `
-Logs are JSON lines on stdout (for journald). SIGTERM or SIGINT: stop intake, finish in-flight pushes, exit 0;
-a second signal forces.
+Logs are JSON lines on stdout (for journald). SIGTERM or SIGINT: stop intake (a scan stops between two
+files), finish in-flight pushes, exit 0; a second signal forces.
+
+One daemon per stateDir: a second \`run\` on the same stateDir exits 2 naming the pid that holds it.
+\`sync\` may run beside it (writers wait for each other); \`resync\` and \`retry\` hand their work to it.
+The daemon exits 1 if its state file is removed or replaced under it.
 
 Example:
   beamsync run --config /etc/beamsync/beamsync.yaml`,
@@ -19,8 +25,15 @@ Example:
       const options = globalOptions(command);
       const config = loadCommandConfig(options);
       const logger = commandLogger(config, { ...options, toStdout: true });
-      const engine = buildEngine(config, logger);
-      const daemon = await startDaemon(engine, { handleSignals: true });
-      process.exitCode = await daemon.done;
+      ensureStateDir(config.stateDir);
+      // Before the store is opened (and maybe migrated): a second daemon stops here, naming the first.
+      const lock = lockStateDir(config.stateDir);
+      try {
+        const engine = buildEngine(config, logger);
+        const daemon = await startDaemon(engine, { handleSignals: true });
+        process.exitCode = await daemon.done;
+      } finally {
+        lock.release();
+      }
     });
 }
