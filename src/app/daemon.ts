@@ -7,6 +7,9 @@ import { handleOpenRequests } from "../sync/requests.js";
 import { ReconcileQueue, scheduleReconcile } from "../sync/scheduler.js";
 import { StateGuard } from "./state-guard.js";
 
+/** How soon a pass that skipped a source (lost DATA root, state store locked) is tried again. */
+const INCOMPLETE_PASS_RETRY_MS = 30_000;
+
 export interface DaemonHandle {
   /** Resolves with the exit code once the daemon has stopped. */
   done: Promise<number>;
@@ -30,11 +33,20 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
   const guard = new StateGuard(store, logger);
   // Aborted on shutdown, so that a long scan stops between two files instead of holding the stop up.
   const scanAbort = new AbortController();
+  let repeatPass: NodeJS.Timeout | undefined;
   const queue = new ReconcileQueue(async (request) => {
     if (request.requests) await handleOpenRequests(engine);
     if (request.full || request.changedPaths) {
       const outcome = await engine.reconcile({ changedPaths: request.full ? undefined : request.changedPaths, signal: scanAbort.signal });
       metrics.recordScan(outcome.durationMs, Date.now());
+      // A pass that could not read a source or record what it read is repeated soon, not at the next cron tick.
+      if (outcome.incomplete.length > 0 && !scanAbort.signal.aborted && !repeatPass) {
+        repeatPass = setTimeout(() => {
+          repeatPass = undefined;
+          queue.request({ full: true });
+        }, INCOMPLETE_PASS_RETRY_MS);
+        repeatPass.unref();
+      }
     }
   }, logger);
 
@@ -107,6 +119,7 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
     logger.info("shutting down: finishing in-flight pushes", { reason, inFlight: worker.inFlightCount(), deadlineMs: config.sync.shutdownTimeoutMs });
     stopping = (async () => {
       scanAbort.abort();
+      clearTimeout(repeatPass);
       clearInterval(requestPoll);
       schedule.stop();
       await watcher.close();

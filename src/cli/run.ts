@@ -3,6 +3,10 @@ import { startDaemon } from "../app/daemon.js";
 import { buildEngine } from "../app/wire.js";
 import { lockStateDir } from "../app/instance-lock.js";
 import { ensureStateDir } from "../state/database.js";
+import { StateStore } from "../state/store.js";
+
+/** Longest the daemon blocks on a state-store lock held by another process before it backs off and retries. */
+const DAEMON_BUSY_TIMEOUT_MS = 2000;
 import { commandLogger, globalOptions, loadCommandConfig } from "./context.js";
 
 export function runCommand(): Command {
@@ -29,7 +33,8 @@ Example:
       // Before the store is opened (and maybe migrated): a second daemon stops here, naming the first.
       const lock = lockStateDir(config.stateDir);
       try {
-        const engine = buildEngine(config, logger);
+        // The daemon's event loop also answers /healthz: it waits for a lock only briefly, and its writers retry.
+        const engine = buildEngine(config, logger, { store: StateStore.open(config.stateDir, { busyTimeoutMs: DAEMON_BUSY_TIMEOUT_MS }) });
         const daemon = await startDaemon(engine, { handleSignals: true });
         process.exitCode = await daemon.done;
       } finally {

@@ -17,7 +17,7 @@ export interface OpenedDatabase {
  * a busy timeout makes the CLI and the daemon wait for each other's short transactions instead of failing.
  * `mustExist`: commands that only look (status, log) never create a store, so a mistyped stateDir says so.
  */
-export function openDatabase(stateDir: string, options: { readonly?: boolean; mustExist?: boolean } = {}): OpenedDatabase {
+export function openDatabase(stateDir: string, options: { readonly?: boolean; mustExist?: boolean; busyTimeoutMs?: number } = {}): OpenedDatabase {
   const file = path.join(stateDir, STATE_FILE);
   const mustExist = (options.readonly ?? false) || (options.mustExist ?? false);
   if (mustExist && !fs.existsSync(file)) {
@@ -31,7 +31,7 @@ export function openDatabase(stateDir: string, options: { readonly?: boolean; mu
     throw new StateFileError(`cannot open the state store ${file} (${describeOpenError(err, stateDir)})`);
   }
   try {
-    db.pragma("busy_timeout = 10000");
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
     if (!options.readonly) {
       db.pragma("journal_mode = WAL");
       // NORMAL is durable across process crashes in WAL mode (only an OS crash can lose the last commits).

@@ -166,7 +166,7 @@ export class StateStore implements WatermarkReader {
     };
   }
 
-  static open(stateDir: string, options: { readonly?: boolean; mustExist?: boolean } = {}): StateStore {
+  static open(stateDir: string, options: Parameters<typeof openDatabase>[1] = {}): StateStore {
     return new StateStore(openDatabase(stateDir, options));
   }
 
