@@ -207,10 +207,17 @@ export class Engine {
     const scan = await this.scan({ force: options.force ?? false, changedPaths: options.changedPaths, nowMs, signal: options.signal }, onBatch, examined, gaps);
     const aborted = options.signal?.aborted ?? false;
     let forgotten = 0;
-    // A stopped scan did not see every file: forgetting what it missed would be wrong.
-    if (!aborted) for (const [source, paths] of examined ?? []) forgotten += this.store.forgetSourcesExcept(source, paths);
-    const logRowsRemoved = options.changedPaths || aborted ? 0 : await this.pruneUploadLog(nowMs);
-    if (!aborted) this.store.setMeta("last_scan", new Date(nowMs).toISOString());
+    let logRowsRemoved = 0;
+    try {
+      // A stopped scan did not see every file: forgetting what it missed would be wrong.
+      if (!aborted) for (const [source, paths] of examined ?? []) forgotten += this.store.forgetSourcesExcept(source, paths);
+      if (!options.changedPaths && !aborted) logRowsRemoved = await this.pruneUploadLog(nowMs);
+      if (!aborted) this.store.setMeta("last_scan", new Date(nowMs).toISOString());
+    } catch (err) {
+      const failure = new StateStoreError(this.store.file, err);
+      this.logger.error("state store write failed after the scan", { error: failure.message });
+      gaps.incomplete.push(failure.message);
+    }
     const outcome: ReconcileOutcome = {
       ...counts,
       runsRead,
@@ -222,7 +229,11 @@ export class Engine {
       durationMs: Date.now() - started,
       incomplete: gaps.incomplete,
     };
-    this.store.setMeta("last_reconcile", JSON.stringify({ at: new Date(nowMs).toISOString(), ...outcome }));
+    try {
+      this.store.setMeta("last_reconcile", JSON.stringify({ at: new Date(nowMs).toISOString(), ...outcome }));
+    } catch (err) {
+      outcome.incomplete.push(new StateStoreError(this.store.file, err).message);
+    }
     if (counts.created + counts.updated + counts.forced > 0) {
       this.logger.info("reconciled", { ...outcome });
       this.workerInstance?.wake();

@@ -1,0 +1,99 @@
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { describe, expect, it } from "vitest";
+import { buildEngine } from "../../src/app/wire.js";
+import { silentLogger } from "../../src/ops/logger.js";
+import { StateStore } from "../../src/state/store.js";
+import { runCli, spawnCli, waitFor, writeConfig } from "../support/cli.js";
+import { closedBeamtime as bt, worldPerTest } from "../support/scicat-setup.js";
+import { FULL } from "./helpers.js";
+
+/** Issue 15: one-shot commands on a hostile host tell the truth and never pretend a skipped source was synced. */
+
+const worlds = worldPerTest();
+
+describe("sync beside a running daemon", () => {
+  it("both write the state store without 'database is locked'; every run reaches the catalog once and sync exits 0", async () => {
+    const beamtimes = Array.from({ length: FULL ? 12 : 6 }, (_, i) => bt(`beside-${i}`));
+    const w = await worlds.open({ beamtimes });
+    const daemon = spawnCli(["run", "--config", w.configFile]);
+    try {
+      const syncs = await Promise.all([runCli(["sync", "--config", w.configFile]), runCli(["sync", "--config", w.configFile])]);
+      for (const sync of syncs) {
+        expect(sync.stderr + sync.stdout).not.toMatch(/database is locked|source scan failed/);
+        expect(sync.code, sync.stdout + sync.stderr).toBe(0);
+      }
+      const closed = w.written.beamtimes.flatMap((b) => b.runs.map((r) => `test/${r.uid}`));
+      expect(
+        w.scicat
+          .datasets()
+          .map((d) => String(d.pid))
+          .sort(),
+      ).toEqual(closed.sort());
+    } finally {
+      daemon.child.kill("SIGTERM");
+      await daemon.exited;
+    }
+    expect(daemon.stderr()).not.toMatch(/source scan failed/);
+  });
+
+  it("a pass whose writes to the state store fail names beamsync's state file, not the source, and is not complete", async () => {
+    const w = await worlds.open({ beamtimes: [bt("state-full")] });
+    const store = StateStore.open(w.stateDir, { busyTimeoutMs: 0 });
+    const engine = buildEngine(w.config, silentLogger, { store });
+    const holder = new Database(path.join(w.stateDir, "beamsync.sqlite"));
+    try {
+      holder.exec("BEGIN IMMEDIATE");
+      const outcome = await engine.reconcile();
+      expect(outcome.incomplete.join("\n")).toMatch(/state store \S+beamsync\.sqlite could not be written \(database is locked\)/);
+      expect(outcome.incomplete.join("\n")).not.toMatch(/scan failed/);
+    } finally {
+      holder.exec("ROLLBACK");
+      holder.close();
+      await engine.close();
+    }
+  });
+});
+
+describe("a signal during a scan", () => {
+  it("stops the scan between two files; a stopped full scan forgets nothing it did not reach", async () => {
+    const w = await worlds.open({ beamtimes: Array.from({ length: 8 }, (_, i) => bt(`signal-${i}`)) });
+    const engine = buildEngine(w.config, silentLogger);
+    try {
+      const stop = new AbortController();
+      let beamtimesRead = 0;
+      await engine.scan({ force: true, signal: stop.signal }, (batch) => {
+        beamtimesRead += batch.snapshot.beamtimes.length;
+        stop.abort();
+      });
+      expect(beamtimesRead).toBe(1);
+
+      await engine.reconcile();
+      const files = engine.store.sourceSummary().reduce((n, s) => n + s.files, 0);
+      const stopped = new AbortController();
+      stopped.abort();
+      const outcome = await engine.reconcile({ signal: stopped.signal });
+      expect(outcome.incomplete.join()).toMatch(/stopped by a signal/);
+      expect(engine.store.sourceSummary().reduce((n, s) => n + s.files, 0)).toBe(files);
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
+describe("read-only commands", () => {
+  it("never create a state store: a mistyped stateDir says so with exit 2", async () => {
+    const w = await worlds.open({ beamtimes: [bt("mistyped")] });
+    const typo = path.join(w.dir, "stat-dir-typo");
+    const config = writeConfig(path.join(w.dir, "typo"), { dataRoot: w.dataRoot, stateDir: typo, destinations: { scicat: { url: w.scicat.url, username: "ingestor", password: w.password } }, http: { enabled: false } });
+    for (const command of [["status"], ["log"], ["retry"], ["status", "--json"]]) {
+      const result = await runCli([...command, "--config", config]);
+      expect(result.code, command.join(" ")).toBe(2);
+      expect(result.stderr).toMatch(/no state store at \S+stat-dir-typo\/beamsync\.sqlite/);
+    }
+    const doctor = await runCli(["doctor", "--json", "--config", config]);
+    expect(JSON.parse(doctor.stdout).checks.find((c: { name: string }) => c.name === "state store").message).toMatch(/no state store at/);
+    expect(fs.existsSync(typo)).toBe(false);
+  });
+});
