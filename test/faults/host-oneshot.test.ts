@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { buildEngine } from "../../src/app/wire.js";
 import { silentLogger } from "../../src/ops/logger.js";
 import { StateStore } from "../../src/state/store.js";
-import { runCli, spawnCli, waitFor, writeConfig } from "../support/cli.js";
+import { runCli, spawnCli, writeConfig } from "../support/cli.js";
 import { closedBeamtime as bt, worldPerTest } from "../support/scicat-setup.js";
 import { FULL } from "./helpers.js";
 
