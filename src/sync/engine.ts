@@ -104,6 +104,7 @@ export class Engine {
       },
     };
     const deliver = (result: ScanResult) => {
+      keepProblemsWithoutFile(result);
       for (const w of result.watermarks) note(w.source, w.path);
       attachProblems(result.watermarks, result.snapshot);
       for (const problem of result.snapshot.problems) {
@@ -349,5 +350,20 @@ function attachProblems(watermarks: Watermark[], snapshot: Snapshot): void {
     const reasons = byPath.get(w.path);
     if (!reasons?.length) continue;
     w.problem = reasons.length === 1 ? reasons[0] : `${reasons[0]} (and ${reasons.length - 1} more)`;
+  }
+}
+
+/**
+ * A problem about a path no watermark speaks for (a directory that cannot be listed, a file name that is not
+ * UTF-8, the DATA root itself) gets a watermark of its own, so that `status` and the metrics show it; the next
+ * full scan that no longer reports it forgets it.
+ */
+function keepProblemsWithoutFile(result: ScanResult): void {
+  const covered = new Set(result.watermarks.map((w) => `${w.source}\0${w.path}`));
+  for (const p of result.snapshot.problems) {
+    const id = `${p.source}\0${p.path}`;
+    if (covered.has(id)) continue;
+    covered.add(id);
+    result.watermarks.push({ source: p.source, path: p.path, size: 0, mtimeMs: 0, problem: p.reason, retry: true });
   }
 }

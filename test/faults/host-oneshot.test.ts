@@ -8,6 +8,7 @@ import { StateStore } from "../../src/state/store.js";
 import { runCli, spawnCli, writeConfig } from "../support/cli.js";
 import { closedBeamtime as bt, worldPerTest } from "../support/scicat-setup.js";
 import { FULL } from "./helpers.js";
+import { writeDemoBlueskyRun } from "../../src/demo/bluesky-run.js";
 
 /** Issue 15: one-shot commands on a hostile host tell the truth and never pretend a skipped source was synced. */
 
@@ -95,5 +96,24 @@ describe("read-only commands", () => {
     const doctor = await runCli(["doctor", "--json", "--config", config]);
     expect(JSON.parse(doctor.stdout).checks.find((c: { name: string }) => c.name === "state store").message).toMatch(/no state store at/);
     expect(fs.existsSync(typo)).toBe(false);
+  });
+});
+
+describe("file names that are not UTF-8", () => {
+  it("are reported in status with their bytes, not skipped in silence; the other files sync", async () => {
+    const w = await worlds.open({ beamtimes: [bt("utf8")] }, { config: { sources: { bluesky: { enabled: true } } } });
+    const docs = path.join(w.dataRoot, "docs");
+    writeDemoBlueskyRun(docs);
+    // "café.jsonl" as a Latin-1 SMB share leaves it: 0xE9 is not UTF-8.
+    const latin1 = Buffer.concat([Buffer.from(`${docs}/caf`), Buffer.from([0xe9]), Buffer.from(".jsonl")]);
+    fs.renameSync(path.join(docs, "scan_42.jsonl"), latin1);
+    writeDemoBlueskyRun(path.join(w.dataRoot, "docs-ok"));
+
+    const sync = await runCli(["sync", "--config", w.configFile]);
+    expect(sync.stdout).toMatch(/1 source file\(s\) could not be read fully/);
+    const status = JSON.parse((await runCli(["status", "--json", "--config", w.configFile])).stdout) as { sourceProblems: { source: string; path: string; problem: string }[] };
+    const problem = status.sourceProblems.find((p) => p.source === "bluesky");
+    expect(problem?.problem).toMatch(/file name "caf\\xe9\.jsonl" is not valid UTF-8/);
+    expect(w.scicat.datasets().some((d) => d.pid === "test/5f1d0e46-7f32-4c3e-9d0c-2a6b8f1e9a01")).toBe(true);
   });
 });
