@@ -117,3 +117,26 @@ describe("file names that are not UTF-8", () => {
     expect(w.scicat.datasets().some((d) => d.pid === "test/5f1d0e46-7f32-4c3e-9d0c-2a6b8f1e9a01")).toBe(true);
   });
 });
+
+describe("a change that keeps size and mtime", () => {
+  it("is seen by the next sync (change counter, inode, ctime), not only by a resync", async () => {
+    const w = await worlds.open({ beamtimes: [bt("same-size")] });
+    const file = w.written.beamtimes[0]!.absDbPath;
+    // A whole-second mtime, which utimes can set back exactly.
+    fs.utimesSync(file, 1_790_000_000, 1_790_000_000);
+    expect((await runCli(["sync", "--config", w.configFile])).code).toBe(0);
+    const before = fs.statSync(file);
+    const db = new Database(file);
+    db.prepare("UPDATE samples SET name = ?").run("renamed-in-place");
+    db.close();
+    fs.utimesSync(file, 1_790_000_000, 1_790_000_000);
+    const after = fs.statSync(file);
+    expect([after.size, after.mtimeMs]).toEqual([before.size, before.mtimeMs]);
+
+    const again = await runCli(["sync", "--json", "--config", w.configFile]);
+    expect(again.code, again.stderr).toBe(0);
+    const summary = JSON.parse(again.stdout) as { reconcile: { updated: number; filesRead: number } };
+    expect(summary.reconcile.filesRead).toBeGreaterThan(0);
+    expect(summary.reconcile.updated).toBeGreaterThan(0);
+  });
+});

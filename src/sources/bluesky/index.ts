@@ -32,6 +32,9 @@ export interface BlueskySourceOptions {
 interface FileWatermarkData {
   /** Runs without a stop at the last read (they may turn stale without the file changing). */
   open: number;
+  /** A rewrite that kept size and mtime still changes these (ctime cannot be set back); absent in old watermarks. */
+  ino?: number;
+  ctimeMs?: number;
 }
 
 const SOURCE = "bluesky" as const;
@@ -70,8 +73,9 @@ async function scanBluesky(options: BlueskySourceOptions, selected: (relative: s
     }
     const previous = watermarks.get(SOURCE, relative);
     const data = previous?.data as Partial<FileWatermarkData> | undefined;
+    const sameFile = (data?.ino === undefined || data.ino === stat.ino) && (data?.ctimeMs === undefined || data.ctimeMs === stat.ctimeMs);
     const unchanged =
-      previous && !previous.retry && previous.size === stat.size && previous.mtimeMs === stat.mtimeMs && !((data?.open ?? 0) > 0 && scan.nowMs - stat.mtimeMs > staleMs);
+      previous && !previous.retry && previous.size === stat.size && previous.mtimeMs === stat.mtimeMs && sameFile && !((data?.open ?? 0) > 0 && scan.nowMs - stat.mtimeMs > staleMs);
     if (!scan.force && unchanged) {
       result.unchanged++;
       continue;
@@ -89,7 +93,7 @@ async function scanBluesky(options: BlueskySourceOptions, selected: (relative: s
       out.snapshot.runs.push(...file.runs);
       out.snapshot.beamtimes.push(...file.beamtimes);
       out.snapshot.samples.push(...file.samples);
-      wm.data = { open: file.runs.filter((r) => r.state === "open").length } satisfies FileWatermarkData;
+      wm.data = { open: file.runs.filter((r) => r.state === "open").length, ino: stat.ino, ctimeMs: stat.ctimeMs } satisfies FileWatermarkData;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       const reason = code ? describeAccessError(code) : `cannot read the file: ${(error as Error).message}`;

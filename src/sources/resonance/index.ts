@@ -29,6 +29,14 @@ interface DbWatermarkData {
   /** The DB had runs without a stop at the last read (they may turn stale without the file changing). */
   open: number;
   stale: number;
+  /**
+   * What else tells a change that kept size and mtime (a restored mtime, a same-size rewrite): the header's
+   * file change counter (every commit in rollback-journal mode), the inode and the change time (which no
+   * utimes can set back). Absent in watermarks written before they were kept.
+   */
+  changeCounter?: number | undefined;
+  ino?: number;
+  ctimeMs?: number;
 }
 
 interface IndexWatermarkData {
@@ -135,7 +143,8 @@ async function readOneDb(
   }
   const journal = fs.existsSync(`${absolute}-journal`);
   const previous = watermarks.get(SOURCE, relative);
-  if (!scan.force && !indexChanged && unchanged(previous, stat, scan.nowMs, config.staleAfterSeconds)) return "unchanged";
+  const changeCounter = (await readDbHeader(absolute))?.changeCounter;
+  if (!scan.force && !indexChanged && unchanged(previous, stat, changeCounter, scan.nowMs, config.staleAfterSeconds)) return "unchanged";
   const wm: Watermark = { source: SOURCE, path: relative, size: stat.size, mtimeMs: stat.mtimeMs };
   try {
     const read = readBeamtimeDb(absolute, config.busyTimeoutMs);
@@ -165,6 +174,9 @@ async function readOneDb(
     const data: DbWatermarkData = {
       open: records.runs.filter((r) => r.state === "open").length,
       stale: records.runs.filter((r) => r.state === "stale").length,
+      changeCounter,
+      ino: stat.ino,
+      ctimeMs: stat.ctimeMs,
     };
     wm.data = data;
     // A write in progress: what we read is the state before it; read again once it commits.
@@ -183,9 +195,12 @@ async function readOneDb(
 }
 
 /** Unchanged: same size and mtime, nothing to retry, and no open run that may have turned stale meanwhile. */
-function unchanged(previous: Watermark | undefined, stat: fs.Stats, nowMs: number, staleAfterSeconds: number): boolean {
+function unchanged(previous: Watermark | undefined, stat: fs.Stats, changeCounter: number | undefined, nowMs: number, staleAfterSeconds: number): boolean {
   if (!previous || previous.retry || previous.size !== stat.size || previous.mtimeMs !== stat.mtimeMs) return false;
   const data = previous.data as Partial<DbWatermarkData> | undefined;
+  if (data?.changeCounter !== undefined && data.changeCounter !== changeCounter) return false;
+  if (data?.ino !== undefined && data.ino !== stat.ino) return false;
+  if (data?.ctimeMs !== undefined && data.ctimeMs !== stat.ctimeMs) return false;
   if (staleAfterSeconds > 0 && (data?.open ?? 0) > 0 && nowMs - stat.mtimeMs > staleAfterSeconds * 1000) return false;
   return true;
 }
