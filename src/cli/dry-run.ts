@@ -1,6 +1,7 @@
 import type { DestinationName } from "../mapping/record.js";
 import { stableStringify } from "../mapping/record.js";
 import type { Engine, ScanGaps } from "../sync/engine.js";
+import { runsGone, type GoneRun } from "../sync/gone.js";
 import { scrubSecrets } from "../ops/logger.js";
 import type { Output } from "./output.js";
 import { table } from "./output.js";
@@ -29,6 +30,8 @@ export interface DryRunReport {
   problems: { source: string; path: string; reason: string; location?: string | undefined }[];
   /** Why the scan did not see every source (e.g. the DATA root is missing); the report is then not the whole truth. */
   incomplete: string[];
+  /** Runs synced earlier that their beamtime DB no longer lists: in the catalogs, but not in step with the source. */
+  runsGone: GoneRun[];
 }
 
 /** Read every source (ignoring watermarks), map, and compare with the state store and, for updates, the catalog. */
@@ -60,7 +63,7 @@ export async function dryRun(engine: Engine, options: { remoteDiff: boolean }): 
     t[change]++;
     changes.push(entry);
   }
-  return { changes, totals, problems: scan.snapshot.problems, incomplete: gaps.incomplete };
+  return { changes, totals, problems: scan.snapshot.problems, incomplete: gaps.incomplete, runsGone: runsGone(engine.store, scan.snapshot) };
 }
 
 export function diffFields(desired: Record<string, unknown>, catalog: Record<string, unknown>): FieldDiff[] {
@@ -76,8 +79,9 @@ export function printDryRun(out: Output, report: DryRunReport): void {
   if (report.incomplete.length > 0) {
     for (const reason of report.incomplete) out.write(`not every source could be read: ${reason}`);
   }
+  const inStep = report.incomplete.length === 0 && report.runsGone.length === 0;
   if (report.changes.length === 0) {
-    out.write(report.incomplete.length > 0 ? "nothing to do in what could be read" : "nothing to do: every record is in step with the catalogs");
+    out.write(inStep ? "nothing to do: every record is in step with the catalogs" : "nothing to create or update");
   } else {
     out.write(
       table(
@@ -87,5 +91,6 @@ export function printDryRun(out: Output, report: DryRunReport): void {
     );
     for (const [destination, t] of Object.entries(report.totals)) out.write(`${destination}: ${t.create} to create, ${t.update} to update`);
   }
+  for (const g of report.runsGone) out.write(`gone from its source: run ${g.runUid} of ${g.beamtime} is in the catalogs but no longer in the beamtime DB (${g.records.length} record(s) kept)`);
   for (const p of report.problems) out.write(`problem: ${p.source} ${p.path}${p.location ? ` (${p.location})` : ""}: ${p.reason}`);
 }

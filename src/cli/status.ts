@@ -3,6 +3,7 @@ import type { StateStore } from "../state/store.js";
 import { globalOptions, withStore } from "./context.js";
 import { createOutput, formatAge, printJson, table } from "./output.js";
 import { daemonStatus } from "../ops/heartbeat.js";
+import { loadRunsGone } from "../sync/gone.js";
 
 export type StateCounts = Record<string, { pending: number; waiting: number; synced: number; failed: number; dead: number }>;
 
@@ -47,6 +48,8 @@ export function collectStatus(store: StateStore, nowMs = Date.now()) {
       reason: r.last_error,
     })),
     daemon: daemonStatus(store, nowMs),
+    /** Runs in the catalogs whose beamtime DB no longer lists them (the catalogs keep them). */
+    runsGone: loadRunsGone(store),
   };
 }
 
@@ -82,6 +85,10 @@ export function statusCommand(): Command {
         if (status.sourceProblems.length) {
           out.write("\nsources that could not be read:");
           out.write(table(["source", "path", "reason"], status.sourceProblems.map((p) => [p.source, p.path, `${p.problem}${p.retry ? " (will retry)" : ""}`]), 100));
+        }
+        if (status.runsGone.length) {
+          out.write("\nruns in the catalogs that their beamtime DB no longer lists (kept there; remove them by hand if they should go):");
+          out.write(table(["beamtime", "run", "records"], status.runsGone.map((g) => [g.beamtime, g.runUid, g.records.join(", ")]), 100));
         }
         if (status.recentFailures.length) {
           out.write("\nrecent failures:");

@@ -7,6 +7,7 @@ import type { Logger } from "../ops/logger.js";
 import type { ScanOptions, ScanResult, Source, Watermark, WatermarkReader } from "../sources/contract.js";
 import type { ReconcileCounts, RecordScope, StateStore } from "../state/store.js";
 import { isTransientStateError, StateStoreError } from "./errors.js";
+import { rememberRunsGone } from "./gone.js";
 import { OutboxWorker, type DrainSummary } from "./worker.js";
 
 export type Mapper = (snapshot: Snapshot, config: Config, index: MappingIndex) => DesiredRecord[];
@@ -193,6 +194,11 @@ export class Engine {
     // File by file: map and queue each file's records in one transaction with its watermark, then let them go.
     const onBatch = (batch: ScanOutcome) => {
       const c = this.recordBatch(this.map(batch.snapshot), batch.watermarks, { force, nowMs });
+      try {
+        rememberRunsGone(this.store, batch.snapshot);
+      } catch (err) {
+        this.logger.warn("could not note runs gone from their beamtime", { error: (err as Error).message });
+      }
       counts.created += c.created;
       counts.updated += c.updated;
       counts.forced += c.forced;

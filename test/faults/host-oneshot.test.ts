@@ -140,3 +140,24 @@ describe("a change that keeps size and mtime", () => {
     expect(summary.reconcile.updated).toBeGreaterThan(0);
   });
 });
+
+describe("a run deleted from its beamtime after it was synced", () => {
+  it("is named by status and dry-run (the catalog keeps it), instead of 'every record is in step'", async () => {
+    const w = await worlds.open({ beamtimes: [bt("deleted-run")] });
+    expect((await runCli(["sync", "--config", w.configFile])).code).toBe(0);
+    const beamtime = w.written.beamtimes[0]!;
+    const deleted = beamtime.runs[0]!.uid;
+    const db = new Database(beamtime.absDbPath);
+    db.pragma("foreign_keys = ON");
+    db.prepare("DELETE FROM runs WHERE uid = ?").run(deleted);
+    db.close();
+
+    const dry = await runCli(["sync", "--dry-run", "--no-remote-diff", "--config", w.configFile]);
+    expect(dry.stdout).not.toMatch(/every record is in step/);
+    expect(dry.stdout).toContain(`run ${deleted} of ${beamtime.dbPath} is in the catalogs but no longer in the beamtime DB`);
+    expect((await runCli(["sync", "--config", w.configFile])).code).toBe(0);
+    const status = JSON.parse((await runCli(["status", "--json", "--config", w.configFile])).stdout) as { runsGone: { runUid: string }[] };
+    expect(status.runsGone.map((g) => g.runUid)).toEqual([deleted]);
+    expect(w.scicat.datasets().some((d) => d.pid === `test/${deleted}`)).toBe(true);
+  });
+});
