@@ -8,7 +8,7 @@ import type { Engine } from "./engine.js";
 export async function handleRequest(engine: Engine, action: "resync" | "retry", scope: RecordScope): Promise<Record<string, unknown>> {
   if (action === "retry") return { moved: engine.store.retry(scope) };
   const outcome = await engine.reconcile({ force: true, scope });
-  return { created: outcome.created, updated: outcome.updated, forced: outcome.forced };
+  return { created: outcome.created, updated: outcome.updated, forced: outcome.forced, ...(outcome.incomplete.length > 0 ? { incomplete: outcome.incomplete } : {}) };
 }
 
 /** Daemon side: handle every open request; returns how many were handled. */

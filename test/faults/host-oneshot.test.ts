@@ -39,6 +39,33 @@ describe("sync beside a running daemon", () => {
     expect(daemon.stderr()).not.toMatch(/source scan failed/);
   });
 
+  it("waits for another writer's commits to the state store instead of failing the beamtime (sync exits 0, nothing skipped)", async () => {
+    const w = await worlds.open({ beamtimes: Array.from({ length: 10 }, (_, i) => bt(`contended-${i}`)) });
+    expect((await runCli(["sync", "--config", w.configFile])).code).toBe(0);
+    // Another beamsync process (the daemon) commits to the state file again and again while the sync reads and writes.
+    const other = new Database(path.join(w.stateDir, "beamsync.sqlite"), { timeout: 10_000 });
+    let stop = false;
+    const hammer = (async () => {
+      let i = 0;
+      while (!stop) {
+        other.exec("BEGIN IMMEDIATE");
+        other.prepare("INSERT INTO meta (key, value) VALUES ('contention', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(i++));
+        await new Promise((r) => setTimeout(r, 40));
+        other.exec("COMMIT");
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    try {
+      const forced = await runCli(["resync", "--all", "--config", w.configFile]);
+      expect(forced.stdout + forced.stderr).not.toMatch(/database is locked|source scan failed/);
+      expect(forced.code, forced.stdout + forced.stderr).toBe(0);
+    } finally {
+      stop = true;
+      await hammer;
+      other.close();
+    }
+  });
+
   it("a pass whose writes to the state store fail names beamsync's state file, not the source, and is not complete", async () => {
     const w = await worlds.open({ beamtimes: [bt("state-full")] });
     const store = StateStore.open(w.stateDir, { busyTimeoutMs: 0 });
