@@ -3,6 +3,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { BIN, REPO_ROOT, cleanEnv, runCli, writeConfig } from "../support/cli.js";
+
+/** As in permissions.test.ts: root without its capabilities, so file modes apply as to the service user. */
+const UNPRIVILEGED = ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--"];
+const canDropPrivileges = () => spawnSync(UNPRIVILEGED[0]!, [...UNPRIVILEGED.slice(1), process.execPath, BIN, "--version"], { stdio: "ignore" }).status === 0;
 import { closedBeamtime as bt, worldPerTest } from "../support/scicat-setup.js";
 
 /** Issue 15, items 9 and 12: secrets from the environment are taken as given and never shown; messages say what is wrong. */
@@ -69,6 +73,18 @@ describe("messages that say what is wrong", () => {
     const report = JSON.parse(doctor.stdout) as { ok: boolean; checks: { name: string; severity: string; message: string }[] };
     expect(report.ok).toBe(false);
     expect(report.checks[0]?.message).toMatch(/sync\.concurrency/);
+  });
+
+  it.skipIf(!canDropPrivileges())("an unwritable stateDir is named, with the cause, not 'unable to open database file'", async () => {
+    const w = await worlds.open({ beamtimes: [bt("unwritable")] });
+    const stateDir = path.join(w.dir, "readonly-state");
+    fs.mkdirSync(stateDir, { mode: 0o555 });
+    fs.chmodSync(stateDir, 0o555);
+    const config = writeConfig(path.join(w.dir, "ro"), { dataRoot: w.dataRoot, stateDir, destinations: { scicat: { url: w.scicat.url, username: "ingestor", password: w.password } }, http: { enabled: false } });
+    const sync = await runCli(["sync", "--config", config], { prefix: UNPRIVILEGED });
+    expect(sync.code).toBe(2);
+    expect(sync.stderr).toContain(`stateDir ${stateDir} is not writable by this user (EACCES)`);
+    expect(sync.stderr).toContain(`${stateDir}/beamsync.sqlite`);
   });
 
   it("doctor warns about a world-readable configuration that holds a password", async () => {
