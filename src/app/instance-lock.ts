@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { UsageError } from "../sync/errors.js";
+import { StateFileError, UsageError } from "../sync/errors.js";
 
 const LOCK_FILE = "beamsync.lock";
 const PID_FILE = "beamsync.pid";
@@ -32,7 +32,12 @@ export interface InstanceLock {
 export function lockStateDir(stateDir: string): InstanceLock {
   const lockFile = path.join(stateDir, LOCK_FILE);
   const pidFile = path.join(stateDir, PID_FILE);
-  const db = new Database(lockFile, { timeout: 0 });
+  let db: Database.Database;
+  try {
+    db = new Database(lockFile, { timeout: 0 });
+  } catch (err) {
+    throw new StateFileError(`cannot create the lock file ${lockFile} (${(err as Error).message}); give the beamsync user write access to stateDir`);
+  }
   try {
     db.pragma("locking_mode = EXCLUSIVE");
     db.exec("BEGIN EXCLUSIVE");
