@@ -1,12 +1,21 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
-import { runCli, spawnCli, waitFor } from "../support/cli.js";
+import { runCli, spawnCli, tempDir, waitFor } from "../support/cli.js";
 import { closedBeamtime as bt, worldPerTest } from "../support/scicat-setup.js";
 import { FULL } from "./helpers.js";
 import { opsConfig, startWatchedDaemon, type WatchedDaemon } from "./host-support.js";
+
+/** A small tmpfs to fill up (a full disk under the state store); tests needing it are skipped where mount is not allowed. */
+function canMountTmpfs(): boolean {
+  const dir = tempDir("mount-probe");
+  const ok = spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir], { stdio: "ignore" }).status === 0;
+  if (ok) spawnSync("umount", [dir], { stdio: "ignore" });
+  fs.rmSync(dir, { recursive: true, force: true });
+  return ok;
+}
 
 /**
  * Issue 15: the host turns hostile under a running daemon. It keeps running (only a signal or a broken state
@@ -61,6 +70,49 @@ describe("a running daemon on a hostile host", () => {
     await waitFor(async () => (await d.get("/readyz")).status === 200, { what: "ready again once the lock is gone" });
     expect(d.alive()).toBe(true);
     expect(await d.stop()).toBe(0);
+  });
+
+  it.skipIf(!canMountTmpfs())("outlives a full disk under its state store, says so on /readyz, and goes on once there is room", async () => {
+    const w = await worlds.open({ beamtimes: [bt("full-disk")] });
+    const small = tempDir("small-disk");
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", small]);
+    try {
+      const stateDir = path.join(small, "state");
+      const d = await watched(opsConfig(w, { stateDir }));
+      await waitFor(() => w.scicat.datasets().length === closedRuns(w), { what: "initial sync" });
+      // Fill the disk to the last byte.
+      const filler = path.join(small, "filler");
+      const fd = fs.openSync(filler, "w");
+      const block = Buffer.alloc(64 * 1024, 1);
+      try {
+        for (;;) fs.writeSync(fd, block);
+      } catch (err) {
+        expect((err as NodeJS.ErrnoException).code).toBe("ENOSPC");
+      } finally {
+        fs.closeSync(fd);
+      }
+      const ready = await waitFor(
+        async () => {
+          const r = await d.get("/readyz");
+          return r.status === 503 ? r : undefined;
+        },
+        { what: "/readyz 503 on a full disk" },
+      );
+      expect(JSON.parse(ready.body).checks.state.message).toMatch(/beamsync\.sqlite.*(full|disk|I\/O)/i);
+      for (let i = 0; i < 10; i++) {
+        expect((await d.get("/healthz")).status).toBe(200);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      expect(d.alive()).toBe(true);
+      fs.rmSync(filler);
+      await waitFor(async () => (await d.get("/readyz")).status === 200, { what: "ready once there is room" });
+      expect(await d.stop()).toBe(0);
+    } finally {
+      for (const d of daemons) if (d.alive()) d.daemon.child.kill("SIGKILL");
+      await Promise.all(daemons.map((d) => d.daemon.exited));
+      spawnSync("umount", [small]);
+      fs.rmSync(small, { recursive: true, force: true });
+    }
   });
 
   it("does not freeze on a FIFO listed as a beamtime DB: the good beamtimes sync, the FIFO is a problem, SIGTERM works", async () => {
