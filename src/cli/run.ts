@@ -35,6 +35,8 @@ Example:
       try {
         // The daemon's event loop also answers /healthz: it waits for a lock only briefly, and its writers retry.
         const engine = buildEngine(config, logger, { store: StateStore.open(config.stateDir, { busyTimeoutMs: DAEMON_BUSY_TIMEOUT_MS }) });
+        // A promise nobody awaited that rejects is a bug to log, not a reason to stop syncing.
+        process.on("unhandledRejection", (reason) => logger.error("unhandled rejection (a bug; please report it)", { error: reason instanceof Error ? reason.stack ?? reason.message : String(reason) }));
         const daemon = await startDaemon(engine, { handleSignals: true });
         process.exitCode = await daemon.done;
       } finally {

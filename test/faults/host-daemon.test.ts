@@ -142,6 +142,17 @@ describe("a running daemon on a hostile host", () => {
     expect(d.daemon.lines.join("\n") + d.daemon.stderr()).toMatch(/state file \S+beamsync\.sqlite was removed/);
   });
 
+  it("stops with exit 1 when its state file is replaced by another file (a restore from backup under it)", async () => {
+    const w = await worlds.open({ beamtimes: [bt("replaced")] });
+    const d = await watched(opsConfig(w));
+    await waitFor(() => w.scicat.datasets().length === closedRuns(w), { what: "initial sync" });
+    const file = path.join(w.stateDir, "beamsync.sqlite");
+    fs.copyFileSync(file, `${file}.restored`);
+    fs.renameSync(`${file}.restored`, file);
+    expect(await d.daemon.exited).toBe(1);
+    expect(d.daemon.lines.join("\n") + d.daemon.stderr()).toMatch(/state file \S+beamsync\.sqlite was replaced/);
+  });
+
   it("allows one daemon per stateDir: a second run exits 2 naming the first's pid; after kill -9 of the first a new one starts", async () => {
     const w = await worlds.open({ beamtimes: [bt("lock")] });
     const first = await watched(opsConfig(w));
