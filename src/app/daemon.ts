@@ -59,8 +59,13 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
     } catch (err) {
       checks.state = { ok: false, message: `cannot read the state store ${store.file}: ${(err as Error).message}` };
     }
-    const rootProblem = store.sourceProblems().find((p) => p.path === ".");
-    checks.sources = rootProblem ? { ok: false, message: `${rootProblem.source}: ${rootProblem.problem}` } : { ok: true, message: "DATA root readable" };
+    try {
+      // A DATA root a source cannot read at all (a lost mount) leaves every record as it was: not ready.
+      const rootProblem = store.sourceProblems().find((p) => p.path === ".");
+      checks.sources = rootProblem ? { ok: false, message: `${rootProblem.source}: ${rootProblem.problem}` } : { ok: true, message: "DATA root readable" };
+    } catch (err) {
+      checks.sources = { ok: false, message: `cannot read source state from ${store.file}: ${(err as Error).message}` };
+    }
     for (const destination of engine.destinations) {
       try {
         const health = await destination.health();

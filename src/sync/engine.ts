@@ -132,12 +132,11 @@ export class Engine {
       try {
         const result = await source.scan(reader, scanOptions);
         // The DATA root itself could not be read: what this scan did not find may only be hidden. The problem
-        // is kept against the source's "." (the root) so that status, /readyz and the metrics show it.
+        // is kept against the source's "." (see keepProblemsWithoutFile) for status, /readyz and the metrics.
         const rootProblem = result.snapshot.problems.find((p) => p.path === ".");
         if (rootProblem) {
           examined?.delete(source.kind);
           gaps.incomplete.push(`${source.kind}: ${rootProblem.reason}`);
-          result.watermarks.push({ source: source.kind, path: ".", size: 0, mtimeMs: 0, problem: rootProblem.reason, retry: true });
         }
         deliver(result);
         unchanged += result.unchanged;

@@ -71,7 +71,7 @@ export function toSyncError(err: unknown): SyncError {
 export class StateStoreError extends Error {
   readonly retryable = true;
   constructor(file: string, cause: unknown) {
-    super(`beamsync's state store ${file} could not be written (${cause instanceof Error ? cause.message : String(cause)}); the pass will be repeated`, { cause });
+    super(`beamsync's state store ${file} could not be written (${cause instanceof Error ? cause.message : String(cause)})`, { cause });
     this.name = "StateStoreError";
   }
 }
