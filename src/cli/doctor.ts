@@ -135,7 +135,7 @@ function exposedSecrets(file: string): CheckResult | undefined {
   let document: unknown;
   try {
     mode = fs.statSync(file).mode;
-    document = YAML.parse(fs.readFileSync(file, "utf8")) as unknown;
+    document = YAML.parse(fs.readFileSync(file, "utf8"), { logLevel: "error" }) as unknown;
   } catch {
     return undefined;
   }
@@ -143,7 +143,8 @@ function exposedSecrets(file: string): CheckResult | undefined {
   const destinations = (document as { destinations?: Record<string, Record<string, unknown> | null> } | null)?.destinations ?? {};
   const keys: string[] = [];
   for (const [name, settings] of Object.entries(destinations)) {
-    for (const key of ["password", "token"]) if (settings && typeof settings[key] === "string" && settings[key] !== "") keys.push(`destinations.${name}.${key}`);
+    // Any value counts (`password: 007` is a number to YAML, and still a password).
+    for (const key of ["password", "token"]) if (settings && settings[key] !== undefined && settings[key] !== null && settings[key] !== "") keys.push(`destinations.${name}.${key}`);
   }
   if (keys.length === 0) return undefined;
   return {

@@ -206,7 +206,9 @@ export function formatIssues(error: z.ZodError, file: string | undefined, fromEn
   const lines = error.issues.map((issue) => {
     const key = issue.path.map(String).join(".") || "(top level)";
     const variable = envOf(key);
-    return `  - ${key}${variable ? ` (set by ${variable})` : ""}: ${describeIssue(issue)}`;
+    // YAML reads `password: 007` or `password: true` as a number or a boolean: say how to keep the characters.
+    const quote = issue.code === "invalid_type" && SECRET_KEYS.has(String(issue.path[issue.path.length - 1] ?? "").toLowerCase()) && issue.input !== undefined ? "; put it in quotes (password: \"007\") or use passwordFile / tokenFile" : "";
+    return `  - ${key}${variable ? ` (set by ${variable})` : ""}: ${describeIssue(issue)}${quote}`;
   });
   return `invalid configuration${where}:\n${lines.join("\n")}`;
 }
