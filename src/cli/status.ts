@@ -55,7 +55,7 @@ export function collectStatus(store: StateStore, nowMs = Date.now()) {
 
 export function statusCommand(): Command {
   return new Command("status")
-    .description("records per destination and state, oldest pending, last scan, unreadable sources, recent failures")
+    .description("records per destination and state, oldest pending, last scan, unreadable sources, runs gone from their beamtime DB, recent failures; exits 2 when stateDir holds no state store")
     .addHelpText("after", "\nExamples:\n  beamsync status\n  beamsync status --json | jq .records")
     .action(async (_opts, command: Command) => {
       const options = globalOptions(command);
