@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { StateFileError } from "../sync/errors.js";
-import { migrate, type MigrationReport } from "./migrations.js";
+import { LATEST_VERSION, migrate, type MigrationReport } from "./migrations.js";
 
 export const STATE_FILE = "beamsync.sqlite";
 
@@ -38,7 +38,7 @@ export function openDatabase(stateDir: string, options: { readonly?: boolean; mu
       db.pragma("synchronous = NORMAL");
     }
     db.pragma("foreign_keys = ON");
-    const migration = options.readonly ? { from: 0, to: 0, applied: [] } : migrate(db);
+    const migration = options.readonly ? { from: 0, to: 0, applied: [] } : migrateAlone(db);
     return { db, file, migration };
   } catch (err) {
     db.close();
@@ -72,4 +72,14 @@ function describeOpenError(err: unknown, stateDir: string): string {
     return `stateDir ${stateDir} is not writable by this user (${(accessErr as NodeJS.ErrnoException).code}); give the beamsync user write access`;
   }
   return (err as Error).message;
+}
+
+/**
+ * Migrate under the write lock when there is anything to do: `run` and `sync` started together on a new
+ * stateDir would otherwise both see version 0 and the second fail with "table sources already exists".
+ * Inside the IMMEDIATE transaction, migrate's own transactions become savepoints and it reads the version anew.
+ */
+function migrateAlone(db: Database.Database): MigrationReport {
+  if ((db.pragma("user_version", { simple: true }) as number) >= LATEST_VERSION) return migrate(db);
+  return db.transaction(() => migrate(db)).immediate();
 }

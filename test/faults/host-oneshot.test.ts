@@ -5,7 +5,8 @@ import { describe, expect, it } from "vitest";
 import { buildEngine } from "../../src/app/wire.js";
 import { silentLogger } from "../../src/ops/logger.js";
 import { StateStore } from "../../src/state/store.js";
-import { runCli, spawnCli, writeConfig } from "../support/cli.js";
+import { spawn } from "node:child_process";
+import { REPO_ROOT, runCli, spawnCli, tempDir, writeConfig } from "../support/cli.js";
 import { closedBeamtime as bt, worldPerTest } from "../support/scicat-setup.js";
 import { FULL } from "./helpers.js";
 import { writeDemoBlueskyRun } from "../../src/demo/bluesky-run.js";
@@ -81,6 +82,30 @@ describe("sync beside a running daemon", () => {
       holder.close();
       await engine.close();
     }
+  });
+});
+
+describe("processes that open a new state store together (`run` and `sync` started at once)", () => {
+  it("migrate it once between them: none fails with 'table … already exists'", { timeout: 120_000 }, async () => {
+    const database = path.join(REPO_ROOT, "dist", "src", "state", "database.js");
+    const failures: string[] = [];
+    for (let round = 0; round < (FULL ? 30 : 10); round++) {
+      const stateDir = tempDir("race");
+      const code = `const { openDatabase } = await import(${JSON.stringify(database)}); openDatabase(${JSON.stringify(stateDir)}).db.close();`;
+      const opened = Array.from(
+        { length: 4 },
+        () =>
+          new Promise<string>((resolve) => {
+            const child = spawn(process.execPath, ["--input-type=module", "-e", code], { stdio: ["ignore", "ignore", "pipe"] });
+            let stderr = "";
+            child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+            child.on("close", (status) => resolve(status === 0 ? "" : stderr));
+          }),
+      );
+      for (const stderr of await Promise.all(opened)) if (stderr) failures.push(stderr.split("\n").find((l) => /Error/.test(l)) ?? stderr);
+      fs.rmSync(stateDir, { recursive: true, force: true });
+    }
+    expect(failures).toEqual([]);
   });
 });
 
