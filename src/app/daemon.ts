@@ -1,10 +1,14 @@
 import { createMetrics } from "../ops/metrics.js";
 import { startOpsServer, type ReadinessCheck } from "../ops/server.js";
-import { clearHeartbeat, HEARTBEAT_INTERVAL_MS, writeHeartbeat } from "../ops/heartbeat.js";
+import { clearHeartbeat, HEARTBEAT_INTERVAL_MS } from "../ops/heartbeat.js";
 import { DataWatcher } from "../sources/watcher.js";
 import type { Engine } from "../sync/engine.js";
 import { handleOpenRequests } from "../sync/requests.js";
 import { ReconcileQueue, scheduleReconcile } from "../sync/scheduler.js";
+import { StateGuard } from "./state-guard.js";
+
+/** How soon a pass that skipped a source (lost DATA root, state store locked) is tried again. */
+const INCOMPLETE_PASS_RETRY_MS = 30_000;
 
 export interface DaemonHandle {
   /** Resolves with the exit code once the daemon has stopped. */
@@ -26,11 +30,23 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
   const metrics = createMetrics(store, { destinationsDown: () => engine.destinationNames.filter((d) => worker.isDown(d)) });
   worker.onAttempt((event) => metrics.recordAttempt(event, Date.now()));
 
+  const guard = new StateGuard(store, logger);
+  // Aborted on shutdown, so that a long scan stops between two files instead of holding the stop up.
+  const scanAbort = new AbortController();
+  let repeatPass: NodeJS.Timeout | undefined;
   const queue = new ReconcileQueue(async (request) => {
     if (request.requests) await handleOpenRequests(engine);
     if (request.full || request.changedPaths) {
-      const outcome = await engine.reconcile({ changedPaths: request.full ? undefined : request.changedPaths });
+      const outcome = await engine.reconcile({ changedPaths: request.full ? undefined : request.changedPaths, signal: scanAbort.signal });
       metrics.recordScan(outcome.durationMs, Date.now());
+      // A pass that could not read a source or record what it read is repeated soon, not at the next cron tick.
+      if (outcome.incomplete.length > 0 && !scanAbort.signal.aborted && !repeatPass) {
+        repeatPass = setTimeout(() => {
+          repeatPass = undefined;
+          queue.request({ full: true });
+        }, INCOMPLETE_PASS_RETRY_MS);
+        repeatPass.unref();
+      }
     }
   }, logger);
 
@@ -38,9 +54,17 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
     const checks: ReadinessCheck["checks"] = {};
     try {
       store.getMeta("last_scan");
-      checks.state = { ok: true, message: "state store readable" };
+      const broken = guard.replacedOrRemoved() ?? guard.lastWriteError;
+      checks.state = broken ? { ok: false, message: broken } : { ok: true, message: "state store readable and writable" };
     } catch (err) {
-      checks.state = { ok: false, message: (err as Error).message };
+      checks.state = { ok: false, message: `cannot read the state store ${store.file}: ${(err as Error).message}` };
+    }
+    try {
+      // A DATA root a source cannot read at all (a lost mount) leaves every record as it was: not ready.
+      const rootProblem = store.sourceProblems().find((p) => p.path === ".");
+      checks.sources = rootProblem ? { ok: false, message: `${rootProblem.source}: ${rootProblem.problem}` } : { ok: true, message: "DATA root readable" };
+    } catch (err) {
+      checks.sources = { ok: false, message: `cannot read source state from ${store.file}: ${(err as Error).message}` };
     }
     for (const destination of engine.destinations) {
       try {
@@ -61,10 +85,25 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
     ? await startOpsServer({ host: config.http.host, port: config.http.port, metrics, readiness, logger })
     : undefined;
 
-  writeHeartbeat(store);
-  const heartbeat = setInterval(() => writeHeartbeat(store), HEARTBEAT_INTERVAL_MS);
+  let exitCode = 0;
+  const watchState = () => {
+    const gone = guard.replacedOrRemoved();
+    if (gone) {
+      logger.error("stopping: the state store is gone; restart beamsync to begin a new one (the catalogs keep what was pushed)", { reason: gone });
+      exitCode = 1;
+      shutdown("state file replaced or removed");
+      return;
+    }
+    guard.beat();
+  };
+  guard.beat();
+  const heartbeat = setInterval(watchState, HEARTBEAT_INTERVAL_MS);
   const requestPoll = setInterval(() => {
-    if (store.openRequests().length > 0) queue.request({ requests: true });
+    try {
+      if (store.openRequests().length > 0) queue.request({ requests: true });
+    } catch (err) {
+      logger.warn("cannot read operator requests from the state store; trying again", { file: store.file, error: (err as Error).message });
+    }
   }, config.sync.requestPollMs);
 
   const watcher = new DataWatcher({
@@ -88,6 +127,8 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
     if (stopping) return;
     logger.info("shutting down: finishing in-flight pushes", { reason, inFlight: worker.inFlightCount(), deadlineMs: config.sync.shutdownTimeoutMs });
     stopping = (async () => {
+      scanAbort.abort();
+      clearTimeout(repeatPass);
       clearInterval(requestPoll);
       schedule.stop();
       await watcher.close();
@@ -99,11 +140,15 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
       ]);
       if (timedOut) logger.warn("shutdown deadline passed with pushes in flight; they will be retried on the next start");
       clearInterval(heartbeat);
-      clearHeartbeat(store);
+      try {
+        if (!guard.replacedOrRemoved()) clearHeartbeat(store);
+      } catch (err) {
+        logger.warn("heartbeat not cleared; `status` shows the daemon as stopped once it is stale", { error: (err as Error).message });
+      }
       await ops?.close();
       await engine.close();
       logger.info("stopped");
-      return 0;
+      return exitCode;
     })();
     stopping.then(resolveDone, (err: unknown) => {
       logger.error("shutdown failed", { error: String(err) });

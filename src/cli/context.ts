@@ -38,10 +38,13 @@ export async function withEngine<T>(options: GlobalOptions & { toStdout?: boolea
   }
 }
 
-/** Commands that only read or write the state store (status, log, retry, resync) do not need the catalogs. */
+/**
+ * Commands that only read or write the state store (status, log, retry, resync) do not need the catalogs, and
+ * never create a store: one that is not there means a mistyped stateDir or a beamsync that never ran.
+ */
 export async function withStore<T>(options: GlobalOptions, fn: (store: StateStore, config: Config) => Promise<T> | T): Promise<T> {
   const config = loadCommandConfig(options);
-  const store = StateStore.open(config.stateDir);
+  const store = StateStore.open(config.stateDir, { mustExist: true });
   try {
     return await fn(store, config);
   } finally {

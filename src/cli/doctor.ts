@@ -7,9 +7,12 @@ import type { CheckResult } from "../destinations/contract.js";
 import { buildDestinations } from "../app/wire.js";
 import { scrubSecrets } from "../ops/logger.js";
 import { LATEST_VERSION } from "../state/migrations.js";
+import { STATE_FILE } from "../state/database.js";
 import { StateStore } from "../state/store.js";
 import { globalOptions, commandLogger } from "./context.js";
 import { createOutput, printJson, table } from "./output.js";
+import { UsageError } from "../sync/errors.js";
+import YAML from "yaml";
 
 export function doctorCommand(): Command {
   return new Command("doctor")
@@ -18,8 +21,20 @@ export function doctorCommand(): Command {
     .action(async (_opts, command: Command) => {
       const options = globalOptions(command);
       const out = createOutput(options.json ?? false);
-      const { config, file } = loadConfig({ configPath: options.config });
+      let loaded: ReturnType<typeof loadConfig>;
+      try {
+        loaded = loadConfig({ configPath: options.config });
+      } catch (err) {
+        // --json promises JSON, also when the configuration is what is wrong.
+        if (!out.json || !(err instanceof UsageError)) throw err;
+        printJson(out, { ok: false, checks: [{ name: "configuration", severity: "error", message: scrubSecrets(err.message) }] });
+        process.exitCode = 2;
+        return;
+      }
+      const { config, file } = loaded;
       const checks: CheckResult[] = [{ name: "configuration", severity: "ok", message: `${file ?? "built-in"} is valid` }];
+      const exposed = file ? exposedSecrets(file) : undefined;
+      if (exposed) checks.push(exposed);
       checks.push(...checkDataRoot(config));
       checks.push(checkStateStore(config));
       const logger = commandLogger(config, options);
@@ -84,8 +99,11 @@ function checkDataRoot(config: Config): CheckResult[] {
 }
 
 function checkStateStore(config: Config): CheckResult {
+  // doctor looks and never creates: a store that is not there yet is checked by whether it could be.
+  const file = path.join(config.stateDir, STATE_FILE);
+  if (!fs.existsSync(file)) return stateStoreToBe(config.stateDir, file);
   try {
-    const store = StateStore.open(config.stateDir);
+    const store = StateStore.open(config.stateDir, { mustExist: true });
     try {
       const version = store.db.pragma("user_version", { simple: true }) as number;
       store.setMeta("doctor_checked_at", new Date().toISOString());
@@ -96,4 +114,43 @@ function checkStateStore(config: Config): CheckResult {
   } catch (err) {
     return { name: "state store", severity: "error", message: `${config.stateDir}: ${(err as Error).message}`, fix: "create stateDir and give the beamsync user write access (systemd: StateDirectory=beamsync)" };
   }
+}
+
+function stateStoreToBe(stateDir: string, file: string): CheckResult {
+  let existing = stateDir;
+  while (!fs.existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing);
+  const fix = "create stateDir and give the beamsync user write access (systemd: StateDirectory=beamsync)";
+  if (!fs.statSync(existing).isDirectory()) return { name: "state store", severity: "error", message: `stateDir ${stateDir}: ${existing} is not a directory`, fix };
+  try {
+    fs.accessSync(existing, fs.constants.W_OK | fs.constants.X_OK);
+  } catch (err) {
+    return { name: "state store", severity: "error", message: `stateDir ${stateDir}: ${existing} is not writable (${(err as NodeJS.ErrnoException).code})`, fix };
+  }
+  return { name: "state store", severity: "warning", message: `no state store at ${file} yet; the first \`beamsync sync\` or \`run\` creates it (check stateDir if one should be there)` };
+}
+
+/** A password or token written into a configuration file that every local user may read. */
+function exposedSecrets(file: string): CheckResult | undefined {
+  let mode: number;
+  let document: unknown;
+  try {
+    mode = fs.statSync(file).mode;
+    document = YAML.parse(fs.readFileSync(file, "utf8"), { logLevel: "error" }) as unknown;
+  } catch {
+    return undefined;
+  }
+  if ((mode & 0o004) === 0) return undefined;
+  const destinations = (document as { destinations?: Record<string, Record<string, unknown> | null> } | null)?.destinations ?? {};
+  const keys: string[] = [];
+  for (const [name, settings] of Object.entries(destinations)) {
+    // Any value counts (`password: 007` is a number to YAML, and still a password).
+    for (const key of ["password", "token"]) if (settings && settings[key] !== undefined && settings[key] !== null && settings[key] !== "") keys.push(`destinations.${name}.${key}`);
+  }
+  if (keys.length === 0) return undefined;
+  return {
+    name: "configuration secrets",
+    severity: "warning",
+    message: `${file} holds ${keys.join(", ")} and every user on this host may read it (mode ${(mode & 0o777).toString(8)})`,
+    fix: `chmod 600 ${file} (or 640 with the beamsync group), or move the secret to passwordFile/tokenFile or a systemd credential`,
+  };
 }

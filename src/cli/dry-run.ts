@@ -1,7 +1,8 @@
 import type { FieldConflict } from "../destinations/contract.js";
 import type { DestinationName } from "../mapping/record.js";
 import { stableStringify } from "../mapping/record.js";
-import type { Engine } from "../sync/engine.js";
+import type { Engine, ScanGaps } from "../sync/engine.js";
+import { runsGone, type GoneRun } from "../sync/gone.js";
 import { scrubSecrets } from "../ops/logger.js";
 import type { Output } from "./output.js";
 import { table } from "./output.js";
@@ -32,11 +33,16 @@ export interface DryRunReport {
   changes: DryRunChange[];
   totals: Record<string, { create: number; update: number }>;
   problems: { source: string; path: string; reason: string; location?: string | undefined }[];
+  /** Why the scan did not see every source (e.g. the DATA root is missing); the report is then not the whole truth. */
+  incomplete: string[];
+  /** Runs synced earlier that their beamtime DB no longer lists: in the catalogs, but not in step with the source. */
+  runsGone: GoneRun[];
 }
 
 /** Read every source (ignoring watermarks), map, and compare with the state store and, for updates, the catalog. */
 export async function dryRun(engine: Engine, options: { remoteDiff: boolean }): Promise<DryRunReport> {
-  const scan = await engine.scan({ force: true });
+  const gaps: ScanGaps = { incomplete: [] };
+  const scan = await engine.scan({ force: true }, undefined, undefined, gaps);
   const desired = engine.map(scan.snapshot);
   const diffs = engine.store.diff(desired);
   const changes: DryRunChange[] = [];
@@ -65,7 +71,7 @@ export async function dryRun(engine: Engine, options: { remoteDiff: boolean }): 
     t[change]++;
     changes.push(entry);
   }
-  return { changes, totals, problems: scan.snapshot.problems };
+  return { changes, totals, problems: scan.snapshot.problems, incomplete: gaps.incomplete, runsGone: runsGone(engine.store, scan.snapshot) };
 }
 
 export function diffFields(desired: Record<string, unknown>, catalog: Record<string, unknown>): FieldDiff[] {
@@ -86,8 +92,12 @@ function showGroups(value: unknown): string {
 }
 
 export function printDryRun(out: Output, report: DryRunReport): void {
+  if (report.incomplete.length > 0) {
+    for (const reason of report.incomplete) out.write(`not every source could be read: ${reason}`);
+  }
+  const inStep = report.incomplete.length === 0 && report.runsGone.length === 0;
   if (report.changes.length === 0) {
-    out.write("nothing to do: every record is in step with the catalogs");
+    out.write(inStep ? "nothing to do: every record is in step with the catalogs" : "nothing to create or update");
   } else {
     out.write(
       table(
@@ -105,6 +115,7 @@ export function printDryRun(out: Output, report: DryRunReport): void {
     });
     if (groupChanges.length > 0) out.write(["group changes (who owns / reads each record):", ...groupChanges].join("\n"));
   }
+  for (const g of report.runsGone) out.write(`gone from its source: run ${g.runUid} of ${g.beamtime} is in the catalogs but no longer in the beamtime DB (${g.records.length} record(s) kept)`);
   for (const p of report.problems) out.write(`problem: ${p.source} ${p.path}${p.location ? ` (${p.location})` : ""}: ${p.reason}`);
 }
 

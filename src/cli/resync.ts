@@ -65,7 +65,9 @@ export function resyncCommand(): Command {
         const push = await engine.worker().drain({ forever: false, maxProbesWhenDown: 3 });
         if (out.json) printJson(out, { handledBy: "cli", result, push });
         else out.write(`queued ${describe(result)}; pushed ${push.succeeded} ok, ${push.failed} rejected, ${push.dead} gave up`);
-        return push.failed + push.dead + push.unreachable.length > 0 ? 1 : 0;
+        const incomplete = (result.incomplete as string[] | undefined) ?? [];
+        if (!out.json) for (const reason of incomplete) out.write(`not read in this pass: ${reason}`);
+        return push.failed + push.dead + push.unreachable.length + incomplete.length > 0 ? 1 : 0;
       });
     });
 }

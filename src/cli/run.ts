@@ -1,6 +1,12 @@
 import { Command } from "commander";
 import { startDaemon } from "../app/daemon.js";
 import { buildEngine } from "../app/wire.js";
+import { lockStateDir } from "../app/instance-lock.js";
+import { ensureStateDir } from "../state/database.js";
+import { StateStore } from "../state/store.js";
+
+/** Longest the daemon blocks on a state-store lock held by another process before it backs off and retries. */
+const DAEMON_BUSY_TIMEOUT_MS = 2000;
 import { commandLogger, globalOptions, loadCommandConfig } from "./context.js";
 
 export function runCommand(): Command {
@@ -9,8 +15,12 @@ export function runCommand(): Command {
     .addHelpText(
       "after",
       `
-Logs are JSON lines on stdout (for journald). SIGTERM or SIGINT: stop intake, finish in-flight pushes, exit 0;
-a second signal forces.
+Logs are JSON lines on stdout (for journald). SIGTERM or SIGINT: stop intake (a scan stops between two
+files), finish in-flight pushes, exit 0; a second signal forces.
+
+One daemon per stateDir: a second \`run\` on the same stateDir exits 2 naming the pid that holds it.
+\`sync\` may run beside it (writers wait for each other); \`resync\` and \`retry\` hand their work to it.
+The daemon exits 1 if its state file is removed or replaced under it.
 
 Example:
   beamsync run --config /etc/beamsync/beamsync.yaml`,
@@ -20,16 +30,26 @@ Example:
       const options = globalOptions(command);
       const config = loadCommandConfig(options);
       const logger = commandLogger(config, { ...options, toStdout: true });
-      const engine = buildEngine(config, logger);
-      engine.acceptNewKeys = opts.acceptNewKeys ?? false;
+      ensureStateDir(config.stateDir);
+      // Before the store is opened (and maybe migrated): a second daemon stops here, naming the first.
+      const lock = lockStateDir(config.stateDir);
       try {
-        // Refused before the daemon starts anything: exit 2, and systemd does not restart it.
-        engine.checkRecordKeys();
-      } catch (err) {
-        await engine.close();
-        throw err;
+        // The daemon's event loop also answers /healthz: it waits for a lock only briefly, and its writers retry.
+        const engine = buildEngine(config, logger, { store: StateStore.open(config.stateDir, { busyTimeoutMs: DAEMON_BUSY_TIMEOUT_MS }) });
+        engine.acceptNewKeys = opts.acceptNewKeys ?? false;
+        try {
+          // Refused before the daemon starts anything: exit 2, and systemd does not restart it.
+          engine.checkRecordKeys();
+        } catch (err) {
+          await engine.close();
+          throw err;
+        }
+        // A promise nobody awaited that rejects is a bug to log, not a reason to stop syncing.
+        process.on("unhandledRejection", (reason) => logger.error("unhandled rejection (a bug; please report it)", { error: reason instanceof Error ? reason.stack ?? reason.message : String(reason) }));
+        const daemon = await startDaemon(engine, { handleSignals: true });
+        process.exitCode = await daemon.done;
+      } finally {
+        lock.release();
       }
-      const daemon = await startDaemon(engine, { handleSignals: true });
-      process.exitCode = await daemon.done;
     });
 }

@@ -5,6 +5,7 @@ import { createOutput, formatAge, printJson, table } from "./output.js";
 import { daemonStatus } from "../ops/heartbeat.js";
 import type { FieldConflict } from "../destinations/contract.js";
 import { conflictLine } from "./dry-run.js";
+import { loadRunsGone } from "../sync/gone.js";
 
 export type StateCounts = Record<string, { pending: number; waiting: number; synced: number; failed: number; dead: number }>;
 
@@ -53,12 +54,14 @@ export function collectStatus(store: StateStore, nowMs = Date.now()) {
       recent: store.conflicted(10).map((r) => ({ record: r.id, at: r.updated_at, fields: JSON.parse(r.conflicts ?? "[]") as FieldConflict[] })),
     },
     daemon: daemonStatus(store, nowMs),
+    /** Runs in the catalogs whose beamtime DB no longer lists them (the catalogs keep them). */
+    runsGone: loadRunsGone(store),
   };
 }
 
 export function statusCommand(): Command {
   return new Command("status")
-    .description("records per destination and state, oldest pending, last scan, unreadable sources, recent failures")
+    .description("records per destination and state, oldest pending, last scan, unreadable sources, runs gone from their beamtime DB, recent failures; exits 2 when stateDir holds no state store")
     .addHelpText("after", "\nExamples:\n  beamsync status\n  beamsync status --json | jq .records")
     .action(async (_opts, command: Command) => {
       const options = globalOptions(command);
@@ -88,6 +91,10 @@ export function statusCommand(): Command {
         if (status.sourceProblems.length) {
           out.write("\nsources that could not be read:");
           out.write(table(["source", "path", "reason"], status.sourceProblems.map((p) => [p.source, p.path, `${p.problem}${p.retry ? " (will retry)" : ""}`]), 100));
+        }
+        if (status.runsGone.length) {
+          out.write("\nruns in the catalogs that their beamtime DB no longer lists (kept there; remove them by hand if they should go):");
+          out.write(table(["beamtime", "run", "records"], status.runsGone.map((g) => [g.beamtime, g.runUid, g.records.join(", ")]), 100));
         }
         if (status.recentFailures.length) {
           out.write("\nrecent failures:");

@@ -21,7 +21,8 @@ Examples:
   beamsync sync --config /etc/beamsync/beamsync.yaml
   beamsync sync --dry-run --json | jq '.changes[] | select(.change == "update")'
 
-Exit status: 0 all records synced, 1 some records failed or are still pending, 2 bad usage or configuration.`,
+Exit status: 0 all records synced, 1 some records failed or are still pending, or a source (the DATA root, or
+beamsync's own state store) could not be read or recorded in full; 2 bad usage or configuration.`,
     )
     .action(async (_opts, command: Command) => {
       const options = globalOptions(command) as ReturnType<typeof globalOptions> & { dryRun?: boolean; progress: boolean; remoteDiff: boolean; acceptNewKeys?: boolean };
@@ -32,7 +33,7 @@ Exit status: 0 all records synced, 1 some records failed or are still pending, 2
           const report = await dryRun(engine, { remoteDiff: options.remoteDiff });
           if (out.json) printJson(out, report);
           else printDryRun(out, report);
-          return 0;
+          return report.incomplete.length > 0 ? 1 : 0;
         }
         return runSync(engine, out, { progress: options.progress && !out.json && process.stderr.isTTY === true });
       });
@@ -70,7 +71,7 @@ async function runSync(engine: Engine, out: ReturnType<typeof createOutput>, opt
   const problems = engine.store.sourceProblems();
   const notDone = Object.values(counts).reduce((n, c) => n + c.failed + c.dead + c.pending, 0);
   if (out.json) {
-    printJson(out, { reconcile, push, records: counts, sourceProblems: problems.length });
+    printJson(out, { reconcile, push, records: counts, sourceProblems: problems.length, incomplete: reconcile.incomplete });
   } else {
     out.write(
       `scanned ${reconcile.filesRead} file(s) (${reconcile.filesUnchanged} unchanged), ${reconcile.runsRead} run(s) read; ` +
@@ -83,6 +84,8 @@ async function runSync(engine: Engine, out: ReturnType<typeof createOutput>, opt
     for (const name of push.unreachable) out.write(`${name}: unreachable; its records stay pending (run sync again, or let the daemon retry)`);
     if (problems.length > 0) out.write(`${problems.length} source file(s) could not be read fully; see \`beamsync status\``);
     if (notDone > 0) out.write("some records are not in the catalog; see `beamsync status` and `beamsync log --failed`");
+    for (const reason of reconcile.incomplete) out.write(`not read in this pass: ${reason}`);
   }
-  return notDone > 0 ? 1 : 0;
+  // A pass that skipped a source has not shown that everything is in the catalog.
+  return notDone > 0 || reconcile.incomplete.length > 0 ? 1 : 0;
 }

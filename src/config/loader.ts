@@ -54,11 +54,12 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   }
   const baseDir = file ? path.dirname(file) : cwd;
 
-  applyEnvironment(document, env);
+  const fromEnv = applyEnvironment(document, env);
   for (const [dotted, value] of Object.entries(options.overrides ?? {})) setPath(document, dotted.split("."), value);
 
-  const parsed = configSchema.safeParse(document);
-  if (!parsed.success) throw new UsageError(formatIssues(parsed.error, file));
+  // reportInput: so that a value of the wrong type is told apart from a missing one (never printed).
+  const parsed = configSchema.safeParse(document, { reportInput: true });
+  if (!parsed.success) throw new UsageError(formatIssues(parsed.error, file, fromEnv));
   const config = parsed.data;
 
   config.dataRoot = path.resolve(baseDir, config.dataRoot);
@@ -85,7 +86,8 @@ function readYamlFile(file: string): Record<string, unknown> {
   }
   let value: unknown;
   try {
-    value = YAML.parse(text);
+    // Warnings (an unknown tag such as a password starting with `!`) would print the value: silenced.
+    value = YAML.parse(text, { logLevel: "error" });
   } catch (err) {
     throw new UsageError(`configuration file ${file} is not valid YAML: ${(err as Error).message}`);
   }
@@ -96,21 +98,33 @@ function readYamlFile(file: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** BEAMSYNC_DESTINATIONS__SCICAT__PASSWORD → destinations.scicat.password (keys matched case-insensitively). */
-function applyEnvironment(document: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+/** Keys whose value is a secret: taken from the environment exactly as given, never parsed. */
+const SECRET_KEYS = new Set(["password", "token"]);
+
+/**
+ * BEAMSYNC_DESTINATIONS__SCICAT__PASSWORD → destinations.scicat.password (keys matched case-insensitively).
+ * Returns which variable set which key (lower-case dotted path), so that an error can name the variable.
+ */
+function applyEnvironment(document: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<string, string> {
   const topKeys = Object.keys(configSchema.shape);
+  const fromEnv = new Map<string, string>();
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || NON_CONFIG_ENV.has(name) || raw === undefined) continue;
     const segments = name.slice(ENV_PREFIX.length).split("__").filter(Boolean);
     const first = segments[0];
     if (!first || !topKeys.some((k) => k.toLowerCase() === first.toLowerCase())) continue;
-    setPath(document, segments, parseScalar(raw), true);
+    // A password like `Tr0ub4dor #3`, `'abc'`, `007` or `!x` means exactly those characters.
+    const secret = SECRET_KEYS.has(segments[segments.length - 1]!.toLowerCase());
+    setPath(document, segments, secret ? raw : parseScalar(raw), true);
+    fromEnv.set(segments.join(".").toLowerCase(), name);
   }
+  return fromEnv;
 }
 
+/** `8` → 8, `true` → true, `[a, b]` → a list; YAML's warnings are silenced (they would echo the value). */
 function parseScalar(raw: string): unknown {
   try {
-    const value: unknown = YAML.parse(raw);
+    const value: unknown = YAML.parse(raw, { logLevel: "silent" });
     return value === null ? raw : value;
   } catch {
     return raw;
@@ -204,11 +218,16 @@ function resolveSecrets(holder: SecretHolder, keyPath: string, baseDir: string, 
 }
 
 /** One line per problem: the dotted key, what is wrong, and how to fix it. */
-export function formatIssues(error: z.ZodError, file: string | undefined): string {
-  const where = file ? ` in ${file}` : "";
+export function formatIssues(error: z.ZodError, file: string | undefined, fromEnv: ReadonlyMap<string, string> = new Map()): string {
+  const envOf = (key: string) => fromEnv.get(key.toLowerCase());
+  const allFromEnv = error.issues.every((issue) => envOf(issue.path.map(String).join(".")));
+  const where = allFromEnv ? " from the environment" : file ? ` in ${file}` : "";
   const lines = error.issues.map((issue) => {
     const key = issue.path.map(String).join(".") || "(top level)";
-    return `  - ${key}: ${describeIssue(issue)}`;
+    const variable = envOf(key);
+    // YAML reads `password: 007` or `password: true` as a number or a boolean: say how to keep the characters.
+    const quote = issue.code === "invalid_type" && SECRET_KEYS.has(String(issue.path[issue.path.length - 1] ?? "").toLowerCase()) && issue.input !== undefined ? "; put it in quotes (password: \"007\") or use passwordFile / tokenFile" : "";
+    return `  - ${key}${variable ? ` (set by ${variable})` : ""}: ${describeIssue(issue)}${quote}`;
   });
   return `invalid configuration${where}:\n${lines.join("\n")}`;
 }
@@ -219,10 +238,21 @@ function describeIssue(issue: z.core.$ZodIssue): string {
       return `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}; remove them or check the spelling against config/beamsync.example.yaml`;
     case "invalid_type":
       if (issue.input === undefined) return `is required; add it (see config/beamsync.example.yaml)`;
-      return `${issue.message}; expected ${issue.expected}`;
+      // The value itself is not repeated: it may be a secret.
+      return `must be ${article(issue.expected)}, not ${article(describeType(issue.input))}`;
     case "invalid_value":
       return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
     default:
       return issue.message;
   }
+}
+
+function describeType(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  return typeof value;
+}
+
+function article(type: string): string {
+  return `${/^[aeiou]/.test(type) ? "an" : "a"} ${type}`;
 }

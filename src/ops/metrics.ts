@@ -45,6 +45,16 @@ export function createMetrics(store: StateStore, options: { destinationsDown: ()
     },
   });
   new client.Gauge({
+    name: "beamsync_source_root_unreadable",
+    help: "1 while a source cannot read the DATA root at all (a lost mount): nothing it holds is seen",
+    labelNames: ["source"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of store.sourceProblems()) if (p.path === ".") this.set({ source: p.source }, 1);
+    },
+  });
+  new client.Gauge({
     name: "beamsync_destination_down",
     help: "1 while a catalog is considered down (pushes paused, health probed)",
     labelNames: ["destination"] as const,

@@ -23,3 +23,24 @@ export function describeAccessError(code: string): string {
   if (code === "ENOENT") return "the file vanished while it was read (ENOENT); will retry";
   return `cannot read the file (${code}); will retry`;
 }
+
+/**
+ * Flags for opening a source file: read-only and non-blocking, so that a FIFO or device that slipped in after
+ * the type check cannot stop the scan on open (regular files ignore O_NONBLOCK).
+ */
+export const OPEN_READ_NONBLOCK = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK;
+
+/** Why a path that is not a regular file is not read (only regular files are); undefined for a regular file. */
+export function notRegularFile(stat: fs.Stats): string | undefined {
+  if (stat.isFile()) return undefined;
+  const kind = stat.isFIFO()
+    ? "a named pipe (FIFO)"
+    : stat.isDirectory()
+      ? "a directory"
+      : stat.isSocket()
+        ? "a socket"
+        : stat.isCharacterDevice() || stat.isBlockDevice()
+          ? "a device"
+          : "not a regular file";
+  return `${kind}, not a regular file: beamsync reads only regular files and skips it until it is one`;
+}

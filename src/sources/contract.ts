@@ -37,6 +37,8 @@ export interface ScanOptions {
    * self-contained) and returns only the rest, so memory stays bounded by one file's records.
    */
   onBatch?: ((batch: ScanResult) => void) | undefined;
+  /** Aborted on shutdown: the source stops between two files and returns what it has. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface ScanResult {

@@ -9,20 +9,37 @@ import path from "node:path";
 export function walkDataRoot(root: string, select: (relative: string, name: string) => boolean, onProblem: (relative: string, reason: string) => void): string[] {
   const found: string[] = [];
   const walk = (dir: string, relative: string) => {
-    let entries: fs.Dirent[];
+    let entries: fs.Dirent<Buffer>[];
     try {
-      entries = fs.readdirSync(dir, { withFileTypes: true });
+      // As bytes: a name that is not UTF-8 (left so by an SMB share) would otherwise turn into U+FFFD and vanish.
+      entries = fs.readdirSync(dir, { withFileTypes: true, encoding: "buffer" });
     } catch (error) {
       onProblem(relative || ".", `cannot list directory (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
       return;
     }
     for (const entry of entries) {
-      const rel = relative ? `${relative}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) {
-        if (!entry.name.endsWith(".zarr") && !entry.name.startsWith(".")) walk(path.join(dir, entry.name), rel);
-      } else if (entry.isFile() && select(rel, entry.name)) found.push(rel);
+      const name = entry.name.toString("utf8");
+      const rel = relative ? `${relative}/${name}` : name;
+      const directory = entry.isDirectory();
+      if (directory && (name.endsWith(".zarr") || name.startsWith("."))) continue;
+      if (!directory && !(entry.isFile() && select(rel, name))) continue;
+      if (!Buffer.from(name, "utf8").equals(entry.name)) {
+        onProblem(rel, notUtf8(entry.name, directory));
+        continue;
+      }
+      if (directory) walk(path.join(dir, name), rel);
+      else found.push(rel);
     }
   };
   walk(root, "");
   return found.sort();
+}
+
+/** A file or directory name that is not valid UTF-8: shown with its bytes, so that an operator can find it. */
+function notUtf8(raw: Buffer, directory: boolean): string {
+  const shown = [...raw].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`)).join("");
+  return (
+    `${directory ? "directory" : "file"} name "${shown}" is not valid UTF-8, so ${directory ? "nothing in it is" : "it is not"} read ` +
+    "(catalogs hold UTF-8 paths); rename it to UTF-8 (e.g. convmv -f latin1 -t utf8) and beamsync reads it on its next scan"
+  );
 }

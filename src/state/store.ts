@@ -177,7 +177,7 @@ export class StateStore implements WatermarkReader {
     };
   }
 
-  static open(stateDir: string, options: { readonly?: boolean } = {}): StateStore {
+  static open(stateDir: string, options: Parameters<typeof openDatabase>[1] = {}): StateStore {
     return new StateStore(openDatabase(stateDir, options));
   }
 
@@ -226,7 +226,7 @@ export class StateStore implements WatermarkReader {
     const forget = this.prepared("DELETE FROM sources WHERE source = ? AND path = ?");
     this.db.transaction(() => {
       for (const p of gone) forget.run(source, p);
-    })();
+    }).immediate();
     return gone.length;
   }
 
@@ -298,7 +298,8 @@ export class StateStore implements WatermarkReader {
         }
       }
       for (const w of watermarks) this.saveWatermark(w, now);
-    })();
+      // IMMEDIATE: a transaction that reads before it writes cannot wait for a writer beside it (`sync` by `run`).
+    }).immediate();
     return counts;
   }
 
@@ -492,7 +493,7 @@ export class StateStore implements WatermarkReader {
     try {
       this.db.transaction(() => {
         for (const write of writes) write();
-      })();
+      }).immediate();
     } catch (error) {
       this.pendingWrites.unshift(...writes);
       throw error;

@@ -8,6 +8,8 @@ import type { ScanOptions, ScanResult, Source, Watermark, WatermarkReader } from
 import type { ReconcileCounts, RecordScope, StateStore } from "../state/store.js";
 import { UsageError } from "./errors.js";
 import { changedKeys, recordShape, type RecordShape } from "./record-shape.js";
+import { isTransientStateError, StateStoreError } from "./errors.js";
+import { rememberRunsGone } from "./gone.js";
 import { OutboxWorker, type DrainSummary } from "./worker.js";
 
 export type Mapper = (snapshot: Snapshot, config: Config, index: MappingIndex) => DesiredRecord[];
@@ -38,6 +40,11 @@ export interface ReconcileOutcome extends ReconcileCounts {
   logRowsRemoved: number;
   problems: number;
   durationMs: number;
+  /**
+   * Why this pass did not cover every source (DATA root unreadable, a source failed, the state store could not
+   * be written, stopped by a signal); empty when it did. `sync` never exits 0 when it is not empty.
+   */
+  incomplete: string[];
 }
 
 const PRUNE_BATCH = 5000;
@@ -48,6 +55,13 @@ export interface ReconcileOptions {
   scope?: RecordScope;
   changedPaths?: ReadonlySet<string>;
   nowMs?: number;
+  /** Stop between two files (shutdown). */
+  signal?: AbortSignal;
+}
+
+/** What a scan could not do, reported by `scan` to its caller. */
+export interface ScanGaps {
+  incomplete: string[];
 }
 
 /**
@@ -108,7 +122,7 @@ export class Engine {
    * Read the sources. Without `onBatch` everything read is returned as one snapshot (dry-run); with it, each
    * file's records are handed over as soon as they are read and the returned snapshot holds only the rest.
    */
-  async scan(options: Partial<ScanOptions> = {}, onBatch?: (batch: ScanOutcome) => void, examined?: Map<SourceKind, Set<string>>): Promise<ScanOutcome> {
+  async scan(options: Partial<ScanOptions> = {}, onBatch?: (batch: ScanOutcome) => void, examined?: Map<SourceKind, Set<string>>, gaps: ScanGaps = { incomplete: [] }): Promise<ScanOutcome> {
     const snapshot = emptySnapshot();
     const watermarks: Watermark[] = [];
     let unchanged = 0;
@@ -121,6 +135,7 @@ export class Engine {
       },
     };
     const deliver = (result: ScanResult) => {
+      keepProblemsWithoutFile(result);
       for (const w of result.watermarks) note(w.source, w.path);
       attachProblems(result.watermarks, result.snapshot);
       for (const problem of result.snapshot.problems) {
@@ -139,23 +154,46 @@ export class Engine {
       changedPaths: options.changedPaths,
       nowMs: options.nowMs ?? Date.now(),
       onBatch: onBatch ? deliver : undefined,
+      signal: options.signal,
     };
     for (const source of this.sources) {
       if (examined && !examined.has(source.kind)) examined.set(source.kind, new Set());
+      if (options.signal?.aborted) break;
       try {
         const result = await source.scan(reader, scanOptions);
-        // The DATA root itself could not be read: what this scan did not find may only be hidden.
-        if (result.snapshot.problems.some((p) => p.path === ".")) examined?.delete(source.kind);
+        // The DATA root itself could not be read: what this scan did not find may only be hidden. The problem
+        // is kept against the source's "." (see keepProblemsWithoutFile) for status, /readyz and the metrics.
+        const rootProblem = result.snapshot.problems.find((p) => p.path === ".");
+        if (rootProblem) {
+          examined?.delete(source.kind);
+          gaps.incomplete.push(`${source.kind}: ${rootProblem.reason}`);
+        }
         deliver(result);
         unchanged += result.unchanged;
       } catch (err) {
         examined?.delete(source.kind);
+        if (err instanceof StateStoreError) {
+          // Our own file failed, not the beamline's: say so, and leave the source's watermarks as they were.
+          this.logger.error("state store write failed; this source is read again on the next pass", { source: source.kind, error: err.message });
+          gaps.incomplete.push(`${source.kind}: ${err.message}`);
+          continue;
+        }
         // A source that throws is a bug or an unreadable DATA root; report it and let the other source run.
         const reason = err instanceof Error ? err.message : String(err);
         this.logger.error("source scan failed", { source: source.kind, error: reason });
-        deliver({ snapshot: { ...emptySnapshot(), problems: [{ source: source.kind, path: ".", reason: `scan failed: ${reason}` }] }, watermarks: [], unchanged: 0 });
+        gaps.incomplete.push(`${source.kind}: scan failed: ${reason}`);
+        try {
+          deliver({
+            snapshot: { ...emptySnapshot(), problems: [{ source: source.kind, path: ".", reason: `scan failed: ${reason}` }] },
+            watermarks: [{ source: source.kind, path: ".", size: 0, mtimeMs: 0, problem: `scan failed: ${reason}`, retry: true }],
+            unchanged: 0,
+          });
+        } catch (deliverErr) {
+          this.logger.error("state store write failed", { error: (deliverErr as Error).message });
+        }
       }
     }
+    if (options.signal?.aborted) gaps.incomplete.push("stopped by a signal before every file was read");
     return { snapshot, watermarks, unchanged };
   }
 
@@ -189,7 +227,12 @@ export class Engine {
     let problems = 0;
     // File by file: map and queue each file's records in one transaction with its watermark, then let them go.
     const onBatch = (batch: ScanOutcome) => {
-      const c = this.store.reconcile(this.map(batch.snapshot), batch.watermarks, { force, nowMs });
+      const c = this.recordBatch(this.map(batch.snapshot), batch.watermarks, { force, nowMs });
+      try {
+        rememberRunsGone(this.store, batch.snapshot);
+      } catch (err) {
+        this.logger.warn("could not note runs gone from their beamtime", { error: (err as Error).message });
+      }
       counts.created += c.created;
       counts.updated += c.updated;
       counts.forced += c.forced;
@@ -201,12 +244,23 @@ export class Engine {
     // A full scan sees every file there is: watermarks of files it did not find (deleted, renamed) are dropped,
     // so a problem reported for a file that is gone does not stay in `status` and the metrics for ever.
     const examined = options.changedPaths ? undefined : new Map<SourceKind, Set<string>>();
-    const scan = await this.scan({ force: (options.force ?? false) || remap, changedPaths: options.changedPaths, nowMs }, onBatch, examined);
+    const gaps: ScanGaps = { incomplete: [] };
+    const scan = await this.scan({ force: (options.force ?? false) || remap, changedPaths: options.changedPaths, nowMs, signal: options.signal }, onBatch, examined, gaps);
+    const aborted = options.signal?.aborted ?? false;
     let forgotten = 0;
-    for (const [source, paths] of examined ?? []) forgotten += this.store.forgetSourcesExcept(source, paths);
-    const logRowsRemoved = options.changedPaths ? 0 : await this.pruneUploadLog(nowMs);
-    this.store.setMeta("last_scan", new Date(nowMs).toISOString());
-    if (remap) this.store.setMeta("record_content", this.shape.contentHash);
+    let logRowsRemoved = 0;
+    try {
+      // A stopped scan did not see every file: forgetting what it missed would be wrong.
+      if (!aborted) for (const [source, paths] of examined ?? []) forgotten += this.store.forgetSourcesExcept(source, paths);
+      if (!options.changedPaths && !aborted) logRowsRemoved = await this.pruneUploadLog(nowMs);
+      if (!aborted) this.store.setMeta("last_scan", new Date(nowMs).toISOString());
+      // Only a pass that mapped every source settles a configuration change; otherwise the next one maps them again.
+      if (remap && !aborted && gaps.incomplete.length === 0) this.store.setMeta("record_content", this.shape.contentHash);
+    } catch (err) {
+      const failure = new StateStoreError(this.store.file, err);
+      this.logger.error("state store write failed after the scan", { error: failure.message });
+      gaps.incomplete.push(failure.message);
+    }
     const outcome: ReconcileOutcome = {
       ...counts,
       runsRead,
@@ -216,8 +270,13 @@ export class Engine {
       logRowsRemoved,
       problems,
       durationMs: Date.now() - started,
+      incomplete: gaps.incomplete,
     };
-    this.store.setMeta("last_reconcile", JSON.stringify({ at: new Date(nowMs).toISOString(), ...outcome }));
+    try {
+      this.store.setMeta("last_reconcile", JSON.stringify({ at: new Date(nowMs).toISOString(), ...outcome }));
+    } catch (err) {
+      outcome.incomplete.push(new StateStoreError(this.store.file, err).message);
+    }
     if (counts.created + counts.updated + counts.forced > 0) {
       this.logger.info("reconciled", { ...outcome });
       this.workerInstance?.wake();
@@ -225,6 +284,22 @@ export class Engine {
       this.logger.debug("reconciled; nothing changed", { ...outcome });
     }
     return outcome;
+  }
+
+  /**
+   * One file's records and watermarks into the store. The store waits for a lock (busy timeout); a lock or full
+   * disk that outlasts that is tried again twice, then reported as beamsync's own state file, not the source's.
+   */
+  private recordBatch(desired: DesiredRecord[], watermarks: Watermark[], options: { force: ((r: DesiredRecord) => boolean) | undefined; nowMs: number }): ReconcileCounts {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return this.store.reconcile(desired, watermarks, options);
+      } catch (err) {
+        if (!isTransientStateError(err)) throw new StateStoreError(this.store.file, err);
+        if (attempt >= 3) throw new StateStoreError(this.store.file, err);
+        this.logger.warn("state store busy; trying the write again", { file: this.store.file, attempt, error: (err as Error).message });
+      }
+    }
   }
 
   /**
@@ -251,7 +326,7 @@ export class Engine {
    * is left. `beforePush` sees the queue between the two (the CLI's progress bar).
    */
   async syncOnce(options: { signal?: AbortSignal; maxProbesWhenDown?: number; beforePush?: (worker: OutboxWorker) => void } = {}): Promise<{ reconcile: ReconcileOutcome; push: DrainSummary }> {
-    const reconcile = await this.reconcile();
+    const reconcile = await this.reconcile(options.signal ? { signal: options.signal } : {});
     const worker = this.worker();
     options.beforePush?.(worker);
     // A signal stops leasing at once; pushes still in flight get sync.shutdownTimeoutMs, then their exchanges
@@ -335,5 +410,20 @@ function attachProblems(watermarks: Watermark[], snapshot: Snapshot): void {
     const reasons = byPath.get(w.path);
     if (!reasons?.length) continue;
     w.problem = reasons.length === 1 ? reasons[0] : `${reasons[0]} (and ${reasons.length - 1} more)`;
+  }
+}
+
+/**
+ * A problem about a path no watermark speaks for (a directory that cannot be listed, a file name that is not
+ * UTF-8, the DATA root itself) gets a watermark of its own, so that `status` and the metrics show it; the next
+ * full scan that no longer reports it forgets it.
+ */
+function keepProblemsWithoutFile(result: ScanResult): void {
+  const covered = new Set(result.watermarks.map((w) => `${w.source}\0${w.path}`));
+  for (const p of result.snapshot.problems) {
+    const id = `${p.source}\0${p.path}`;
+    if (covered.has(id)) continue;
+    covered.add(id);
+    result.watermarks.push({ source: p.source, path: p.path, size: 0, mtimeMs: 0, problem: p.reason, retry: true });
   }
 }

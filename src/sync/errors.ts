@@ -70,3 +70,29 @@ export function toSyncError(err: unknown): SyncError {
   const message = err instanceof Error ? err.message : String(err);
   return new TransientError(message, { cause: err });
 }
+
+/**
+ * beamsync's own state file could not be read or written (locked past the busy timeout, disk full, removed).
+ * Always worth retrying: the file the beamline wrote is fine, and nothing read from it was recorded.
+ */
+export class StateStoreError extends Error {
+  readonly retryable = true;
+  constructor(file: string, cause: unknown) {
+    super(`beamsync's state store ${file} could not be written (${cause instanceof Error ? cause.message : String(cause)})`, { cause });
+    this.name = "StateStoreError";
+  }
+}
+
+/** A lock, a full disk: errors of the state file that may pass by themselves. */
+export function isTransientStateError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" && (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED") || code === "SQLITE_FULL" || code.startsWith("SQLITE_IOERR"));
+}
+
+/** beamsync's state file or directory cannot be used as configured (missing, not a directory, unwritable, not SQLite): exit 2. */
+export class StateFileError extends UsageError {
+  constructor(message: string) {
+    super(message);
+    this.name = "StateFileError";
+  }
+}

@@ -10,7 +10,13 @@ export async function handleRequest(engine: Engine, action: "resync" | "retry", 
   // --force: with no memory of what beamsync wrote, an update sends every field that differs (the source wins).
   const forgotten = scope.force ? engine.store.forgetWritten(scope) : 0;
   const outcome = await engine.reconcile({ force: true, scope });
-  return { created: outcome.created, updated: outcome.updated, forced: outcome.forced, ...(scope.force ? { sourceWins: forgotten } : {}) };
+  return {
+    created: outcome.created,
+    updated: outcome.updated,
+    forced: outcome.forced,
+    ...(scope.force ? { sourceWins: forgotten } : {}),
+    ...(outcome.incomplete.length > 0 ? { incomplete: outcome.incomplete } : {}),
+  };
 }
 
 /** Daemon side: handle every open request; returns how many were handled. */

@@ -33,6 +33,8 @@ export function packRootMap(docFile: string, readYaml: (text: string) => unknown
     const file = path.join(dir, "catalog.yml");
     let text: string;
     try {
+      // A FIFO named catalog.yml would block the read: only a regular file is opened.
+      if (!fs.statSync(file).isFile()) continue;
       text = fs.readFileSync(file, "utf8");
     } catch {
       continue;

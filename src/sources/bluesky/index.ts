@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import YAML from "yaml";
-import { describeAccessError } from "../access.js";
+import { describeAccessError, notRegularFile } from "../access.js";
 import type { Config } from "../../config/schema.js";
 import { firstString } from "../../mapping/lookup.js";
 import { emptySnapshot, type Beamtime, type DataKeyInfo, type Researcher, type Run, type Sample, type StreamInfo } from "../../model/types.js";
@@ -14,6 +14,7 @@ import { globMatcher } from "./glob.js";
 import { readDocumentFile, type ReadSummary } from "./reader.js";
 import { validateDocument } from "./schemas.js";
 import { walkDataRoot } from "../walk.js";
+import { createPacer } from "../pace.js";
 
 /**
  * The bluesky source: every document file under the DATA root that the include globs select. A file whose
@@ -32,6 +33,9 @@ export interface BlueskySourceOptions {
 interface FileWatermarkData {
   /** Runs without a stop at the last read (they may turn stale without the file changing). */
   open: number;
+  /** A rewrite that kept size and mtime still changes these (ctime cannot be set back); absent in old watermarks. */
+  ino?: number;
+  ctimeMs?: number;
 }
 
 const SOURCE = "bluesky" as const;
@@ -49,7 +53,9 @@ export function createBlueskySource(options: BlueskySourceOptions): Source {
 async function scanBluesky(options: BlueskySourceOptions, selected: (relative: string) => boolean, watermarks: WatermarkReader, scan: ScanOptions): Promise<ScanResult> {
   const result: ScanResult = { snapshot: emptySnapshot(), watermarks: [], unchanged: 0 };
   const staleMs = options.config.staleAfterSeconds * 1000;
+  const pace = createPacer(scan.signal);
   for (const relative of walkDataRoot(options.dataRoot, selected, (p, reason) => result.snapshot.problems.push({ source: SOURCE, path: p, reason }))) {
+    if (await pace()) break;
     const absolute = path.join(options.dataRoot, relative);
     let stat: fs.Stats;
     try {
@@ -57,10 +63,20 @@ async function scanBluesky(options: BlueskySourceOptions, selected: (relative: s
     } catch {
       continue; // vanished between listing and reading
     }
+    // Replaced by a FIFO or a directory since it was listed: never opened (a FIFO would block the open).
+    const irregular = notRegularFile(stat);
+    if (irregular) {
+      const out: ScanResult = scan.onBatch ? { snapshot: emptySnapshot(), watermarks: [], unchanged: 0 } : result;
+      out.snapshot.problems.push({ source: SOURCE, path: relative, reason: irregular });
+      out.watermarks.push({ source: SOURCE, path: relative, size: 0, mtimeMs: 0, problem: irregular, retry: true });
+      if (scan.onBatch) scan.onBatch(out);
+      continue;
+    }
     const previous = watermarks.get(SOURCE, relative);
     const data = previous?.data as Partial<FileWatermarkData> | undefined;
+    const sameFile = (data?.ino === undefined || data.ino === stat.ino) && (data?.ctimeMs === undefined || data.ctimeMs === stat.ctimeMs);
     const unchanged =
-      previous && !previous.retry && previous.size === stat.size && previous.mtimeMs === stat.mtimeMs && !((data?.open ?? 0) > 0 && scan.nowMs - stat.mtimeMs > staleMs);
+      previous && !previous.retry && previous.size === stat.size && previous.mtimeMs === stat.mtimeMs && sameFile && !((data?.open ?? 0) > 0 && scan.nowMs - stat.mtimeMs > staleMs);
     if (!scan.force && unchanged) {
       result.unchanged++;
       continue;
@@ -78,7 +94,7 @@ async function scanBluesky(options: BlueskySourceOptions, selected: (relative: s
       out.snapshot.runs.push(...file.runs);
       out.snapshot.beamtimes.push(...file.beamtimes);
       out.snapshot.samples.push(...file.samples);
-      wm.data = { open: file.runs.filter((r) => r.state === "open").length } satisfies FileWatermarkData;
+      wm.data = { open: file.runs.filter((r) => r.state === "open").length, ino: stat.ino, ctimeMs: stat.ctimeMs } satisfies FileWatermarkData;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       const reason = code ? describeAccessError(code) : `cannot read the file: ${(error as Error).message}`;

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import { createGunzip } from "node:zlib";
 import { decodeMultiStream } from "@msgpack/msgpack";
 import { parsePythonJson } from "../python-json.js";
+import { OPEN_READ_NONBLOCK } from "../access.js";
 
 /**
  * Streams the documents out of one bluesky file, whatever its encoding (bluesky-documents.md §4.1): JSONL of
@@ -38,42 +39,47 @@ export async function readDocumentFile(file: string, onItem: (item: ReadItem) =>
   const head = await firstBytes(file, 2);
   const gzip = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
   const summary: ReadSummary = { encoding: "empty", gzip, complete: true, documents: 0, bytes: 0 };
-  const raw = fs.createReadStream(file, { highWaterMark: 256 * 1024 });
-  const stream: NodeJS.ReadableStream = gzip ? raw.pipe(createGunzip()) : raw;
-  let gzipError: Error | undefined;
-  if (gzip) {
-    // A gzip cut short is a file still being written (or truncated); either way: keep what inflated.
-    stream.on("error", (e: Error) => {
-      gzipError = e;
-    });
-    raw.on("error", (e) => stream.emit("error", e));
-  }
-  const emit = (item: ReadItem) => {
-    if (item.type === "document") summary.documents++;
-    onItem(item);
-  };
-
-  const iterator = chunks(stream, () => gzipError);
-  const first = await iterator.next();
-  if (first.done) {
-    if (gzipError) markTruncated(summary, gzipError, emit);
-    return summary;
-  }
-  const firstChunk = first.value;
-  const kind = sniff(firstChunk);
-  summary.encoding = kind;
-  const rest = prepend(firstChunk, iterator);
+  const raw = (await fs.promises.open(file, OPEN_READ_NONBLOCK)).createReadStream({ highWaterMark: 256 * 1024 });
   try {
-    if (kind === "msgpack") await readMsgpack(rest, emit, summary);
-    else if (kind === "json-array") await readJsonArray(rest, emit, summary, max);
-    else if (kind === "jsonl") await readJsonLines(rest, emit, summary, max);
-  } catch (error) {
+    const stream: NodeJS.ReadableStream = gzip ? raw.pipe(createGunzip()) : raw;
+    let gzipError: Error | undefined;
+    if (gzip) {
+      // A gzip cut short is a file still being written (or truncated); either way: keep what inflated.
+      stream.on("error", (e: Error) => {
+        gzipError = e;
+      });
+      raw.on("error", (e) => stream.emit("error", e));
+    }
+    const emit = (item: ReadItem) => {
+      if (item.type === "document") summary.documents++;
+      onItem(item);
+    };
+
+    const iterator = chunks(stream, () => gzipError);
+    const first = await iterator.next();
+    if (first.done) {
+      if (gzipError) markTruncated(summary, gzipError, emit);
+      return summary;
+    }
+    const firstChunk = first.value;
+    const kind = sniff(firstChunk);
+    summary.encoding = kind;
+    const rest = prepend(firstChunk, iterator);
+    try {
+      if (kind === "msgpack") await readMsgpack(rest, emit, summary);
+      else if (kind === "json-array") await readJsonArray(rest, emit, summary, max);
+      else if (kind === "jsonl") await readJsonLines(rest, emit, summary, max);
+    } catch (error) {
+      if (gzipError) markTruncated(summary, gzipError, emit);
+      else emit({ type: "problem", location: `byte ${summary.bytes}`, reason: `cannot read further: ${(error as Error).message}` });
+      return summary;
+    }
     if (gzipError) markTruncated(summary, gzipError, emit);
-    else emit({ type: "problem", location: `byte ${summary.bytes}`, reason: `cannot read further: ${(error as Error).message}` });
     return summary;
+  } finally {
+    // Closes the file also when reading stopped early (a problem, a truncated gzip).
+    raw.destroy();
   }
-  if (gzipError) markTruncated(summary, gzipError, emit);
-  return summary;
 }
 
 function markTruncated(summary: ReadSummary, error: Error, emit: (item: ReadItem) => void): void {
@@ -82,7 +88,7 @@ function markTruncated(summary: ReadSummary, error: Error, emit: (item: ReadItem
 }
 
 async function firstBytes(file: string, n: number): Promise<Buffer> {
-  const handle = await fs.promises.open(file, "r");
+  const handle = await fs.promises.open(file, OPEN_READ_NONBLOCK);
   try {
     const buffer = Buffer.alloc(n);
     const { bytesRead } = await handle.read(buffer, 0, n, 0);

@@ -10,6 +10,8 @@ import { beamtimeRecords } from "./beamtime.js";
 import { readIndexDb, type IndexEntry } from "./index-db.js";
 import { discoverDbFiles, locateDbPath } from "./locate.js";
 import { describeReadError, readDbHeader } from "./sqlite.js";
+import { createPacer } from "../pace.js";
+import { notRegularFile } from "../access.js";
 
 /**
  * The resonance source (resonance-data.md): the master index and every beamtime DB it lists (and, with
@@ -32,6 +34,14 @@ interface DbWatermarkData {
   stale: number;
   /** The beamtime key read from this DB, kept while the index lists the path after the file moved away. */
   beamtimeKey?: string | undefined;
+  /**
+   * What else tells a change that kept size and mtime (a restored mtime, a same-size rewrite): the header's
+   * file change counter (every commit in rollback-journal mode), the inode and the change time (which no
+   * utimes can set back). Absent in watermarks written before they were kept.
+   */
+  changeCounter?: number | undefined;
+  ino?: number;
+  ctimeMs?: number;
 }
 
 interface IndexWatermarkData {
@@ -94,7 +104,9 @@ async function scanResonance(options: ResonanceSourceOptions, watermarks: Waterm
   }
 
   // 3. Read what changed, one DB at a time (handed over as its own batch when the caller asks for that).
+  const pace = createPacer(scan.signal);
   for (const [relative, entry] of targets) {
+    if (await pace()) break;
     const one = await readOneDb(options, relative, entry, discovered.has(relative), indexChanged, watermarks, scan, moved);
     if (one === "unchanged") result.unchanged++;
     else if (scan.onBatch) scan.onBatch(one);
@@ -135,9 +147,17 @@ async function readOneDb(
     result.watermarks.push({ source: SOURCE, path: relative, size: 0, mtimeMs: 0, problem: reason, retry: true });
     return result;
   }
+  // Checked before SQLite opens it: opening a FIFO blocks until someone writes to it.
+  const irregular = notRegularFile(stat);
+  if (irregular) {
+    report(relative, irregular);
+    result.watermarks.push({ source: SOURCE, path: relative, size: 0, mtimeMs: 0, problem: irregular, retry: true });
+    return result;
+  }
   const journal = fs.existsSync(`${absolute}-journal`);
   const previous = watermarks.get(SOURCE, relative);
-  if (!scan.force && !indexChanged && unchanged(previous, stat, scan.nowMs, config.staleAfterSeconds)) return "unchanged";
+  const changeCounter = (await readDbHeader(absolute))?.changeCounter;
+  if (!scan.force && !indexChanged && unchanged(previous, stat, changeCounter, scan.nowMs, config.staleAfterSeconds)) return "unchanged";
   const wm: Watermark = { source: SOURCE, path: relative, size: stat.size, mtimeMs: stat.mtimeMs };
   try {
     const read = readBeamtimeDb(absolute, config.busyTimeoutMs);
@@ -171,6 +191,9 @@ async function readOneDb(
       open: records.runs.filter((r) => r.state === "open").length,
       stale: records.runs.filter((r) => r.state === "stale").length,
       ...(records.beamtime ? { beamtimeKey: records.beamtime.key } : {}),
+      changeCounter,
+      ino: stat.ino,
+      ctimeMs: stat.ctimeMs,
     };
     wm.data = data;
     // A write in progress: what we read is the state before it; read again once it commits.
@@ -189,9 +212,12 @@ async function readOneDb(
 }
 
 /** Unchanged: same size and mtime, nothing to retry, and no open run that may have turned stale meanwhile. */
-function unchanged(previous: Watermark | undefined, stat: fs.Stats, nowMs: number, staleAfterSeconds: number): boolean {
+function unchanged(previous: Watermark | undefined, stat: fs.Stats, changeCounter: number | undefined, nowMs: number, staleAfterSeconds: number): boolean {
   if (!previous || previous.retry || previous.size !== stat.size || previous.mtimeMs !== stat.mtimeMs) return false;
   const data = previous.data as Partial<DbWatermarkData> | undefined;
+  if (data?.changeCounter !== undefined && data.changeCounter !== changeCounter) return false;
+  if (data?.ino !== undefined && data.ino !== stat.ino) return false;
+  if (data?.ctimeMs !== undefined && data.ctimeMs !== stat.ctimeMs) return false;
   if (staleAfterSeconds > 0 && (data?.open ?? 0) > 0 && nowMs - stat.mtimeMs > staleAfterSeconds * 1000) return false;
   return true;
 }
@@ -209,6 +235,12 @@ function readIndex(options: ResonanceSourceOptions, indexRel: string, watermarks
   }
   const previous = watermarks.get(SOURCE, indexRel);
   const cached = (previous?.data as IndexWatermarkData | undefined)?.entries;
+  const irregular = notRegularFile(stat);
+  if (irregular) {
+    result.watermarks.push({ source: SOURCE, path: indexRel, size: 0, mtimeMs: 0, problem: `index: ${irregular}`, retry: true, data: { entries: cached ?? [] } satisfies IndexWatermarkData });
+    result.snapshot.problems.push({ source: SOURCE, path: indexRel, reason: `index: ${irregular}` });
+    return { entries: cached ?? [], changed: cached === undefined };
+  }
   if (!scan.force && previous && !previous.retry && previous.size === stat.size && previous.mtimeMs === stat.mtimeMs && cached) {
     result.unchanged++;
     return { entries: cached, changed: false };

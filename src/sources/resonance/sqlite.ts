@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { accessProblem, describeAccessError } from "../access.js";
+import { accessProblem, describeAccessError, OPEN_READ_NONBLOCK } from "../access.js";
 
 /**
  * How beamsync touches a file the beamline writer owns (resonance-data.md §5): read-only (SQLITE_OPEN_READONLY,
@@ -47,7 +47,7 @@ const MAGIC = Buffer.from("SQLite format 3\0", "latin1");
 export async function readDbHeader(file: string): Promise<DbHeader | undefined> {
   let handle: fs.promises.FileHandle | undefined;
   try {
-    handle = await fs.promises.open(file, "r");
+    handle = await fs.promises.open(file, OPEN_READ_NONBLOCK);
     const buffer = Buffer.alloc(100);
     const { bytesRead } = await handle.read(buffer, 0, 100, 0);
     if (bytesRead < 100) return bytesRead === 0 ? undefined : { isSqlite: false, pageSize: 0, changeCounter: 0, wal: false };

@@ -1,0 +1,52 @@
+import type { Snapshot } from "../model/types.js";
+import type { StateStore } from "../state/store.js";
+
+/** A run the catalogs hold (beamsync pushed it) that its beamtime DB no longer lists. */
+export interface GoneRun {
+  beamtime: string;
+  runUid: string;
+  /** Record ids in the state store (destination/kind/key) that came from it. */
+  records: string[];
+}
+
+const META_KEY = "runs_gone";
+
+/**
+ * The runs of each beamtime read whole in `snapshot` (a resonance DB holds all of its beamtime's runs; a
+ * bluesky file does not hold all of a proposal's) that the state store has records for but the DB no longer
+ * lists. The catalogs keep them (deleting is an operator's decision); `status` and dry-run name them.
+ */
+export function runsGone(store: StateStore, snapshot: Snapshot): GoneRun[] {
+  const out: GoneRun[] = [];
+  for (const beamtime of snapshot.beamtimes) {
+    if (beamtime.source !== "resonance") continue;
+    const present = new Set(snapshot.runs.filter((r) => r.beamtimeKey === beamtime.key).map((r) => r.uid));
+    const byRun = new Map<string, string[]>();
+    // Ids only (records() would load every payload of a big beamtime); served by the records_beamtime index.
+    const rows = store.db.prepare("SELECT id, run_uid FROM records WHERE beamtime_key = ? AND run_uid IS NOT NULL").all(beamtime.key) as { id: string; run_uid: string }[];
+    for (const row of rows) {
+      if (present.has(row.run_uid)) continue;
+      const list = byRun.get(row.run_uid) ?? [];
+      list.push(row.id);
+      byRun.set(row.run_uid, list);
+    }
+    for (const [runUid, records] of byRun) out.push({ beamtime: beamtime.key, runUid, records: records.sort() });
+  }
+  return out;
+}
+
+/** Remember, per beamtime read in this batch, which of its runs are gone (replacing what an earlier read said). */
+export function rememberRunsGone(store: StateStore, snapshot: Snapshot): void {
+  const read = snapshot.beamtimes.filter((b) => b.source === "resonance").map((b) => b.key);
+  if (read.length === 0) return;
+  const known = loadRunsGone(store).filter((g) => !read.includes(g.beamtime));
+  const all = [...known, ...runsGone(store, snapshot)];
+  const before = store.getMeta(META_KEY);
+  const after = JSON.stringify(all);
+  if (before !== after && !(before === undefined && all.length === 0)) store.setMeta(META_KEY, after);
+}
+
+export function loadRunsGone(store: StateStore): GoneRun[] {
+  const raw = store.getMeta(META_KEY);
+  return raw ? (JSON.parse(raw) as GoneRun[]) : [];
+}
