@@ -71,7 +71,7 @@ export async function dryRun(engine: Engine, options: { remoteDiff: boolean }): 
     t[change]++;
     changes.push(entry);
   }
-  return { changes, totals, problems: scan.snapshot.problems, incomplete: gaps.incomplete, runsGone: runsGone(engine.store, scan.snapshot) };
+  return { changes, totals, problems: scan.snapshot.problems, incomplete: gaps.incomplete, runsGone: runsGone(engine.store, scan.snapshot, scan.watermarks) };
 }
 
 export function diffFields(desired: Record<string, unknown>, catalog: Record<string, unknown>): FieldDiff[] {
@@ -115,7 +115,7 @@ export function printDryRun(out: Output, report: DryRunReport): void {
     });
     if (groupChanges.length > 0) out.write(["group changes (who owns / reads each record):", ...groupChanges].join("\n"));
   }
-  for (const g of report.runsGone) out.write(`gone from its source: run ${g.runUid} of ${g.beamtime} is in the catalogs but no longer in the beamtime DB (${g.records.length} record(s) kept)`);
+  for (const g of report.runsGone) out.write(`gone from its source: run ${g.runUid} of ${g.path ?? g.beamtime} is in the catalogs but no longer in the beamtime DB (${g.records.length} record(s) kept)`);
   for (const p of report.problems) out.write(`problem: ${p.source} ${p.path}${p.location ? ` (${p.location})` : ""}: ${p.reason}`);
 }
 

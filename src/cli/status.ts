@@ -94,7 +94,7 @@ export function statusCommand(): Command {
         }
         if (status.runsGone.length) {
           out.write("\nruns in the catalogs that their beamtime DB no longer lists (kept there; remove them by hand if they should go):");
-          out.write(table(["beamtime", "run", "records"], status.runsGone.map((g) => [g.beamtime, g.runUid, g.records.join(", ")]), 100));
+          out.write(table(["beamtime", "run", "records"], status.runsGone.map((g) => [g.path ?? g.beamtime, g.runUid, g.records.join(", ")]), 100));
         }
         if (status.recentFailures.length) {
           out.write("\nrecent failures:");

@@ -110,8 +110,13 @@ export class Engine {
       }
       if (changes.length > 0) this.logger.warn("record keys change: records are created again under their new keys", { changes });
     }
-    if (stored !== current) this.store.setMeta("record_keys", current);
-    this.keysChecked = true;
+    try {
+      if (stored !== current) this.store.setMeta("record_keys", current);
+      this.keysChecked = true;
+    } catch (err) {
+      // Bookkeeping only: the check passed; remembering the settings waits for a store that can be written.
+      this.logger.warn("could not record the key settings in the state store; will try again", { error: (err as Error).message });
+    }
   }
 
   get destinationNames(): DestinationName[] {
@@ -229,7 +234,7 @@ export class Engine {
     const onBatch = (batch: ScanOutcome) => {
       const c = this.recordBatch(this.map(batch.snapshot), batch.watermarks, { force, nowMs });
       try {
-        rememberRunsGone(this.store, batch.snapshot);
+        rememberRunsGone(this.store, batch.snapshot, batch.watermarks);
       } catch (err) {
         this.logger.warn("could not note runs gone from their beamtime", { error: (err as Error).message });
       }

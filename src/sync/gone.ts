@@ -1,9 +1,12 @@
 import type { Snapshot } from "../model/types.js";
+import type { Watermark } from "../sources/contract.js";
 import type { StateStore } from "../state/store.js";
 
 /** A run the catalogs hold (beamsync pushed it) that its beamtime DB no longer lists. */
 export interface GoneRun {
   beamtime: string;
+  /** The beamtime DB as the DATA root names it (beamtime keys no longer hold paths). */
+  path?: string | undefined;
   runUid: string;
   /** Record ids in the state store (destination/kind/key) that came from it. */
   records: string[];
@@ -16,8 +19,9 @@ const META_KEY = "runs_gone";
  * bluesky file does not hold all of a proposal's) that the state store has records for but the DB no longer
  * lists. The catalogs keep them (deleting is an operator's decision); `status` and dry-run name them.
  */
-export function runsGone(store: StateStore, snapshot: Snapshot): GoneRun[] {
+export function runsGone(store: StateStore, snapshot: Snapshot, watermarks: readonly Watermark[] = []): GoneRun[] {
   const out: GoneRun[] = [];
+  const pathOf = (key: string) => watermarks.find((w) => (w.data as { beamtimeKey?: unknown } | undefined)?.beamtimeKey === key)?.path;
   for (const beamtime of snapshot.beamtimes) {
     if (beamtime.source !== "resonance") continue;
     const present = new Set(snapshot.runs.filter((r) => r.beamtimeKey === beamtime.key).map((r) => r.uid));
@@ -30,17 +34,18 @@ export function runsGone(store: StateStore, snapshot: Snapshot): GoneRun[] {
       list.push(row.id);
       byRun.set(row.run_uid, list);
     }
-    for (const [runUid, records] of byRun) out.push({ beamtime: beamtime.key, runUid, records: records.sort() });
+    const path = pathOf(beamtime.key);
+    for (const [runUid, records] of byRun) out.push({ beamtime: beamtime.key, ...(path ? { path } : {}), runUid, records: records.sort() });
   }
   return out;
 }
 
 /** Remember, per beamtime read in this batch, which of its runs are gone (replacing what an earlier read said). */
-export function rememberRunsGone(store: StateStore, snapshot: Snapshot): void {
+export function rememberRunsGone(store: StateStore, snapshot: Snapshot, watermarks: readonly Watermark[] = []): void {
   const read = snapshot.beamtimes.filter((b) => b.source === "resonance").map((b) => b.key);
   if (read.length === 0) return;
   const known = loadRunsGone(store).filter((g) => !read.includes(g.beamtime));
-  const all = [...known, ...runsGone(store, snapshot)];
+  const all = [...known, ...runsGone(store, snapshot, watermarks)];
   const before = store.getMeta(META_KEY);
   const after = JSON.stringify(all);
   if (before !== after && !(before === undefined && all.length === 0)) store.setMeta(META_KEY, after);

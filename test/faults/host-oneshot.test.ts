@@ -198,7 +198,9 @@ describe("a run deleted from its beamtime after it was synced", () => {
     const w = await worlds.open({ beamtimes: [bt("deleted-run")] });
     expect((await runCli(["sync", "--config", w.configFile])).code).toBe(0);
     const beamtime = w.written.beamtimes[0]!;
+    // The first run: the one the beamtime was first known by. Its file keeps that identity.
     const deleted = beamtime.runs[0]!.uid;
+    const samplesBefore = w.scicat.samples().length;
     const db = new Database(beamtime.absDbPath);
     db.pragma("foreign_keys = ON");
     db.prepare("DELETE FROM runs WHERE uid = ?").run(deleted);
@@ -211,5 +213,7 @@ describe("a run deleted from its beamtime after it was synced", () => {
     const status = JSON.parse((await runCli(["status", "--json", "--config", w.configFile])).stdout) as { runsGone: { runUid: string }[] };
     expect(status.runsGone.map((g) => g.runUid)).toEqual([deleted]);
     expect(w.scicat.datasets().some((d) => d.pid === `test/${deleted}`)).toBe(true);
+    expect(w.scicat.samples()).toHaveLength(samplesBefore);
+    expect(w.scicat.proposals()).toHaveLength(1);
   });
 });

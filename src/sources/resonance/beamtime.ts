@@ -30,6 +30,8 @@ export interface BeamtimeContext {
   pins?: ReadonlyMap<string, IdentityPin> | undefined;
   /** The index does not list this DB. */
   discovered?: boolean | undefined;
+  /** The key this very file (same path and inode) had when last read. */
+  knownKey?: string | undefined;
 }
 
 export interface BeamtimeRecords {
@@ -47,7 +49,8 @@ export function beamtimeRecords(read: Extract<BeamtimeDbRead, { kind: "resonance
   if (!first) return { beamtime: undefined, samples: [], runs: [], problems };
   // The first run, unless a key migration tied the beamtime to a later one of its runs.
   const pinned = ctx.pins && ctx.pins.size > 0 ? read.runs.find((r) => ctx.pins?.has(beamtimeKeyFor(r.uid))) : undefined;
-  const key = beamtimeKeyFor((pinned ?? first).uid);
+  // Else the same file keeps the identity it was first read with, also once the run that gave it is deleted.
+  const key = pinned ? beamtimeKeyFor(pinned.uid) : (ctx.knownKey ?? beamtimeKeyFor(first.uid));
   const pin = ctx.pins?.get(key);
   const kept = ctx.discovered && pin?.label !== undefined && pin.researcher !== undefined ? { ...ctx.entry, label: pin.label, researcher: { name: pin.researcher } } : undefined;
   const entry = ctx.movedEntries?.get(key) ?? kept ?? ctx.entry;

@@ -182,6 +182,7 @@ async function readOneDb(
       movedEntries: discovered ? moved : new Map(),
       ...(options.pins ? { pins: options.pins } : {}),
       discovered,
+      knownKey: keyOfSameFile(previous, stat),
     });
     if (records.beamtime) result.snapshot.beamtimes.push(records.beamtime);
     result.snapshot.samples = records.samples;
@@ -212,6 +213,12 @@ async function readOneDb(
 }
 
 /** Unchanged: same size and mtime, nothing to retry, and no open run that may have turned stale meanwhile. */
+/** The beamtime key a watermark remembers for this very file (same inode): a deleted first run does not re-key it. */
+function keyOfSameFile(previous: Watermark | undefined, stat: fs.Stats): string | undefined {
+  const data = previous?.data as Partial<DbWatermarkData> | undefined;
+  return data?.ino === stat.ino && data.beamtimeKey?.startsWith("resonance:") ? data.beamtimeKey : undefined;
+}
+
 function unchanged(previous: Watermark | undefined, stat: fs.Stats, changeCounter: number | undefined, nowMs: number, staleAfterSeconds: number): boolean {
   if (!previous || previous.retry || previous.size !== stat.size || previous.mtimeMs !== stat.mtimeMs) return false;
   const data = previous.data as Partial<DbWatermarkData> | undefined;
