@@ -197,6 +197,8 @@ function resolveSecrets(holder: SecretHolder, keyPath: string, baseDir: string, 
     if (!fileName || holder[valueKey]) continue;
     const expanded = fileName.replace(/\$\{(\w+)\}|\$(\w+)/g, (whole, a?: string, b?: string) => env[(a ?? b) as string] ?? whole);
     const absolute = path.resolve(baseDir, expanded);
+    // Kept resolved: the catalog clients read the file again when it changes (a rotated token or password).
+    holder[fileKey] = absolute;
     try {
       holder[valueKey] = fs.readFileSync(absolute, "utf8").replace(/\r?\n$/, "");
     } catch (err) {
@@ -214,6 +216,11 @@ function resolveSecrets(holder: SecretHolder, keyPath: string, baseDir: string, 
       `${keyPath}: no credentials; set password or passwordFile (or token / tokenFile), ` +
         `e.g. BEAMSYNC_${keyPath.toUpperCase().replace(/\./g, "__")}__PASSWORD`,
     );
+  }
+  const auth = (holder as { auth?: string }).auth;
+  if (holder.enabled && auth === "token" && !holder.token) throw new UsageError(`${keyPath}.auth is token but no token is given; set ${keyPath}.token or tokenFile`);
+  if (holder.enabled && (auth === "local" || auth === "ldap") && !holder.password) {
+    throw new UsageError(`${keyPath}.auth is ${auth} but no password is given; set ${keyPath}.password or passwordFile (or auth: token with a token)`);
   }
 }
 

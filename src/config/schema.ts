@@ -24,6 +24,12 @@ export const scicatSchema = z
     url: httpUrl.default("http://127.0.0.1:3000/api"),
     username: z.string().default("ingestor"),
     ...secretFields,
+    /**
+     * How beamsync logs in: `local` (a functional account, POST /auth/login), `ldap` (the backend's LDAP login,
+     * POST /auth/ldap) or `token` (a JWT minted by an admin, from token / tokenFile, never renewed by a login).
+     * Unset: `token` when only a token is given, else `local`.
+     */
+    auth: z.enum(["local", "ldap", "token"]).optional(),
     pidPrefix: z.string().default(""),
     /** "auto" reads /explorer-json once to decide; "v4" or "v3" force the dataset routes. */
     datasetApi: z.enum(["auto", "v4", "v3"]).default("auto"),

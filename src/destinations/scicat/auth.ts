@@ -4,17 +4,25 @@ import { registerSecret } from "../../ops/logger.js";
 import { ConfigurationError, UnavailableError } from "../../sync/errors.js";
 import { describeBody, loginAnswer, unexpectedAnswerText } from "./answers.js";
 import { classifyScicatError, httpError, serverMessage } from "./errors.js";
+import { decodeJwtClaims, jwtExpiry, RotatingSecret } from "./credentials.js";
 import type { ScicatHttp, ScicatResponse } from "./http.js";
 
 /**
  * The SciCat token (scicat-api.md §2, §12.3). SciCat has no refresh endpoint, so we log in again once
  * `reloginAt` of the token's lifetime has passed; the lifetime is the server's (JWT `exp - iat`, or
- * `expires_in`), measured on our clock so that clock skew does not matter. A configured static token
- * (an admin-minted long-lived JWT) is used as it is and cannot be renewed.
+ * `expires_in`), measured on our clock so that clock skew does not matter. Logins go to `/auth/login` (local
+ * accounts) or `/auth/ldap` (`auth: ldap`); a password file is read again before each login. A configured
+ * static token (an admin-minted JWT, `auth: token`) cannot be renewed by a login: a token file is read again
+ * when it changes on disk, a token about to expire is warned about, and an expired one stops pushes with a
+ * message saying what to do (the records wait) instead of failing them as 403s.
  */
 export class ScicatAuth {
   private current: { token: string; renewAtMs: number } | undefined;
   private pending: Promise<string> | undefined;
+  private readonly password: RotatingSecret;
+  private readonly staticToken: RotatingSecret;
+  readonly mode: "local" | "ldap" | "token";
+  private warnedExpiryFor: string | undefined;
 
   constructor(
     private readonly http: ScicatHttp,
@@ -24,34 +32,58 @@ export class ScicatAuth {
   ) {
     registerSecret(config.password);
     registerSecret(config.token);
+    this.password = new RotatingSecret(config.password, config.passwordFile, now);
+    this.staticToken = new RotatingSecret(config.token, config.tokenFile, now);
+    this.mode = config.auth ?? (config.password === undefined && config.token !== undefined ? "token" : "local");
   }
 
-  /** Whether a 403 can be cured by logging in again. */
+  /** Whether a 403 can be cured by a new token: a login, or a token file that was rotated. */
   get canRelogin(): boolean {
-    return this.config.password !== undefined;
+    return this.mode !== "token" || this.staticToken.fromFile;
   }
 
   /** A token that is fresh by our clock; logs in (once, for all concurrent callers) when needed. */
   async token(): Promise<string> {
-    if (this.config.password === undefined) {
-      if (this.config.token === undefined) {
-        throw new ConfigurationError("no SciCat credentials — set destinations.scicat.password, passwordFile, token or tokenFile");
-      }
-      return this.config.token;
-    }
+    if (this.mode === "token") return this.usableStaticToken(false);
     if (this.current && this.now() < this.current.renewAtMs) return this.current.token;
     return this.login();
   }
 
   /**
    * A request with `rejected` got a 403: log in again, unless a concurrent request has already done so (then
-   * its fresh token is the answer). Concurrent rejections therefore cost one login, not one each.
+   * its fresh token is the answer). Concurrent rejections therefore cost one login, not one each. A static
+   * token is read again from its file (it may have been rotated a moment ago).
    */
   async renew(rejected: string): Promise<string> {
+    if (this.mode === "token") return this.usableStaticToken(true);
     if (this.current && this.current.token !== rejected) return this.current.token;
     if (this.pending) return this.pending;
     this.current = undefined;
     return this.login();
+  }
+
+  /** When the static token expires (seconds since the epoch), for `doctor`; undefined when it does not say. */
+  staticTokenExpiry(): number | undefined {
+    const token = this.staticToken.get(true);
+    return token ? jwtExpiry(token) : undefined;
+  }
+
+  private usableStaticToken(fresh: boolean): string {
+    const token = this.staticToken.get(fresh);
+    if (token === undefined) throw new ConfigurationError("no SciCat credentials — set destinations.scicat.password, passwordFile, token or tokenFile");
+    const exp = jwtExpiry(token);
+    if (exp === undefined) return token;
+    const left = exp * 1000 - this.now();
+    const when = new Date(exp * 1000).toISOString();
+    const renew = this.staticToken.fromFile
+      ? "write a newly minted one to destinations.scicat.tokenFile (read again without a restart)"
+      : "mint a new one (POST /api/v3/users/{id}/jwt as an admin) and put it in destinations.scicat.token (or use tokenFile, read again without a restart, or a password)";
+    if (left <= 0) throw new UnavailableError(`the SciCat token expired at ${when} and cannot be renewed by a login; ${renew}; pushes wait until then`);
+    if (left < TOKEN_WARNING_MS && this.warnedExpiryFor !== token) {
+      this.warnedExpiryFor = token;
+      this.logger.warn("the SciCat token expires soon and cannot be renewed by a login", { expiresAt: when, hoursLeft: Math.floor(left / 3_600_000), fix: renew });
+    }
+    return token;
   }
 
   /** Log in now; concurrent callers share one login request. */
@@ -68,8 +100,8 @@ export class ScicatAuth {
     try {
       response = await this.http.send({
         method: "POST",
-        path: "/v3/auth/login",
-        body: { username: this.config.username, password: this.config.password },
+        path: this.mode === "ldap" ? "/v3/auth/ldap" : "/v3/auth/login",
+        body: { username: this.config.username, password: this.password.get(true) },
       });
     } catch (err) {
       throw classifyScicatError(err, "logging in");
@@ -106,7 +138,7 @@ export class ScicatAuth {
       status === 401
         ? "check destinations.scicat.username and password (or passwordFile); if they are right, the server's login backend (LDAP) may be down"
         : status === 404
-          ? `destinations.scicat.url must be the API root ending in /api (e.g. ${suggestApiRoot(this.config.url)})`
+          ? `destinations.scicat.url must be the API root ending in /api (e.g. ${suggestApiRoot(this.config.url)})${this.mode === "ldap" ? ", and the backend must have its LDAP login configured (auth: ldap)" : ""}`
           : "the catalog may be starting or in maintenance";
     return new UnavailableError(`${base} — ${hint}; pushes wait and resume when login works`, { httpStatus: status });
   }
@@ -120,6 +152,9 @@ export function suggestApiRoot(url: string): string {
 
 const DEFAULT_LIFETIME_MS = 3600_000;
 
+/** A static token this close to its expiry is warned about (once per token). */
+const TOKEN_WARNING_MS = 7 * 86_400_000;
+
 /** The server's token lifetime: JWT `exp - iat`, else the login answer's `expires_in`, else SciCat's default. */
 export function tokenLifetimeMs(jwt: string, expiresIn: unknown): number {
   const claims = decodeJwtClaims(jwt);
@@ -128,15 +163,4 @@ export function tokenLifetimeMs(jwt: string, expiresIn: unknown): number {
   }
   const seconds = Number(expiresIn);
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : DEFAULT_LIFETIME_MS;
-}
-
-function decodeJwtClaims(jwt: string): Record<string, unknown> | undefined {
-  const part = jwt.split(".")[1];
-  if (!part) return undefined;
-  try {
-    const claims = JSON.parse(Buffer.from(part, "base64url").toString("utf8")) as unknown;
-    return claims !== null && typeof claims === "object" ? (claims as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -42,7 +42,16 @@ export async function scicatPreflight(parts: { http: ScicatHttp; auth: ScicatAut
       return checks;
     }
     const groups = Array.isArray(user.currentGroups) ? user.currentGroups.join(", ") : "";
-    checks.push({ name: "credentials", severity: "ok", message: `logged in as ${user.username}${groups ? ` (groups: ${groups})` : ""}` });
+    checks.push({ name: "credentials", severity: "ok", message: `logged in as ${user.username}${groups ? ` (groups: ${groups})` : ""} (auth: ${auth.mode})` });
+    const expiry = auth.mode === "token" ? auth.staticTokenExpiry() : undefined;
+    if (expiry !== undefined && expiry * 1000 - Date.now() < 7 * 86_400_000) {
+      checks.push({
+        name: "token-expiry",
+        severity: "warning",
+        message: `the SciCat token expires at ${new Date(expiry * 1000).toISOString()} and cannot be renewed by a login`,
+        fix: "mint a new one (POST /api/v3/users/{id}/jwt as an admin) and write it to destinations.scicat.tokenFile (read again without a restart)",
+      });
+    }
   } catch (err) {
     checks.push({
       name: "credentials",

@@ -39,6 +39,8 @@ export interface ScicatFakeUser {
   admin?: boolean;
   /** In DELETE_GROUPS: may delete origdatablocks (origdatablocks/07: the ingestor may not, admin may). */
   deleter?: boolean;
+  /** A directory account: logs in through POST /auth/ldap only; /auth/login takes local accounts (scicat-api.md §2). */
+  ldap?: boolean;
 }
 
 export interface ScicatFakeOptions {
@@ -147,7 +149,7 @@ const FORBIDDEN = nest(403, "Forbidden resource", "Forbidden");
 const SOMETHING_WRONG: Answer = { status: 500, body: { message: "Something went wrong. Please try again later.", statusCode: 500 } };
 const cannot = (method: string, rawPath: string) => nest(404, `Cannot ${method} ${rawPath}`, "Not Found");
 
-const isWrite = (method: string, path: string) => method !== "GET" && method !== "HEAD" && !/\/auth\/(login|logout)$/i.test(path);
+const isWrite = (method: string, path: string) => method !== "GET" && method !== "HEAD" && !/\/auth\/(login|ldap|logout)$/i.test(path);
 
 export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<ScicatFake> {
   const users = options.users ?? DEFAULT_USERS;
@@ -232,14 +234,15 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
   };
 
   const auth = (method: string, action: string | undefined, body: unknown, caller: Caller | undefined, notFound: Answer): Answer => {
-    if (action === "login" && method === "POST") {
+    // scicat-api.md §2: /auth/ldap takes the same body and answers the same DTO, checked against the directory.
+    if ((action === "login" || action === "ldap") && method === "POST") {
       const { username, password } = (body ?? {}) as { username?: unknown; password?: unknown };
       const user = typeof username === "string" ? users[username] : undefined;
       // auth/02: wrong password, unknown user, no password; no `error` key.
-      if (!user || user.password !== password) return { status: 401, body: { message: "Unauthorized", statusCode: 401 } };
+      if (!user || user.password !== password || (user.ldap ?? false) !== (action === "ldap")) return { status: 401, body: { message: "Unauthorized", statusCode: 401 } };
       const name = username as string;
       const id = userIds.get(name) ?? name;
-      const profile = { username: name, email: emailOf(name), authStrategy: "local", _id: id, __v: 0, id };
+      const profile = { username: name, email: emailOf(name), authStrategy: action === "ldap" ? "ldap" : "local", _id: id, __v: 0, id };
       const { token } = tokens.issue(profile, ttl);
       // auth/01: 201; access_token == id; expires_in == ttl in seconds.
       return { status: 201, body: { access_token: token, id: token, expires_in: ttl, ttl, created: new Date().toISOString(), userId: id, user: profile } };
