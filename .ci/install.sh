@@ -53,8 +53,7 @@ destinations:
     pidPrefix: "ci/"
 mapping: { ownerGroup: staff, accessGroups: [staff], instrument: ci }
 YAML
-printf %s ci-install-password > "$work/etc/beamsync/credentials/scicat-password"
-chgrp "$group" "$work/etc/beamsync/credentials/scicat-password" && chmod 0640 "$work/etc/beamsync/credentials/scicat-password"
+printf %s ci-install-password | install -m 0640 -o root -g "$group" /dev/stdin "$work/etc/beamsync/credentials/scicat-password"
 
 echo "beamsync --version as $user: $(as_user "$beamsync" --version)"
 CREDENTIALS_DIRECTORY="$work/etc/beamsync/credentials" as_user "$beamsync" doctor --config "$work/etc/beamsync/beamsync.yaml"
