@@ -29,7 +29,8 @@ group="$(id -gn "$user")"
 as_user() { setpriv --reuid="$user" --regid="$group" --clear-groups --inh-caps=-all -- "$@"; }
 # setpriv --clear-groups drops supplementary groups; the configuration is readable through the primary group.
 
-PREFIX="$work/opt/beamsync" CONFIG_DIR="$work/etc/beamsync" UNIT_DIR="$work/systemd" SERVICE_USER="$user" CATALOGS="scicat" \
+PREFIX="$work/opt/beamsync" CONFIG_DIR="$work/etc/beamsync" UNIT_DIR="$work/systemd" STATE_DIR="$work/state" \
+  SERVICE_USER="$user" CATALOGS="scicat" \
   sh deploy/install.sh "$tarball"
 beamsync="$work/opt/beamsync/bin/beamsync"
 
@@ -39,8 +40,8 @@ fake_pid=$!
 for _ in $(seq 1 100); do [ -s "$work/fake.out" ] && break; sleep 0.1; done
 url="$(node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8").split("\n")[0]).url)' "$work/fake.out")"
 
-# What the README asks of an operator: a configuration, the password in credentials/, a writable state directory.
-mkdir -p "$work/DATA" "$work/state" && chown "$user:$group" "$work/state"
+# What the README asks of an operator: the configuration edited, the password in credentials/.
+mkdir -p "$work/DATA"
 cat > "$work/etc/beamsync/beamsync.yaml" <<YAML
 dataRoot: $work/DATA
 stateDir: $work/state

@@ -9,11 +9,12 @@ TARBALL="${1:?usage: install.sh beamsync-VERSION.tgz}"
 PREFIX="${PREFIX:-/opt/beamsync}"                  # the executable ends up in $PREFIX/bin/beamsync
 CONFIG_DIR="${CONFIG_DIR:-/etc/beamsync}"          # beamsync.yaml and credentials/
 UNIT_DIR="${UNIT_DIR:-/etc/systemd/system}"        # beamsync.service and its credential drop-ins
+STATE_DIR="${STATE_DIR:-/var/lib/beamsync}"        # stateDir; the unit's StateDirectory=beamsync is the same place
 SERVICE_USER="${SERVICE_USER:-beamsync}"
 CATALOGS="${CATALOGS:-scicat}"                     # catalogs to load credentials for: "scicat", "icat" or "scicat icat"
 
 if ! id "$SERVICE_USER" >/dev/null 2>&1; then
-  useradd --system --user-group --home-dir /var/lib/beamsync --shell /usr/sbin/nologin "$SERVICE_USER"
+  useradd --system --user-group --home-dir "$STATE_DIR" --shell /usr/sbin/nologin "$SERVICE_USER"
 fi
 SERVICE_GROUP="$(id -gn "$SERVICE_USER")"
 
@@ -27,6 +28,9 @@ install -d -m 0750 -o root -g "$SERVICE_GROUP" "$CONFIG_DIR" "$CONFIG_DIR/creden
 if [ ! -e "$CONFIG_DIR/beamsync.yaml" ]; then
   install -m 0640 -o root -g "$SERVICE_GROUP" "$PACKAGE/config/beamsync.example.yaml" "$CONFIG_DIR/beamsync.yaml"
 fi
+
+# Made now (systemd would make it at the first start) so that doctor, run by hand before that, can write there.
+install -d -m 0750 -o "$SERVICE_USER" -g "$SERVICE_GROUP" "$STATE_DIR"
 
 install -d -m 0755 "$UNIT_DIR" "$UNIT_DIR/beamsync.service.d"
 sed "s#/opt/beamsync/#$PREFIX/#g" "$PACKAGE/systemd/beamsync.service" > "$UNIT_DIR/beamsync.service"
