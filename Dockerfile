@@ -1,38 +1,47 @@
 # syntax=docker/dockerfile:1
-# Multi-stage build: compile (and build better-sqlite3's native addon) in a full image, run in a slim one.
+# Two stages. The build stage makes the release tarball (`npm pack`, as in README "Install on a host") and
+# installs it into /opt/beamsync, compiling better-sqlite3's native addon there. The runtime stage receives
+# only that install: compiled code, production dependencies, the example config and the unit files; no
+# sources, tests, fakes or benchmark code.
+# Node 22 (LTS): the current line, 24, aborts from 24.19.0 on when it garbage-collects a better-sqlite3 12.x
+# object (nodejs/node#65446), and node:24 follows the newest 24.x. Move to 24 with better-sqlite3 13.
+ARG NODE_VERSION=22
 
-FROM node:20-bookworm AS build
-WORKDIR /app
+FROM node:${NODE_VERSION}-bookworm AS build
+WORKDIR /src
 COPY package.json package-lock.json ./
-# --ignore-scripts: the prepare script needs the sources, which come next; the native addon is built below.
+# --ignore-scripts: the prepare script needs the sources, which come next; the addon is built by the install below.
 RUN npm ci --ignore-scripts
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json README.md ./
+COPY bin ./bin
 COPY src ./src
+# The demo (compiled with the rest, left out of the package) imports the fake SciCat and the data-root writer.
 COPY test/fakes ./test/fakes
 COPY test/fixtures ./test/fixtures
-COPY bench ./bench
-RUN npm rebuild better-sqlite3 && npm run build && npm prune --omit=dev
-
-FROM node:20-bookworm-slim AS runtime
-ENV NODE_ENV=production
-WORKDIR /opt/beamsync
-COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
-COPY package.json ./
-COPY bin ./bin
 COPY config ./config
-# Non-root user; state lives in a volume, the DATA root is mounted read-only.
-RUN groupadd --system beamsync && useradd --system --gid beamsync --home-dir /var/lib/beamsync beamsync \
-    && mkdir -p /var/lib/beamsync /data && chown beamsync:beamsync /var/lib/beamsync
-USER beamsync
+COPY systemd ./systemd
+COPY monitoring ./monitoring
+COPY deploy ./deploy
+RUN npm run build \
+ && npm pack --ignore-scripts --pack-destination /tmp \
+ && npm install --global --prefix /opt/beamsync --allow-scripts=better-sqlite3 /tmp/beamsync-*.tgz
+
+FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    PATH=/opt/beamsync/bin:$PATH
+COPY --from=build /opt/beamsync /opt/beamsync
+# A fixed non-root uid/gid (10001), so host files (secrets) and Kubernetes' runAsUser can name it.
+RUN groupadd --system --gid 10001 beamsync \
+ && useradd --system --uid 10001 --gid beamsync --home-dir /var/lib/beamsync --shell /usr/sbin/nologin beamsync \
+ && install -d -o beamsync -g beamsync -m 0750 /var/lib/beamsync
+USER 10001:10001
 VOLUME ["/var/lib/beamsync"]
 ENV BEAMSYNC_CONFIG=/etc/beamsync/beamsync.yaml \
     BEAMSYNC_STATEDIR=/var/lib/beamsync \
     BEAMSYNC_HTTP__HOST=0.0.0.0
 EXPOSE 9464
+# Asks /healthz on the port the configuration names (file, then BEAMSYNC_HTTP__PORT), not a fixed one.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD node -e "fetch('http://127.0.0.1:9464/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-ENTRYPOINT ["node", "/opt/beamsync/bin/beamsync.js"]
+  CMD ["node", "/opt/beamsync/lib/node_modules/beamsync/dist/src/ops/healthcheck.js"]
+ENTRYPOINT ["beamsync"]
 CMD ["run"]
-# docker run -v /data/beamline:/data/beamline:ro -v beamsync-state:/var/lib/beamsync \
-#   -v /etc/beamsync:/etc/beamsync:ro -p 127.0.0.1:9464:9464 beamsync

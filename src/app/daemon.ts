@@ -27,7 +27,10 @@ export interface DaemonHandle {
 export async function startDaemon(engine: Engine, options: { handleSignals: boolean }): Promise<DaemonHandle> {
   const { config, store, logger } = engine;
   const worker = engine.worker();
-  const metrics = createMetrics(store, { destinationsDown: () => engine.destinationNames.filter((d) => worker.isDown(d)) });
+  const metrics = createMetrics(store, {
+    destinations: () => engine.destinationNames,
+    destinationsDown: () => engine.destinationNames.filter((d) => worker.isDown(d)),
+  });
   worker.onAttempt((event) => metrics.recordAttempt(event, Date.now()));
 
   const guard = new StateGuard(store, logger);

@@ -1,10 +1,12 @@
 import client from "prom-client";
 import type { StateStore } from "../state/store.js";
 import type { AttemptEvent } from "../sync/worker.js";
+import { VERSION } from "../version.js";
 
 /**
  * Prometheus metrics. Gauges that describe the state store are collected on scrape (no bookkeeping to drift);
- * counters and histograms are fed by the worker's attempt events.
+ * counters and histograms are fed by the worker's attempt events. Process and runtime metrics keep the Prometheus
+ * client's own names (`process_*`, `nodejs_*`), so stock Node.js dashboards work unchanged.
  */
 export interface Metrics {
   registry: client.Registry;
@@ -12,19 +14,45 @@ export interface Metrics {
   recordScan(durationMs: number, nowMs: number): void;
 }
 
-export function createMetrics(store: StateStore, options: { destinationsDown: () => string[] }): Metrics {
+/** Every state a record is counted in; each record is in exactly one, so a sum() over states is the total. */
+export const RECORD_STATES = ["synced", "pending", "waiting", "failed", "dead"] as const;
+
+export interface MetricsOptions {
+  /** The configured catalogs: each gets every series from the start, at 0 until something happens. */
+  destinations: () => readonly string[];
+  destinationsDown: () => readonly string[];
+}
+
+export function createMetrics(store: StateStore, options: MetricsOptions): Metrics {
   const registry = new client.Registry();
-  client.collectDefaultMetrics({ register: registry, prefix: "beamsync_process_" });
+  client.collectDefaultMetrics({ register: registry });
+  // Configured catalogs plus any that still have records from an earlier configuration.
+  const knownDestinations = (extra: readonly string[] = []) => [...new Set([...options.destinations(), ...extra])].sort();
+
+  new client.Gauge({
+    name: "beamsync_build_info",
+    help: "Always 1; the labels say which beamsync and which Node.js are running",
+    labelNames: ["version", "node"] as const,
+    registers: [registry],
+  }).set({ version: VERSION, node: process.versions.node }, 1);
 
   new client.Gauge({
     name: "beamsync_records",
-    help: "Records in the state store by destination and state (waiting = pending on a dependency)",
+    help: "Records in the state store by destination and state; waiting = pending on a dependency not yet in the catalog, and not counted in pending",
     labelNames: ["destination", "state"] as const,
     registers: [registry],
     collect() {
+      const counts = store.countsByState();
+      const waiting = store.waitingCounts();
       this.reset();
-      for (const row of store.countsByState()) this.set({ destination: row.destination, state: row.state }, row.n);
-      for (const row of store.waitingCounts()) this.set({ destination: row.destination, state: "waiting" }, row.n);
+      for (const destination of knownDestinations(counts.map((r) => r.destination))) {
+        for (const state of RECORD_STATES) this.set({ destination, state }, 0);
+      }
+      for (const row of counts) this.inc({ destination: row.destination, state: row.state }, row.n);
+      for (const row of waiting) {
+        this.inc({ destination: row.destination, state: "waiting" }, row.n);
+        this.dec({ destination: row.destination, state: "pending" }, row.n);
+      }
     },
   });
   new client.Gauge({
@@ -56,18 +84,23 @@ export function createMetrics(store: StateStore, options: { destinationsDown: ()
   });
   new client.Gauge({
     name: "beamsync_destination_down",
-    help: "1 while a catalog is considered down (pushes paused, health probed)",
+    help: "1 while a catalog is considered down (pushes paused, health probed), else 0",
     labelNames: ["destination"] as const,
     registers: [registry],
     collect() {
+      const down = new Set(options.destinationsDown());
       this.reset();
-      for (const name of options.destinationsDown()) this.set({ destination: name }, 1);
+      for (const destination of knownDestinations()) this.set({ destination }, down.has(destination) ? 1 : 0);
     },
   });
-  const lastScan = new client.Gauge({
+  new client.Gauge({
     name: "beamsync_last_scan_timestamp_seconds",
-    help: "Unix time of the last completed scan",
+    help: "Unix time of the last completed scan (full or of changed files), by this daemon or `beamsync sync`; 0 before the first",
     registers: [registry],
+    collect() {
+      const lastScan = store.getMeta("last_scan");
+      this.set(lastScan ? Date.parse(lastScan) / 1000 : 0);
+    },
   });
   const scanDuration = new client.Histogram({
     name: "beamsync_scan_duration_seconds",
@@ -105,8 +138,7 @@ export function createMetrics(store: StateStore, options: { destinationsDown: ()
         changeToCatalog.observe({ destination: event.destination, kind: event.kind }, Math.max(0, nowMs - event.changedAtMs) / 1000);
       }
     },
-    recordScan(durationMs, nowMs) {
-      lastScan.set(nowMs / 1000);
+    recordScan(durationMs) {
       scanDuration.observe(durationMs / 1000);
     },
   };

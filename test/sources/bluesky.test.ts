@@ -9,9 +9,9 @@ import { silentLogger } from "../../src/ops/logger.js";
 import type { Watermark } from "../../src/sources/contract.js";
 import { createBlueskySource, readFile } from "../../src/sources/bluesky/index.js";
 import { ENCODINGS, runDocuments, writeRunFile } from "../fixtures/bluesky/writer.js";
-import { SHARED, tempDir } from "../support/cli.js";
+import { REPO_ROOT, tempDir } from "../support/cli.js";
 
-const REALDOCS = path.join(SHARED, "realdocs");
+const REALDOCS = path.join(REPO_ROOT, "test/fixtures/realdocs");
 let dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });

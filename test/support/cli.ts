@@ -8,7 +8,6 @@ import YAML from "yaml";
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
 export const BIN = path.join(REPO_ROOT, "bin", "beamsync.js");
-export const SHARED = path.resolve(REPO_ROOT, "../shared");
 
 export interface CliResult {
   code: number | null;
