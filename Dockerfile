@@ -3,9 +3,9 @@
 # installs it into /opt/beamsync, compiling better-sqlite3's native addon there. The runtime stage receives
 # only that install: compiled code, production dependencies, the example config and the unit files; no
 # sources, tests, fakes or benchmark code.
-# Node 22 (LTS): the current line, 24, aborts from 24.19.0 on when it garbage-collects a better-sqlite3 12.x
-# object (nodejs/node#65446), and node:24 follows the newest 24.x. Move to 24 with better-sqlite3 13.
-ARG NODE_VERSION=22
+# Node 24 (LTS). On Node 22 and later beamsync opens SQLite through better-sqlite3 13 (Node-API, prebuilt in
+# the package; src/sqlite.ts); 12 is still built for Node 20.
+ARG NODE_VERSION=24
 
 FROM node:${NODE_VERSION}-bookworm AS build
 WORKDIR /src

@@ -10,7 +10,16 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/consistent-type-imports": "error",
       "no-console": "off",
+      // One driver for every Node version (src/sqlite.ts): better-sqlite3 12 aborts on Node 24.19 and later.
+      "@typescript-eslint/no-restricted-imports": [
+        "error",
+        { paths: [{ name: "better-sqlite3", message: "open databases through src/sqlite.ts (the driver for this Node version)", allowTypeImports: true }] },
+      ],
     },
+  },
+  {
+    files: ["src/sqlite.ts"],
+    rules: { "@typescript-eslint/no-restricted-imports": "off" },
   },
   {
     files: ["bin/**/*.js"],

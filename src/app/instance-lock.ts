@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
-import Database from "better-sqlite3";
+import type BetterSqlite3 from "better-sqlite3";
+import { Database } from "../sqlite.js";
 import { StateFileError, UsageError } from "../sync/errors.js";
 
 const LOCK_FILE = "beamsync.lock";
@@ -32,7 +33,7 @@ export interface InstanceLock {
 export function lockStateDir(stateDir: string): InstanceLock {
   const lockFile = path.join(stateDir, LOCK_FILE);
   const pidFile = path.join(stateDir, PID_FILE);
-  let db: Database.Database;
+  let db: BetterSqlite3.Database;
   try {
     db = new Database(lockFile, { timeout: 0 });
   } catch (err) {

@@ -1,13 +1,14 @@
 import fs from "node:fs";
 import path from "node:path";
-import Database from "better-sqlite3";
+import type BetterSqlite3 from "better-sqlite3";
+import { Database } from "../sqlite.js";
 import { StateFileError } from "../sync/errors.js";
 import { LATEST_VERSION, migrate, type MigrationReport } from "./migrations.js";
 
 export const STATE_FILE = "beamsync.sqlite";
 
 export interface OpenedDatabase {
-  db: Database.Database;
+  db: BetterSqlite3.Database;
   file: string;
   migration: MigrationReport;
 }
@@ -24,7 +25,7 @@ export function openDatabase(stateDir: string, options: { readonly?: boolean; mu
     throw new StateFileError(`no state store at ${file}: beamsync has not run with this stateDir yet (check stateDir; \`beamsync sync\` or \`beamsync run\` creates it)`);
   }
   if (!mustExist) ensureStateDir(stateDir);
-  let db: Database.Database;
+  let db: BetterSqlite3.Database;
   try {
     db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: mustExist });
   } catch (err) {
@@ -79,7 +80,7 @@ function describeOpenError(err: unknown, stateDir: string): string {
  * stateDir would otherwise both see version 0 and the second fail with "table sources already exists".
  * Inside the IMMEDIATE transaction, migrate's own transactions become savepoints and it reads the version anew.
  */
-function migrateAlone(db: Database.Database): MigrationReport {
+function migrateAlone(db: BetterSqlite3.Database): MigrationReport {
   if ((db.pragma("user_version", { simple: true }) as number) >= LATEST_VERSION) return migrate(db);
   return db.transaction(() => migrate(db)).immediate();
 }

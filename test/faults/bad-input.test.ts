@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import Database from "better-sqlite3";
+import { Database } from "../../src/sqlite.js";
 import { describe, expect, it } from "vitest";
 import { writeDemoBlueskyRun } from "../../src/demo/bluesky-run.js";
 import { holdWriterLock, killWriterMidRun } from "../fixtures/resonance/index.js";

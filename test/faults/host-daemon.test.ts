@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import Database from "better-sqlite3";
+import { Database } from "../../src/sqlite.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { runCli, spawnCli, tempDir, waitFor } from "../support/cli.js";
 import { closedBeamtime as bt, worldPerTest } from "../support/scicat-setup.js";

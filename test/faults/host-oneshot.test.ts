@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import Database from "better-sqlite3";
+import { Database } from "../../src/sqlite.js";
 import { describe, expect, it } from "vitest";
 import { buildEngine } from "../../src/app/wire.js";
 import { silentLogger } from "../../src/ops/logger.js";

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
-import Database from "better-sqlite3";
+import type BetterSqlite3 from "better-sqlite3";
+import { Database } from "../../src/sqlite.js";
 import { afterEach, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { buildEngine } from "../../src/app/wire.js";
@@ -113,7 +114,7 @@ function oldIcatMapper(w: ScicatWorld) {
     });
 }
 
-function stateDb(w: ScicatWorld): Database.Database {
+function stateDb(w: ScicatWorld): BetterSqlite3.Database {
   return new Database(path.join(w.stateDir, "beamsync.sqlite"));
 }
 

@@ -1,5 +1,5 @@
 import path from "node:path";
-import Database from "better-sqlite3";
+import { Database } from "../../src/sqlite.js";
 import { describe, expect, it } from "vitest";
 import { runCli } from "../support/cli.js";
 import { closedBeamtime as bt, worldPerTest } from "../support/scicat-setup.js";

@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import Database from "better-sqlite3";
+import { Database } from "../../src/sqlite.js";
 import YAML from "yaml";
 import { describe, expect, it } from "vitest";
 import { appendRun } from "../fixtures/resonance/append-run.js";

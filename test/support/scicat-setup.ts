@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import Database from "better-sqlite3";
+import { Database } from "../../src/sqlite.js";
 import { afterEach } from "vitest";
 import { configSchema, type Config } from "../../src/config/schema.js";
 import { startScicatFake, type ScicatFake, type ScicatFakeOptions } from "../fakes/scicat/index.js";

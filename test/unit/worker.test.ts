@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import Database from "better-sqlite3";
+import { Database } from "../../src/sqlite.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeRecord, type DesiredRecord } from "../../src/mapping/record.js";
 import { silentLogger } from "../../src/ops/logger.js";

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
-import Database from "better-sqlite3";
+import type BetterSqlite3 from "better-sqlite3";
+import { Database } from "../../sqlite.js";
 import { accessProblem, describeAccessError, OPEN_READ_NONBLOCK } from "../access.js";
 
 /**
@@ -9,7 +10,7 @@ import { accessProblem, describeAccessError, OPEN_READ_NONBLOCK } from "../acces
  * this flag is its `file:…?mode=ro`; never `immutable=1`), `query_only`, a short busy timeout, journal_mode
  * left alone, one short statement per table, and the connection closed again before the scan moves on.
  */
-export function withReadOnlyDb<T>(file: string, busyTimeoutMs: number, read: (db: Database.Database) => T): T {
+export function withReadOnlyDb<T>(file: string, busyTimeoutMs: number, read: (db: BetterSqlite3.Database) => T): T {
   const db = new Database(file, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
   try {
     db.pragma("query_only = 1");

@@ -911,7 +911,8 @@ function parseBody(text: string, contentType: string): { body: unknown } | { err
   try {
     return { body: JSON.parse(text) as unknown };
   } catch (error) {
-    return { error: (error as Error).message };
+    // The recorded server's V8 says "… at position 1"; newer ones (Node 24) add " (line 1 column 2)".
+    return { error: (error as Error).message.replace(/ \(line \d+ column \d+\)$/, "") };
   }
 }
 
