@@ -1,56 +1,18 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { configSchema, type Config } from "../../src/config/schema.js";
-import type { Destination, PushRecord } from "../../src/destinations/contract.js";
-import { createIcatDestination } from "../../src/destinations/icat/index.js";
-import { mapToIcat } from "../../src/mapping/icat/index.js";
+import { describe, expect, it } from "vitest";
+import type { PushRecord } from "../../src/destinations/contract.js";
 import type { Snapshot } from "../../src/model/types.js";
-import { createMemoryLogger } from "../../src/ops/logger.js";
 import { PermanentError, TransientError } from "../../src/sync/errors.js";
-import { DEFAULT_PLUGINS, FIXTURE, startFakeIcat, type FakeIcat, type FakeIcatOptions } from "../fakes/icat/index.js";
+import type { FakeIcat } from "../fakes/icat/index.js";
+import { icatAdapterPerTest } from "../support/icat-setup.js";
 import { smallSnapshot } from "../support/snapshot.js";
-import { outboxLike } from "./conformance.js";
+import type { outboxLike } from "./conformance.js";
 
 /**
  * Issue 20: what a real ICAT does that a kind fake hid, one block per numbered point. Each case syncs, then
  * checks that the client settles (a second push writes nothing) or fails for the right reason.
  */
 
-const ORDER = ["investigation", "sample", "dataset"];
-let fake: FakeIcat | undefined;
-let destination: Destination | undefined;
-
-afterEach(async () => {
-  await destination?.close();
-  await fake?.close();
-  destination = undefined;
-  fake = undefined;
-});
-
-async function setup(options: { fake?: FakeIcatOptions; icat?: Record<string, unknown> } = {}) {
-  const server = await startFakeIcat({ fixtures: true, maxIdGap: 2, ...options.fake });
-  fake = server;
-  const config: Config = configSchema.parse({
-    dataRoot: "/data",
-    destinations: {
-      scicat: { enabled: false },
-      icat: {
-        enabled: true,
-        url: server.url,
-        username: "ingestor",
-        password: DEFAULT_PLUGINS.simple?.users.ingestor,
-        facility: FIXTURE.facility,
-        instrument: FIXTURE.instrument,
-        createInvestigations: true,
-        ...options.icat,
-      },
-    },
-  });
-  const logger = createMemoryLogger();
-  const dest = createIcatDestination(config.destinations.icat, { logger });
-  destination = dest;
-  const records = (snapshot: Snapshot): PushRecord[] => mapToIcat(snapshot, config).sort((a, b) => ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind));
-  return { fake: server, logger, records, outbox: outboxLike(() => dest) };
-}
+const setup = icatAdapterPerTest();
 
 /** Pushes everything twice; answers the operations and write requests of the second pass. */
 async function pushTwice(outbox: ReturnType<typeof outboxLike>, fake: FakeIcat, records: PushRecord[]) {
@@ -86,8 +48,6 @@ describe("1. dates on a server that drops milliseconds", () => {
     snapshot.runs[0] = { ...snapshot.runs[0]!, timeStart: snapshot.runs[0]!.timeStart + 2 };
     await mysql.outbox.pushAll(mysql.records(snapshot));
     expect(writeBodies(mysql.fake).at(-1)).toMatch(/"startDate":"2026-03-05T08:56:42\.250Z"/);
-    await destination?.close();
-    await fake?.close();
 
     const oracle = await setup({ fake: { database: "oracle" } });
     const again = fractionalSnapshot();
@@ -151,7 +111,7 @@ describe("2. OBJECT_ALREADY_EXISTS naming a parent is a false alarm", () => {
 describe("3. limits only the database enforces", () => {
   it("text at the column limits in multi-byte and 4-byte characters is stored and settles (Oracle bytes, MySQL utf8)", async () => {
     for (const database of ["oracle", "mysql"] as const) {
-      const { fake, outbox, records } = await setup({ fake: { database } });
+      const { fake, outbox, records, destination } = await setup({ fake: { database } });
       const snapshot = smallSnapshot({ runs: 1, files: 1 });
       snapshot.beamtimes = snapshot.beamtimes.map((b) => ({ ...b, description: `Études ${"é".repeat(300)} 🔬` }));
       snapshot.samples = snapshot.samples.map((s) => ({ ...s, name: `Probe 🧪 ${"ü".repeat(140)}` }));
@@ -161,8 +121,7 @@ describe("3. limits only the database enforces", () => {
       const [investigation] = fake.entities("Investigation").filter((i) => i.id !== fake.fixtures?.investigation);
       expect(Buffer.byteLength(String(investigation?.title))).toBeLessThanOrEqual(255);
       expect(String(fake.entities("Sample")[0]?.name)).not.toMatch(/🧪/u);
-      await destination?.close();
-      await fake.close();
+      await destination.close();
     }
   });
 

@@ -1,58 +1,16 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { configSchema, type Config } from "../../src/config/schema.js";
-import type { Destination, PushRecord } from "../../src/destinations/contract.js";
+import { describe, expect, it } from "vitest";
 import { createIcatDestination } from "../../src/destinations/icat/index.js";
-import { mapToIcat } from "../../src/mapping/icat/index.js";
 import type { Snapshot } from "../../src/model/types.js";
 import { createMemoryLogger } from "../../src/ops/logger.js";
 import { ConfigurationError, DependencyError, PermanentError, TransientError } from "../../src/sync/errors.js";
-import { DEFAULT_PLUGINS, FIXTURE, startFakeIcat, type FakeIcat, type FakeIcatOptions, type LoggedRequest } from "../fakes/icat/index.js";
+import { DEFAULT_PLUGINS, FIXTURE, type FakeIcat, type LoggedRequest } from "../fakes/icat/index.js";
+import { ICAT_PASSWORD, icatAdapterPerTest, icatConfig } from "../support/icat-setup.js";
 import { smallSnapshot } from "../support/snapshot.js";
-import { outboxLike } from "./conformance.js";
 
 /** What is particular to ICAT: sessions, reference data, investigations, idempotent creates, updates, datafiles, paging. */
 
-const PASSWORD = DEFAULT_PLUGINS.simple?.users.ingestor ?? "";
-const ORDER = ["investigation", "sample", "dataset"];
-let fake: FakeIcat | undefined;
-let destination: Destination | undefined;
-
-afterEach(async () => {
-  await destination?.close();
-  await fake?.close();
-  destination = undefined;
-  fake = undefined;
-});
-
-function icatConfig(url: string, icat: Record<string, unknown> = {}): Config {
-  return configSchema.parse({
-    dataRoot: "/data",
-    destinations: {
-      scicat: { enabled: false },
-      icat: { enabled: true, url, plugin: "simple", username: "ingestor", password: PASSWORD, facility: FIXTURE.facility, instrument: FIXTURE.instrument, createInvestigations: true, ...icat },
-    },
-  });
-}
-
-interface Setup {
-  fake?: FakeIcatOptions;
-  icat?: Record<string, unknown>;
-  /** Shared by the fake and the adapter, so session lifetimes can be walked through. */
-  clock?: { t: number };
-}
-
-async function setup(options: Setup = {}) {
-  const { clock } = options;
-  const server = await startFakeIcat({ fixtures: true, maxIdGap: 2, ...(clock ? { now: () => clock.t } : {}), ...options.fake });
-  fake = server;
-  const config = icatConfig(server.url, options.icat);
-  const logger = createMemoryLogger();
-  const dest = createIcatDestination(config.destinations.icat, { logger, ...(clock ? { now: () => clock.t } : {}) });
-  destination = dest;
-  const records = (snapshot: Snapshot = smallSnapshot({ runs: 3, files: 7 })): PushRecord[] =>
-    mapToIcat(snapshot, config).sort((a, b) => ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind));
-  return { fake: server, destination: dest, config, logger, records, outbox: outboxLike(() => dest) };
-}
+const PASSWORD = ICAT_PASSWORD;
+const setup = icatAdapterPerTest();
 
 /** The entity arrays of the write requests the fake received. */
 function writeBodies(requests: readonly LoggedRequest[]): Record<string, Record<string, unknown>>[][] {
@@ -73,7 +31,7 @@ describe("ICAT adapter: sessions", () => {
   it("logs in once, refreshes before expiry by the server's lifetime, and logs out on close", async () => {
     const clock = { t: Date.parse("2026-03-05T09:00:00.000Z") };
     // 10-minute sessions: the adapter must learn this from /icat/properties (its own default is 120).
-    const { fake, outbox, records } = await setup({ clock, fake: { lifetimeMinutes: 10 } });
+    const { fake, outbox, records, destination } = await setup({ clock, fake: { lifetimeMinutes: 10 } });
     const all = records();
     await outbox.pushAll(all.slice(0, 2));
     clock.t += 7 * 60_000; // 3 minutes left: above a quarter of the lifetime, no refresh yet
@@ -89,8 +47,7 @@ describe("ICAT adapter: sessions", () => {
     expect(sessionAnswers(fake)).toEqual([]);
     expect(fake.liveSessions()).toBe(1);
 
-    await destination?.close();
-    destination = undefined;
+    await destination.close();
     expect(fake.count("logout")).toBe(1);
     expect(fake.liveSessions()).toBe(0);
   });
@@ -227,10 +184,10 @@ describe("ICAT adapter: reference data", () => {
   });
 
   it("doctor checks pass against a well-prepared catalog and name the fix otherwise", async () => {
-    const { destination } = await setup();
+    const { destination, fake } = await setup();
     expect((await destination.preflight()).filter((c) => c.severity !== "ok")).toEqual([]);
     await destination.close();
-    const broken = createIcatDestination(icatConfig(fake!.url, { datasetType: "nope" }).destinations.icat, { logger: createMemoryLogger() });
+    const broken = createIcatDestination(icatConfig(fake.url, { datasetType: "nope" }).destinations.icat, { logger: createMemoryLogger() });
     const checks = await broken.preflight();
     await broken.close();
     expect(checks.find((c) => c.name === "icat.datasetType")).toMatchObject({ severity: "error", fix: expect.stringMatching(/destinations\.icat\.datasetType/) });
