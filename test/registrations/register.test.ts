@@ -169,4 +169,38 @@ describe("registrations", () => {
     await sync(w);
     expect(w.scicat.writeCount()).toBe(writes);
   });
+
+  it("beamsync register FILE checks one file and pushes it at once; --dry-run pushes nothing; a bad file names its mistakes", async () => {
+    const w = await openWorld();
+    const file = path.join(w.dataRoot, "registrations", "p-reg-1.yaml");
+    fs.writeFileSync(path.join(w.dataRoot, "registrations", "samples.csv"), "id,name,tray,slot,thickness_mm\nS-0001,NMC811 pristine,T1,A1,0.1\nS-0002,NMC811 cycled,T1,A2,0.2\n");
+    fs.writeFileSync(file, REGISTRATION.replace(/samples:\n[\s\S]*$/, "samples: samples.csv\n"));
+
+    const dry = await runCli(["register", file, "--dry-run", "--json", "--config", w.configFile]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ proposal: "P-REG-1", trays: 1, specimens: 2, unchanged: 0 });
+    expect((JSON.parse(dry.stdout) as { changes: unknown[] }).changes).toHaveLength(3);
+    expect(w.scicat.writeCount()).toBe(0);
+
+    const pushed = await runCli(["register", file, "--config", w.configFile]);
+    expect(pushed.code, pushed.stdout + pushed.stderr).toBe(0);
+    expect(w.scicat.samples().map((s) => s.sampleId).sort()).toEqual(["registration_P-REG-1_S-0001", "registration_P-REG-1_S-0002"]);
+    expect(w.scicat.samples().find((s) => s.sampleId === "registration_P-REG-1_S-0001")!.sampleCharacteristics).toMatchObject({ slot: "A1", metadata: { thickness_mm: "0.1" } });
+    // The daemon's pass after it has nothing left to write.
+    const writes = w.scicat.writeCount();
+    await sync(w);
+    expect(w.scicat.writeCount()).toBe(writes);
+
+    // A bad sample list: the CSV's own line and field are named; nothing of the file is pushed.
+    fs.writeFileSync(path.join(w.dataRoot, "registrations", "samples.csv"), "id,name,tray,slot\nS-0001,NMC811 pristine,T1,A1\nS-0001,again,T1,A3\nS-0003,dated,T2,A4\n");
+    const bad = await runCli(["register", file, "--config", w.configFile]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('samples.csv:3: id: specimen "S-0001" is registered twice');
+    expect(bad.stderr).toContain('samples.csv:4: tray: tray "T2" is not registered');
+    fs.writeFileSync(file, REGISTRATION.replace("start: 2026-12-10", "start: 2026-13-10"));
+    const badDate = await runCli(["register", file, "--config", w.configFile]);
+    expect(badDate.code).toBe(2);
+    expect(badDate.stderr).toContain('p-reg-1.yaml:8: proposal.start: "2026-13-10" is not a date');
+    expect(w.scicat.writeCount()).toBe(writes);
+  });
 });
