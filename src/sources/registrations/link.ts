@@ -128,11 +128,15 @@ export function linkBatch(batch: ScanResult, view: RegistryView, config: Config)
     return out;
   });
   const kept = snap.beamtimes.filter((b) => !replaced.has(b.key));
+  // A sample that only linked runs measured stood for the registered specimen: it is not a sample of its own.
+  const measured = new Set(runs.map((r) => r.sampleKey));
+  const linkedAway = new Set(snap.runs.filter((r, i) => r.sampleKey !== undefined && runs[i]?.sampleKey !== r.sampleKey).map((r) => r.sampleKey));
+  const ownSamples = snap.samples.filter((s) => !linkedAway.has(s.key) || measured.has(s.key));
   const addedBeamtimes = [...added.values()].filter((x): x is Beamtime => "label" in x);
   const addedSamples = [...added.values()].filter((x): x is Sample => !("label" in x) && !samples.has(x.key));
   const linked: Snapshot = {
     beamtimes: [...kept, ...addedBeamtimes],
-    samples: [...snap.samples.map((s) => (replaced.has(s.beamtimeKey) ? { ...s, beamtimeKey: replaced.get(s.beamtimeKey)?.key ?? s.beamtimeKey } : s)), ...addedSamples],
+    samples: [...ownSamples.map((s) => (replaced.has(s.beamtimeKey) ? { ...s, beamtimeKey: replaced.get(s.beamtimeKey)?.key ?? s.beamtimeKey } : s)), ...addedSamples],
     runs,
     problems: [...snap.problems, ...problems],
   };
