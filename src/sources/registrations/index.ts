@@ -30,7 +30,9 @@ function scanRegistrations(folder: RegistrationFolder, watermarks: WatermarkRead
   for (const file of view.files) {
     const previous = watermarks.get(REGISTRATION_SOURCE, file.relative);
     const { watermark, problems } = fileWatermark(file, previous);
-    result.watermarks.push(watermark);
+    // Its records are handed over all the same (reconcile's hashes find them unchanged); the count is for `sync`.
+    if (previous && previous.size === watermark.size && previous.mtimeMs === watermark.mtimeMs && JSON.stringify(previous.data) === JSON.stringify(watermark.data) && previous.problem === watermark.problem) result.unchanged++;
+    else result.watermarks.push(watermark);
     result.snapshot.problems.push(...problems);
     const records = file.registration ? view.proposals.get(file.registration.proposal.id) : undefined;
     if (!records) continue;

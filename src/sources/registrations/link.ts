@@ -35,6 +35,7 @@ export function linkingSource(inner: Source, folder: RegistrationFolder, config:
       const onBatch = options.onBatch;
       const result = await inner.scan(watermarks, { ...options, force: options.force || relink, onBatch: onBatch ? (b) => onBatch(link(b)) : undefined });
       const linked = link(result);
+      if (!relink) return linked;
       const marker: Watermark = { source: inner.kind, path: LINKS_PATH, size: 0, mtimeMs: 0, data: view.fingerprint };
       return { ...linked, watermarks: [...linked.watermarks, marker] };
     },
