@@ -8,6 +8,7 @@ import { buildDestinations } from "../app/wire.js";
 import { scrubSecrets } from "../ops/logger.js";
 import { LATEST_VERSION } from "../state/migrations.js";
 import { StateStore } from "../state/store.js";
+import { checkRegistrations } from "../sources/registrations/doctor.js";
 import { globalOptions, commandLogger } from "./context.js";
 import { createOutput, printJson, table } from "./output.js";
 
@@ -21,6 +22,7 @@ export function doctorCommand(): Command {
       const { config, file } = loadConfig({ configPath: options.config });
       const checks: CheckResult[] = [{ name: "configuration", severity: "ok", message: `${file ?? "built-in"} is valid` }];
       checks.push(...checkDataRoot(config));
+      checks.push(...checkRegistrations(config));
       checks.push(checkStateStore(config));
       const logger = commandLogger(config, options);
       const destinations = buildDestinations(config, logger);

@@ -115,6 +115,9 @@ describe("registrations", () => {
     expect(status.stdout).toMatch(/bad\.yaml:6: proposal\.pi\.phone: unknown field/);
     expect(status.stdout).toMatch(/bad\.yaml:6: proposal\.pi\.email: missing/);
     expect(status.stdout).toMatch(/bad\.yaml:15: samples\[1\]\.tray: tray \\"T9\\" is not registered/);
+    const doctor = JSON.parse((await runCli(["doctor", "--json", "--config", w.configFile])).stdout) as { checks: { name: string; severity: string; message: string }[] };
+    expect(doctor.checks.find((c) => c.name === "registrations folder")).toMatchObject({ severity: "ok", message: expect.stringContaining("1 proposal(s) registered (P-REG-2)") as unknown });
+    expect(doctor.checks.find((c) => c.name === "registration files")).toMatchObject({ severity: "warning", message: expect.stringContaining("bad.yaml:6: proposal.pi.phone") as unknown });
   });
 
   it("links runs naming a registered specimen or its QR label, and reports another proposal's or an unknown one", async () => {

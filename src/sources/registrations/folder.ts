@@ -41,6 +41,16 @@ export class RegistrationFolder {
     readonly facility: string,
   ) {}
 
+  /** Whether the folder can be listed (a missing one registers nothing, and forgets nothing either). */
+  readable(): boolean {
+    try {
+      fs.readdirSync(this.folder);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   load(): RegistryView {
     const signature = this.signature();
     if (this.cached?.signature === signature) return this.cached.view;

@@ -26,6 +26,11 @@ export function createRegistrationSource(folder: RegistrationFolder): Source {
 
 function scanRegistrations(folder: RegistrationFolder, watermarks: WatermarkReader): ScanResult {
   const result: ScanResult = { snapshot: emptySnapshot(), watermarks: [], unchanged: 0 };
+  if (!folder.readable()) {
+    // Path "." marks the source's root as unreadable: what was registered is not taken as gone.
+    result.snapshot.problems.push({ source: REGISTRATION_SOURCE, path: ".", reason: `cannot list the registrations folder ${folder.folder}; create it or fix sources.registrations.folder` });
+    return result;
+  }
   const view = folder.load();
   for (const file of view.files) {
     const previous = watermarks.get(REGISTRATION_SOURCE, file.relative);
