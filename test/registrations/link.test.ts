@@ -72,4 +72,20 @@ describe("parsing registrations", () => {
     expect(parsed.registration).toBeUndefined();
     expect(parsed.errors.map((e) => `${e.line} ${e.field}`)).toEqual(["6 proposal.pi.email", "9 proposal.end", "15 samples[1].id"]);
   });
+
+  it("refuses an entry that is not a mapping, an unknown field, a taken slot and a second file of the same proposal", () => {
+    const text = REGISTRATION.replace("  - { id: S-0001, name: NMC811 pristine, tray: T1, slot: A1 }", "  - just a name\n  - { id: S-0003, name: x, tray: T1, slot: A2, colour: red }");
+    const parsed = parseRegistrationText(text, "p.yaml", (f) => f);
+    expect(parsed.errors.map((e) => `${e.line} ${e.field}: ${e.message}`)).toEqual([
+      "14 samples[0]: must be a mapping (id, name, tray, slot, metadata)",
+      "15 samples[1].colour: unknown field; allowed are id, name, tray, slot, metadata",
+      '16 samples[2].slot: slot "A2" of tray "T1" is already taken by another sample',
+    ]);
+    const good = parseRegistrationText(REGISTRATION, "a.yaml", (f) => f).registration;
+    const files = ["a.yaml", "b.yaml"].map((relative) => ({ relative, size: 1, mtimeMs: 1, registration: good && { ...good, file: relative }, errors: [] }));
+    const both = buildView(files, "TESTFAC");
+    expect(both.proposals.size).toBe(1);
+    expect(files[1]!.registration).toBeUndefined();
+    expect(files[1]!.errors[0]!.message).toBe('proposal "P-REG-1" is already registered by a.yaml; keep one file per proposal');
+  });
 });

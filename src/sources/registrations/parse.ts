@@ -211,7 +211,8 @@ function readTrays(c: Collector, value: unknown): RegisteredTray[] {
 
 /** One sample entry as read, with where it came from (a YAML path, or a CSV file and line). */
 interface SampleEntry {
-  fields: Record<string, unknown>;
+  /** The entry's fields; undefined when the YAML entry is not a mapping at all. */
+  fields: Record<string, unknown> | undefined;
   at: Path;
   /** Errors of a CSV row are reported against the CSV file and its line. */
   csv?: { file: string; line: number };
@@ -221,7 +222,7 @@ function readSamples(c: Collector, value: unknown, trays: RegisteredTray[], reso
   let entries: SampleEntry[];
   if (value === undefined || value === null) return [];
   if (typeof value === "string") entries = csvEntries(c, value, resolve);
-  else if (Array.isArray(value)) entries = value.map((fields: unknown, i) => ({ fields: isObject(fields) ? fields : { "": fields }, at: ["samples", i] }));
+  else if (Array.isArray(value)) entries = value.map((fields: unknown, i) => ({ fields: isObject(fields) ? fields : undefined, at: ["samples", i] }));
   else {
     c.add(["samples"], "must be a list of samples, or the name of a CSV file with one sample per row");
     return [];
@@ -234,7 +235,7 @@ function readSamples(c: Collector, value: unknown, trays: RegisteredTray[], reso
     // A CSV row's mistakes name the CSV file and its line; a YAML entry's its own line.
     const local = entry.csv ? new Collector(entry.csv.file, () => entry.csv?.line ?? 0, c.errors) : c;
     const f = entry.fields;
-    if (Object.hasOwn(f, "")) {
+    if (!f) {
       local.add(entry.at, "must be a mapping (id, name, tray, slot, metadata)");
       continue;
     }
