@@ -4,6 +4,7 @@ import type { Beamtime, Run, Sample } from "../../src/model/types.js";
 import { buildView } from "../../src/sources/registrations/folder.js";
 import { linkBatch } from "../../src/sources/registrations/link.js";
 import { parseRegistrationText } from "../../src/sources/registrations/parse.js";
+import type { RegistrationError } from "../../src/sources/registrations/types.js";
 import { REGISTRATION } from "./fixtures.js";
 
 /** Linking one batch of a resonance beamtime DB to registered specimens, without files or catalogs. */
@@ -82,7 +83,7 @@ describe("parsing registrations", () => {
       '16 samples[2].slot: slot "A2" of tray "T1" is already taken by another sample',
     ]);
     const good = parseRegistrationText(REGISTRATION, "a.yaml", (f) => f).registration;
-    const files = ["a.yaml", "b.yaml"].map((relative) => ({ relative, size: 1, mtimeMs: 1, registration: good && { ...good, file: relative }, errors: [] }));
+    const files = ["a.yaml", "b.yaml"].map((relative) => ({ relative, size: 1, mtimeMs: 1, registration: good && { ...good, file: relative }, errors: [] as RegistrationError[] }));
     const both = buildView(files, "TESTFAC");
     expect(both.proposals.size).toBe(1);
     expect(files[1]!.registration).toBeUndefined();
