@@ -8,6 +8,10 @@ import type { Logger } from "../ops/logger.js";
 import { createBlueskySource } from "../sources/bluesky/index.js";
 import type { Source } from "../sources/contract.js";
 import { createResonanceSource } from "../sources/resonance/index.js";
+import { withRegisteredProposals } from "../mapping/registrations.js";
+import { registrationFolder } from "../sources/registrations/config.js";
+import { createRegistrationSource } from "../sources/registrations/index.js";
+import { linkingSource } from "../sources/registrations/link.js";
 import { readIdentityPins } from "../state/identity-keys.js";
 import { StateStore } from "../state/store.js";
 import type { IdentityPin } from "../model/keys.js";
@@ -22,7 +26,10 @@ export function buildSources(config: Config, logger: Logger, pins: ReadonlyMap<s
   if (config.sources.bluesky.enabled) {
     sources.push(createBlueskySource({ dataRoot: config.dataRoot, config: config.sources.bluesky, logger }));
   }
-  return sources;
+  const folder = registrationFolder(config);
+  if (!folder) return sources;
+  // Registrations first, so a proposal registered and measured in one pass is queued before its runs.
+  return [createRegistrationSource(folder), ...sources.map((source) => linkingSource(source, folder, config))];
 }
 
 export function buildDestinations(config: Config, logger: Logger): Destination[] {
@@ -41,6 +48,6 @@ export function buildEngine(config: Config, logger: Logger, overrides: Partial<E
     // Beamtimes keep the researcher and label an upgrade found them synced with (state migration 2).
     sources: overrides.sources ?? buildSources(config, logger, readIdentityPins((key) => store.getMeta(key))),
     destinations: overrides.destinations ?? buildDestinations(config, logger),
-    mappers: overrides.mappers ?? { scicat: mapToScicat, icat: mapToIcat },
+    mappers: overrides.mappers ?? { scicat: withRegisteredProposals(mapToScicat), icat: mapToIcat },
   });
 }

@@ -9,6 +9,7 @@ import { scrubSecrets } from "../ops/logger.js";
 import { LATEST_VERSION } from "../state/migrations.js";
 import { STATE_FILE } from "../state/database.js";
 import { StateStore } from "../state/store.js";
+import { checkRegistrations } from "../sources/registrations/doctor.js";
 import { globalOptions, commandLogger } from "./context.js";
 import { createOutput, printJson, table } from "./output.js";
 import { UsageError } from "../sync/errors.js";
@@ -36,6 +37,7 @@ export function doctorCommand(): Command {
       const exposed = file ? exposedSecrets(file) : undefined;
       if (exposed) checks.push(exposed);
       checks.push(...checkDataRoot(config));
+      checks.push(...checkRegistrations(config));
       checks.push(checkStateStore(config));
       const logger = commandLogger(config, options);
       const destinations = buildDestinations(config, logger);

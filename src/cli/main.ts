@@ -4,6 +4,8 @@ import { StateVersionError } from "../state/migrations.js";
 import { scrubSecrets } from "../ops/logger.js";
 import { doctorCommand } from "./doctor.js";
 import { logCommand } from "./log.js";
+import { registerCommand } from "./register.js";
+import { labelsCommand } from "./labels.js";
 import { resyncCommand } from "./resync.js";
 import { retryCommand } from "./retry.js";
 import { runCommand } from "./run.js";
@@ -26,7 +28,7 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const command of [runCommand(), syncCommand(), statusCommand(), resyncCommand(), retryCommand(), logCommand(), doctorCommand()]) {
+  for (const command of [runCommand(), syncCommand(), statusCommand(), resyncCommand(), retryCommand(), logCommand(), doctorCommand(), registerCommand(), labelsCommand()]) {
     // Global flags are accepted after the command name too (`beamsync status --json`).
     command.option("-c, --config <file>", "configuration file").option("--json", "print data as JSON");
     command.exitOverride();

@@ -139,6 +139,30 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
+        /** Registration files (proposal, trays, samples) written before the beamtime (README "Registering proposals and samples"). */
+        registrations: z
+          .object({
+            enabled: z.boolean().default(false),
+            /** The folder the registration files are dropped into; a relative path is taken from the DATA root. */
+            folder: z.string().min(1, { message: "must name the folder registration files are dropped into, e.g. registrations" }).default("registrations"),
+            /** Named in every label's QR payload (bsr:<facility>/<proposal>/s/<specimen>). */
+            facility: z
+              .string()
+              .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, { message: "must be 1 to 64 letters, digits, '.', '_', ':' or '-' (it goes into QR payloads), e.g. ALS" })
+              .default("MyFacility"),
+            /** Where a run names its registered specimen (an id or a scanned QR payload); first match wins. */
+            keys: z
+              .object({
+                /** Start-document keys (dotted paths allowed). */
+                bluesky: z.array(z.string().min(1)).default(["specimen_id", "qr_code", "sample.specimen_id"]),
+                /** Fields of the resonance sample a run measured. */
+                resonance: z.array(z.enum(["serial", "name"], { message: "must be serial or name" })).default(["serial"]),
+              })
+              .strict()
+              .prefault({}),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

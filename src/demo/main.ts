@@ -6,12 +6,16 @@ import YAML from "yaml";
 import { startScicatFake, type ScicatFake } from "../../test/fakes/scicat/index.js";
 import { createDataRoot } from "../../test/fixtures/resonance/index.js";
 import { writeDemoBlueskyRun } from "./bluesky-run.js";
+import { writeDemoRegistration } from "./registration.js";
 
 /**
  * `npm run demo`: everything beamsync does, on this machine alone. Writes a small DATA root (two resonance
  * beamtimes and one bluesky document file) into a temporary directory, starts the in-repo SciCat emulator on
- * 127.0.0.1, runs the real `beamsync sync` and `beamsync status` against them, and prints what the catalog
- * now holds. `--keep` leaves the directory (and prints its path) so you can look around or run more commands.
+ * 127.0.0.1, registers proposal DEMO-003 with a tray and two specimens and writes its QR label sheet, then
+ * writes DEMO-003's runs (one naming a specimen id, one a scanned label), runs the real `beamsync sync` and
+ * `beamsync status` against them, and prints what the catalog now holds, runs linked to the registered samples.
+ * `--keep` leaves the directory (and prints its path) so you can look around or run more commands; the label
+ * sheet is kept in any case.
  */
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "../../..");
@@ -39,6 +43,7 @@ async function main(): Promise<number> {
     ],
   });
   writeDemoBlueskyRun(path.join(dataRoot, "bluesky"));
+  const registrationFile = writeDemoRegistration(path.join(dataRoot, "registrations"));
 
   const scicat: ScicatFake = await startScicatFake({ users: { ingestor: { password: PASSWORD, groups: ["ingestor"], admin: true } } });
   say(`2. SciCat emulator listening on ${scicat.url}`);
@@ -48,6 +53,7 @@ async function main(): Promise<number> {
     YAML.stringify({
       dataRoot,
       stateDir,
+      sources: { registrations: { enabled: true, facility: "DEMO" } },
       destinations: { scicat: { url: scicat.url, username: "ingestor", password: PASSWORD, pidPrefix: "demo/" } },
       mapping: { ownerGroup: "demo-group", accessGroups: ["beamline-staff"], instrument: "demo-beamline" },
       log: { level: "warn" },
@@ -55,16 +61,26 @@ async function main(): Promise<number> {
   );
 
   try {
-    say("3. beamsync sync");
+    say(`3. Before the beamtime: beamsync register ${path.relative(work, registrationFile)} (proposal DEMO-003, tray TRAY-A, specimens PV-01 and PV-02)`);
+    const registered = await run(["register", registrationFile, "--config", configFile]);
+    if (registered !== 0) return registered;
+    const labelsDir = fs.mkdtempSync(path.join(os.tmpdir(), "beamsync-demo-labels-"));
+    const sheet = path.join(labelsDir, "DEMO-003-labels.pdf");
+    await run(["labels", "--proposal", "DEMO-003", "--out", sheet, "--config", configFile]);
+    say(`   The label sheet to print and stick on the tray and the specimens: ${sheet}`);
+    say("   During the beamtime: a run names specimen PV-01; another carries PV-02's scanned label");
+    writeDemoBlueskyRun(path.join(dataRoot, "bluesky"), { scanId: 43, start: { proposal_id: "DEMO-003", specimen_id: "PV-01", owner: "Dorothy Hodgkin" } });
+    writeDemoBlueskyRun(path.join(dataRoot, "bluesky"), { scanId: 44, start: { qr_code: "bsr:DEMO/DEMO-003/s/PV-02", owner: "Dorothy Hodgkin" } });
+    say("4. beamsync sync");
     const sync = await run(["sync", "--config", configFile]);
     say(`   exit status ${sync}`);
-    say("4. beamsync sync (again: nothing changed, so nothing is sent)");
+    say("5. beamsync sync (again: nothing changed, so nothing is sent)");
     scicat.resetRequests();
     await run(["sync", "--config", configFile]);
     say(`   write requests on the second sync: ${scicat.writeCount()}`);
-    say("5. beamsync status");
+    say("6. beamsync status");
     await run(["status", "--config", configFile]);
-    say("6. What the catalog holds now");
+    say("7. What the catalog holds now");
     printCatalog(scicat);
     if (keep) say(`\nKept ${work}; try: node ${path.relative(process.cwd(), BIN)} log --config ${configFile}`);
     return sync;
@@ -81,7 +97,8 @@ function printCatalog(scicat: ScicatFake): void {
   for (const s of scicat.samples()) rows.push(["Sample", String(s.sampleId), String(s.description)]);
   for (const d of scicat.datasets()) {
     const status = (d.scientificMetadata as { run?: { exit_status?: string } } | undefined)?.run?.exit_status ?? "";
-    rows.push(["Dataset", String(d.pid), `${String(d.datasetName)} [${status}], ${String(d.numberOfFiles ?? 0)} files`]);
+    const links = `proposal ${String((d.proposalIds as string[] | undefined)?.[0] ?? "-")}, sample ${String((d.sampleIds as string[] | undefined)?.[0] ?? "-")}`;
+    rows.push(["Dataset", String(d.pid), `${String(d.datasetName)} [${status}], ${String(d.numberOfFiles ?? 0)} files; ${links}`]);
   }
   rows.push(["OrigDatablock", String(scicat.origdatablocks().length), "blocks in total"]);
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));

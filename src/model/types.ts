@@ -3,7 +3,7 @@
  * Every record has a stable natural key so that re-reading the same files yields the same keys.
  */
 
-export type SourceKind = "resonance" | "bluesky";
+export type SourceKind = "resonance" | "bluesky" | "registration";
 
 /** A person responsible for a beamtime (resonance `researchers` row, or bluesky start-document fields). */
 export interface Researcher {

@@ -19,7 +19,8 @@ export interface WatcherOptions {
   onChange(paths: Set<string>): void;
 }
 
-const RELEVANT = /\.(db|db-journal|json|jsonl|msgpack|gz)$/i;
+// yaml, yml and csv: registration files (sources.registrations), when their folder lies in the DATA root.
+const RELEVANT = /\.(db|db-journal|json|jsonl|msgpack|gz|ya?ml|csv)$/i;
 
 export function isRelevantPath(relative: string): boolean {
   return RELEVANT.test(relative) && !relative.split(/[\\/]/).some((part) => part.endsWith(".zarr"));

@@ -32,6 +32,7 @@ export function recordShape(config: Config): RecordShape {
       : null,
     bluesky: { keys: config.sources.bluesky.keys, rootMap: config.sources.bluesky.rootMap, staleAfterSeconds: config.sources.bluesky.staleAfterSeconds },
     resonance: { staleAfterSeconds: config.sources.resonance.staleAfterSeconds },
+    registrations: config.sources.registrations.enabled ? { facility: config.sources.registrations.facility, keys: config.sources.registrations.keys } : null,
   };
   return { keys, contentHash: createHash("sha256").update(stableStringify(content)).digest("hex").slice(0, 32) };
 }

@@ -55,7 +55,8 @@ function decide(
   if (holds(catalog, source)) return { send: false, written: source };
   if (!remembered || rules.sourceWins(field)) return { send: true, written: source };
   if (written !== undefined && same(written, source)) return { send: false, written }; // a curator's edit: kept
-  const untouched = written === undefined ? catalog === undefined || catalog === null : holds(catalog, written);
+  // Never written: only the server's own empty default (null, or [] as for a proposal's MeasurementPeriodList) is untouched.
+  const untouched = written === undefined ? catalog === undefined || catalog === null || (Array.isArray(catalog) && catalog.length === 0) : holds(catalog, written);
   if (untouched) return { send: true, written: source };
   return { send: false, written, conflict: { field, catalog, source, lastWritten: written } };
 }

@@ -104,7 +104,9 @@ export function fitKey(text: string, length: number): string {
 export function icatSampleNames(samples: Iterable<Sample>): Map<string, string> {
   const groups = new Map<string, { base: string; samples: Sample[] }>();
   for (const sample of samples) {
-    const base = sample.name.trim().length > 0 ? sample.name : `sample ${sample.key}`;
+    // A registered specimen is named by its registered id: unique in its proposal and kept when its name is edited.
+    const registered = typeof sample.extra.specimenId === "string" ? sample.extra.specimenId : undefined;
+    const base = registered ?? (sample.name.trim().length > 0 ? sample.name : `sample ${sample.key}`);
     const key = `${sample.beamtimeKey}\u0000${base}`;
     const group = groups.get(key) ?? { base, samples: [] };
     group.samples.push(sample);
