@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import Database from "better-sqlite3";
+import { Database } from "../../src/sqlite.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { runDocuments, writeRunFile } from "../fixtures/bluesky/writer.js";
 import { spawnCli, waitFor } from "../support/cli.js";
