@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import YAML from "yaml";
 import type { z } from "zod";
@@ -80,6 +81,13 @@ function readYamlFile(file: string): Record<string, unknown> {
     if (code === "ENOENT") {
       throw new UsageError(
         `configuration file ${file} not found: pass --config FILE, set BEAMSYNC_CONFIG, or copy config/beamsync.example.yaml to ./beamsync.yaml`,
+      );
+    }
+    if (code === "EACCES" || code === "EPERM") {
+      const { username, uid } = os.userInfo();
+      throw new UsageError(
+        `cannot read configuration file ${file}: permission denied (${code}) for ${username} (uid ${uid}); give that user read access to the ` +
+          `file and its directories (e.g. chgrp beamsync on both, chmod 0640 the file, chmod 0750 the directory)`,
       );
     }
     throw new UsageError(`cannot read configuration file ${file}: ${(err as Error).message}`);

@@ -57,4 +57,12 @@ describe.skipIf(!canDropPrivileges())("a source file the service user cannot rea
     const after = JSON.parse((await runCli(["status", "--json", "--config", w.configFile], { prefix: UNPRIVILEGED })).stdout) as { sourceProblems: unknown[] };
     expect(after.sourceProblems).toEqual([]);
   });
+
+  it("a configuration file it cannot read is exit 2 naming the user and the fix, not a bare EACCES", async () => {
+    const w = await worlds.open({ beamtimes: [bt("config")] });
+    fs.chmodSync(w.configFile, 0o000);
+    const result = await runCli(["status", "--config", w.configFile], { prefix: UNPRIVILEGED });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/permission denied \(EACCES\) for \S+ \(uid \d+\); give that user read access/);
+  });
 });
