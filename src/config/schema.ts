@@ -71,6 +71,11 @@ export const icatSchema = z
         exit_status: { type: "exit_status", units: "N/A" },
         num_events: { type: "num_events", units: "N/A" },
       }),
+    /**
+     * Also send the run's quantities (the scientificMetadata `{value, unit}` entries and ranges) as DatasetParameters,
+     * each where ICAT has a ParameterType of that name and units (`N/A` for none) applicable to datasets.
+     */
+    quantities: z.boolean().default(true),
     timeoutMs: z.number().int().positive().default(30_000),
   })
   .strict();
@@ -173,6 +178,13 @@ export const configSchema = z
         keywords: z.array(z.string()).default([]),
         /** Push runs that never closed (stale) as incomplete datasets. */
         pushStaleRuns: z.boolean().default(true),
+        /**
+         * Prefix rewrites from the beamline's paths to the paths users see, applied to a dataset's `sourceFolder`
+         * (e.g. `/data/beamline: /global/cfs/als/11012`); the longest matching prefix wins.
+         */
+        sourceFolderRewrite: z.record(z.string().min(1), z.string().min(1)).default({}),
+        /** Host users reach the files on, sent as the dataset's `sourceFolderHost`. */
+        sourceFolderHost: z.string().min(1).optional(),
         /** Add per-field {min,max,count} summaries of events to scientificMetadata. */
         eventSummaries: z.boolean().default(false),
       })

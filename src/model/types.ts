@@ -66,6 +66,8 @@ export interface StreamInfo {
   dataKeys: Record<string, DataKeyInfo>;
   /** Number of events seen in this stream, where the source tells. */
   eventCount?: number | undefined;
+  /** Smallest and largest finite value of each numeric scalar field over the stream's events. */
+  ranges?: Record<string, { min: number; max: number }> | undefined;
 }
 
 /** A file that belongs to a run. */
@@ -75,6 +77,8 @@ export interface FileRef {
   size: number;
   /** Modification time, milliseconds since the Unix epoch. */
   mtimeMs: number;
+  /** Shared by every run of its beamtime (the resonance beamtime DB): counted with none of them. */
+  shared?: boolean | undefined;
 }
 
 /** Normalised exit status: event-model words, or a source's unknown word kept verbatim. */
@@ -110,6 +114,8 @@ export interface Run {
   streams: StreamInfo[];
   /** Directory that the run's files are listed relative to. */
   sourceFolder: string;
+  /** The run's own folder, when `sourceFolder` is shared with other runs (resonance: its Zarr group). */
+  ownFolder?: string | undefined;
   files: FileRef[];
   /** Files the run names but that do not exist (reported, never invented). */
   missingFiles?: string[] | undefined;

@@ -28,7 +28,7 @@ export function recordShape(config: Config): RecordShape {
     mapping: config.mapping,
     scicat: scicat.enabled ? { pidPrefix: scicat.pidPrefix } : null,
     icat: icat.enabled
-      ? { investigationType: icat.investigationType, datasetType: icat.datasetType, instrument: icat.instrument, parameters: icat.parameters, locationLength: icat.locationLength }
+      ? { investigationType: icat.investigationType, datasetType: icat.datasetType, instrument: icat.instrument, parameters: icat.parameters, quantities: icat.quantities, locationLength: icat.locationLength }
       : null,
     bluesky: { keys: config.sources.bluesky.keys, rootMap: config.sources.bluesky.rootMap, staleAfterSeconds: config.sources.bluesky.staleAfterSeconds },
     resonance: { staleAfterSeconds: config.sources.resonance.staleAfterSeconds },

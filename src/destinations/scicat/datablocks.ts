@@ -127,26 +127,44 @@ export interface DatablockPlan {
 
 /**
  * Pure: what to patch and what to post so the catalog lists each desired file once, as it is now, and every
- * block carries the dataset's groups (a block is readable by its own groups, not by its dataset's).
+ * block carries the dataset's groups (a block is readable by its own groups, not by its dataset's). Entries the
+ * source no longer lists (paths from before the file list moved to the run's own folder, a beamtime DB every
+ * run used to list) are taken out; a block left with none of its files takes new files instead, since the
+ * ingestor may not delete a block and SciCat refuses an empty one.
  */
 export function planDatablocks(blocks: StoredBlock[], desired: DataFile[], limits: Pick<ScicatConfig, "maxFilesPerBlock" | "maxBytesPerBlock">, groups: BlockGroups = {}): DatablockPlan {
   const wanted = new Map(desired.map((f) => [f.path, f]));
   const present = new Set<string>();
   const updates: DatablockPlan["updates"] = [];
+  const emptied: { id: string; regroup: boolean }[] = [];
   for (const block of blocks) {
     let changed = false;
-    const files = block.dataFileList.map((stored) => {
-      present.add(stored.path);
+    const files: (DataFile & Record<string, unknown>)[] = [];
+    for (const stored of block.dataFileList) {
       const want = wanted.get(stored.path);
-      if (!want || (stored.size === want.size && sameTime(stored.time, want.time))) return stored;
-      changed = true;
-      return { ...stored, size: want.size, time: want.time };
-    });
+      if (!want || present.has(stored.path)) {
+        changed = true;
+        continue;
+      }
+      present.add(stored.path);
+      if (stored.size === want.size && sameTime(stored.time, want.time)) files.push(stored);
+      else {
+        changed = true;
+        files.push({ ...stored, size: want.size, time: want.time });
+      }
+    }
     const regroup = groupsDiffer(block, groups);
-    if (changed || regroup) updates.push({ id: block._id, ...(changed ? { files: files.map(cleanDataFile) } : {}), ...(regroup ? { groups } : {}) });
+    if (changed && files.length === 0) emptied.push({ id: block._id, regroup });
+    else if (changed || regroup) updates.push({ id: block._id, ...(changed ? { files: files.map(cleanDataFile) } : {}), ...(regroup ? { groups } : {}) });
   }
-  const missing = desired.filter((f) => !present.has(f.path));
-  return { updates, additions: splitIntoBlocks(missing, limits) };
+  const additions = splitIntoBlocks(desired.filter((f) => !present.has(f.path)), limits);
+  for (const slot of emptied) {
+    const files = additions.shift();
+    // Nothing left to put in it: it keeps its old entries (an operator may delete it as admin).
+    if (files) updates.push({ id: slot.id, files, ...(slot.regroup ? { groups } : {}) });
+    else if (slot.regroup) updates.push({ id: slot.id, groups });
+  }
+  return { updates, additions };
 }
 
 function groupsDiffer(block: BlockGroups, wanted: BlockGroups): boolean {

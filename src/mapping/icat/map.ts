@@ -207,7 +207,7 @@ export function datasetPayload(run: Run, beamtime: Beamtime, sample: Sample | un
     ...fitLocation(run.sourceFolder, config.destinations.icat.locationLength),
     complete: run.state === "complete",
     startDate: isoFromSeconds(run.timeStart),
-    parameters: datasetParameters(run, config.destinations.icat.parameters),
+    parameters: datasetParameters(run, config.destinations.icat.parameters, config.destinations.icat.quantities),
     datafiles: datafilesFor(run, config.destinations.icat.locationLength),
   };
   if (sample) {

@@ -39,6 +39,8 @@ export interface IcatParameterPayload {
   units: string;
   stringValue?: string;
   numericValue?: number;
+  /** A quantity: sent only where ICAT has its ParameterType, left out (not an error) where it has not. */
+  optional?: boolean;
 }
 
 export interface IcatDatafilePayload {

@@ -18,11 +18,18 @@ export interface FileReference {
   datumIndexes: number[];
 }
 
+export interface AssembledStream {
+  dataKeys: Record<string, Record<string, unknown>>;
+  events: number;
+  /** Smallest and largest finite number seen per scalar field. */
+  ranges: Record<string, { min: number; max: number }>;
+}
+
 export interface AssembledRun {
   start: Record<string, unknown>;
   stop?: Record<string, unknown> | undefined;
-  /** Stream name → its descriptors' data keys (several descriptors per stream allowed) and events seen. */
-  streams: Map<string, { dataKeys: Record<string, Record<string, unknown>>; events: number }>;
+  /** Stream name → its descriptors' data keys (several descriptors per stream allowed), events seen, value ranges. */
+  streams: Map<string, AssembledStream>;
   references: FileReference[];
   /** Where the start document was (for messages). */
   location: string;
@@ -52,7 +59,7 @@ export class RunAssembler {
         const run = this.runFor(String(doc.run_start), location, "descriptor");
         if (!run) return;
         const stream = typeof doc.name === "string" && doc.name ? doc.name : "primary";
-        const entry = run.streams.get(stream) ?? { dataKeys: {}, events: 0 };
+        const entry = run.streams.get(stream) ?? { dataKeys: {}, events: 0, ranges: {} };
         Object.assign(entry.dataKeys, doc.data_keys as Record<string, Record<string, unknown>>);
         run.streams.set(stream, entry);
         this.descriptorRun.set(String(doc.uid), { run: String(doc.run_start), stream });
@@ -66,7 +73,9 @@ export class RunAssembler {
           return;
         }
         const entry = this.runs.get(link.run)?.streams.get(link.stream);
-        if (entry) entry.events += name === "event" ? 1 : (doc.uid as unknown[]).length;
+        if (!entry) return;
+        entry.events += name === "event" ? 1 : (doc.uid as unknown[]).length;
+        widenRanges(entry.ranges, doc.data, name === "event_page");
         return;
       }
       case "resource":
@@ -118,5 +127,20 @@ export class RunAssembler {
     const run = this.runs.get(uid);
     if (!run) this.orphans.push({ location, reason: `${what} for run ${uid}, whose start document is not in this file` });
     return run;
+  }
+}
+
+/** Widen each numeric field's range by an event's values (an event page holds a list per field). */
+function widenRanges(ranges: AssembledStream["ranges"], data: unknown, paged: boolean): void {
+  if (data === null || typeof data !== "object") return;
+  for (const [field, raw] of Object.entries(data as Record<string, unknown>)) {
+    const values = paged ? (Array.isArray(raw) ? raw : []) : [raw];
+    for (const value of values) {
+      if (typeof value !== "number" || !Number.isFinite(value)) continue;
+      const range = ranges[field];
+      if (!range) ranges[field] = { min: value, max: value };
+      else if (value < range.min) range.min = value;
+      else if (value > range.max) range.max = value;
+    }
   }
 }

@@ -168,7 +168,8 @@ function toRun(uid: string, assembled: AssembledRun, files: Run["files"], missin
         ...(typeof key.external === "string" ? { external: key.external } : {}),
       };
     }
-    streams.push({ name, dataKeys, eventCount: stream.events });
+    const ranged = Object.keys(stream.ranges).length > 0;
+    streams.push({ name, dataKeys, eventCount: stream.events, ...(ranged ? { ranges: stream.ranges } : {}) });
     counted += stream.events;
   }
   const stated = stop?.num_events ? Object.values(stop.num_events as Record<string, number>).reduce((a, b) => a + b, 0) : 0;

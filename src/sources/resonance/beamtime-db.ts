@@ -33,6 +33,15 @@ export interface StreamRow {
   data_keys: string;
 }
 
+/** Smallest and largest value of one numeric field over one stream's events. */
+export interface RangeRow {
+  run_uid: string;
+  stream: string;
+  field: string;
+  min: number;
+  max: number;
+}
+
 /** Committed frames per Zarr array (`image_refs` grouped by zarr_group). */
 export interface ImageGroupRow {
   zarr_group: string;
@@ -54,6 +63,7 @@ export type BeamtimeDbRead =
       samples: SampleRow[];
       streams: StreamRow[];
       imageGroups: ImageGroupRow[];
+      ranges: RangeRow[];
     }
   | { kind: "other"; userVersion: number; missingTables: string[] };
 
@@ -89,6 +99,16 @@ export function readBeamtimeDb(file: string, busyTimeoutMs: number): BeamtimeDbR
          FROM image_refs GROUP BY zarr_group, field_name`,
       )
       .all() as ImageGroupRow[];
-    return { kind: "resonance", userVersion, hasCodecColumn, runs, samples, streams, imageGroups };
+    // Computed by SQLite in the same short read: no event row crosses into JavaScript. An event whose JSON holds
+    // Python's bare NaN/Infinity is not valid JSON to SQLite and is left out of the ranges.
+    const ranges = db
+      .prepare(
+        `SELECT s.run_uid AS run_uid, s.name AS stream, j.key AS field, MIN(j.value) AS min, MAX(j.value) AS max
+         FROM events e JOIN streams s ON s.uid = e.stream_uid, json_each(e.data) j
+         WHERE json_valid(e.data) AND j.type IN ('integer', 'real')
+         GROUP BY s.run_uid, s.name, j.key`,
+      )
+      .all() as RangeRow[];
+    return { kind: "resonance", userVersion, hasCodecColumn, runs, samples, streams, imageGroups, ranges };
   });
 }
