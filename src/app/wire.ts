@@ -1,4 +1,6 @@
+import path from "node:path";
 import type { Config } from "../config/schema.js";
+import { ChecksumCache, withChecksums } from "../files/checksums.js";
 import type { Destination } from "../destinations/contract.js";
 import { createIcatDestination } from "../destinations/icat/index.js";
 import { createScicatDestination } from "../destinations/scicat/index.js";
@@ -22,7 +24,10 @@ export function buildSources(config: Config, logger: Logger, pins: ReadonlyMap<s
   if (config.sources.bluesky.enabled) {
     sources.push(createBlueskySource({ dataRoot: config.dataRoot, config: config.sources.bluesky, logger }));
   }
-  return sources;
+  const { checksum, checksumConcurrency } = config.files;
+  if (checksum === "none") return sources;
+  const cache = new ChecksumCache(path.join(config.stateDir, "checksums.sqlite"));
+  return sources.map((s) => withChecksums(s, { algorithm: checksum, concurrency: checksumConcurrency, cache }));
 }
 
 export function buildDestinations(config: Config, logger: Logger): Destination[] {

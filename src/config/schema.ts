@@ -216,6 +216,18 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    files: z
+      .object({
+        /**
+         * A checksum of each file a run owns, as `chk` in SciCat file entries and the ICAT Datafile `checksum`;
+         * computed once per (path, size, mtime) and remembered in stateDir/checksums.sqlite.
+         */
+        checksum: z.enum(["none", "sha256", "blake2b"]).default("none"),
+        /** Files read for checksums at once. */
+        checksumConcurrency: z.number().int().min(1).max(64).default(4),
+      })
+      .strict()
+      .prefault({}),
     http: z
       .object({
         enabled: z.boolean().default(true),

@@ -79,6 +79,8 @@ export interface FileRef {
   mtimeMs: number;
   /** Shared by every run of its beamtime (the resonance beamtime DB): counted with none of them. */
   shared?: boolean | undefined;
+  /** Hex digest of the content, with `files.checksum` (never for a shared file, which changes with every run). */
+  checksum?: string | undefined;
 }
 
 /** Normalised exit status: event-model words, or a source's unknown word kept verbatim. */

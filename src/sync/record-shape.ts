@@ -32,6 +32,7 @@ export function recordShape(config: Config): RecordShape {
       : null,
     bluesky: { keys: config.sources.bluesky.keys, rootMap: config.sources.bluesky.rootMap, staleAfterSeconds: config.sources.bluesky.staleAfterSeconds },
     resonance: { staleAfterSeconds: config.sources.resonance.staleAfterSeconds },
+    checksum: config.files.checksum,
   };
   return { keys, contentHash: createHash("sha256").update(stableStringify(content)).digest("hex").slice(0, 32) };
 }

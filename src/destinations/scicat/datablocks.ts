@@ -18,6 +18,8 @@ export interface DataFile {
   path: string;
   size: number;
   time: string;
+  /** Checksum, with the block's `chkAlg` (files.checksum). */
+  chk?: string;
 }
 
 interface StoredBlock extends BlockGroups {
@@ -39,6 +41,7 @@ export interface DatablockPayload {
   datasetId: string;
   ownerGroup?: string;
   accessGroups?: string[];
+  chkAlg?: string;
   files: DataFile[];
 }
 
@@ -48,6 +51,7 @@ export function decodeDatablocks(payload: Record<string, unknown>): DatablockPay
     datasetId: String(payload.datasetId),
     ...(typeof payload.ownerGroup === "string" ? { ownerGroup: payload.ownerGroup } : {}),
     ...(Array.isArray(payload.accessGroups) ? { accessGroups: payload.accessGroups as string[] } : {}),
+    ...(typeof payload.chkAlg === "string" ? { chkAlg: payload.chkAlg } : {}),
     files,
   };
 }
@@ -60,7 +64,8 @@ export async function pushDatablocks(deps: DatablockDeps, payload: DatablockPayl
     const blocks = options.knownEmpty ? [] : await readBlocks(deps, pid);
     const plan = planDatablocks(blocks, payload.files, deps.config, { ownerGroup: payload.ownerGroup, accessGroups: payload.accessGroups });
     for (const update of plan.updates) {
-      const body = { ...(update.files ? { dataFileList: update.files, size: sizeOf(update.files) } : {}), ...update.groups };
+      const files = update.files ? { dataFileList: update.files, size: sizeOf(update.files), ...(payload.chkAlg ? { chkAlg: payload.chkAlg } : {}) } : {};
+      const body = { ...files, ...update.groups };
       const response = await deps.client.call(
         { method: "PATCH", path: deps.routes.origdatablock(api, update.id), body },
         `updating origdatablock ${update.id} of dataset ${pid}`,
@@ -71,6 +76,7 @@ export async function pushDatablocks(deps: DatablockDeps, payload: DatablockPayl
       const body: Record<string, unknown> = { datasetId: pid, size: sizeOf(files), dataFileList: files };
       if (payload.ownerGroup) body.ownerGroup = payload.ownerGroup;
       if (payload.accessGroups) body.accessGroups = payload.accessGroups;
+      if (payload.chkAlg) body.chkAlg = payload.chkAlg;
       const response = await deps.client.call({ method: "POST", path: deps.routes.origdatablocks(api), body }, `adding files to dataset ${pid}`);
       expectAnswer(response, createdBlock(pid), "the created origdatablock as JSON");
     }
@@ -147,10 +153,10 @@ export function planDatablocks(blocks: StoredBlock[], desired: DataFile[], limit
         continue;
       }
       present.add(stored.path);
-      if (stored.size === want.size && sameTime(stored.time, want.time)) files.push(stored);
+      if (stored.size === want.size && sameTime(stored.time, want.time) && (want.chk === undefined || stored.chk === want.chk)) files.push(stored);
       else {
         changed = true;
-        files.push({ ...stored, size: want.size, time: want.time });
+        files.push({ ...stored, size: want.size, time: want.time, ...(want.chk !== undefined ? { chk: want.chk } : {}) });
       }
     }
     const regroup = groupsDiffer(block, groups);

@@ -50,6 +50,8 @@ export interface IcatDatafilePayload {
   location?: string;
   fileSize: number;
   datafileModTime: string;
+  /** Hex digest (files.checksum), where computed. */
+  checksum?: string;
 }
 
 export interface IcatDatasetPayload {

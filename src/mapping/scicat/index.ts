@@ -41,7 +41,7 @@ export function mapToScicat(snapshot: Snapshot, config: Config, index?: MappingI
     );
     const dataset = datasetRecord(run, beamtime, sample, instrument.uniqueName, config);
     add(dataset);
-    const blocks = datablockRecord(run, dataset);
+    const blocks = datablockRecord(run, dataset, config.files.checksum);
     if (blocks) add(blocks);
   }
   return [...out.values()];
