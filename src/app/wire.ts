@@ -19,10 +19,10 @@ import { Engine, type EngineParts } from "../sync/engine.js";
 export function buildSources(config: Config, logger: Logger, pins: ReadonlyMap<string, IdentityPin> = new Map()): Source[] {
   const sources: Source[] = [];
   if (config.sources.resonance.enabled) {
-    sources.push(createResonanceSource({ dataRoot: config.dataRoot, config: config.sources.resonance, logger, sampleKey: config.mapping.sampleKey, pins }));
+    sources.push(createResonanceSource({ dataRoot: config.dataRoot, config: config.sources.resonance, logger, sampleKey: config.mapping.sampleKey, pins, previews: config.previews.enabled }));
   }
   if (config.sources.bluesky.enabled) {
-    sources.push(createBlueskySource({ dataRoot: config.dataRoot, config: config.sources.bluesky, logger }));
+    sources.push(createBlueskySource({ dataRoot: config.dataRoot, config: config.sources.bluesky, logger, previews: config.previews.enabled }));
   }
   const { checksum, checksumConcurrency } = config.files;
   if (checksum === "none") return sources;

@@ -216,6 +216,16 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    previews: z
+      .object({
+        /** A small PNG plot of each run's main signal, attached to its SciCat dataset (an Attachment with a thumbnail). */
+        enabled: z.boolean().default(false),
+        /** Size of the plot, pixels. */
+        width: z.number().int().min(64).max(2000).default(320),
+        height: z.number().int().min(48).max(2000).default(200),
+      })
+      .strict()
+      .prefault({}),
     files: z
       .object({
         /**

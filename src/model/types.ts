@@ -61,6 +61,15 @@ export interface DataKeyInfo {
   external?: string | boolean | undefined;
 }
 
+/** Values by event, in event order: `time` and each field hold one entry per event (NaN where an event lacks it). */
+export interface StreamSeries {
+  time: number[];
+  fields: Record<string, number[]>;
+}
+
+/** Events of a stream kept for a preview: enough for a small plot. */
+export const SERIES_MAX_EVENTS = 2000;
+
 export interface StreamInfo {
   name: string;
   dataKeys: Record<string, DataKeyInfo>;
@@ -68,6 +77,8 @@ export interface StreamInfo {
   eventCount?: number | undefined;
   /** Smallest and largest finite value of each numeric scalar field over the stream's events. */
   ranges?: Record<string, { min: number; max: number }> | undefined;
+  /** The first events' numeric scalar values, for a preview plot (only read when previews are on). */
+  series?: StreamSeries | undefined;
 }
 
 /** A file that belongs to a run. */

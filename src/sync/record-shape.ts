@@ -33,6 +33,7 @@ export function recordShape(config: Config): RecordShape {
     bluesky: { keys: config.sources.bluesky.keys, rootMap: config.sources.bluesky.rootMap, staleAfterSeconds: config.sources.bluesky.staleAfterSeconds },
     resonance: { staleAfterSeconds: config.sources.resonance.staleAfterSeconds },
     checksum: config.files.checksum,
+    previews: config.previews,
   };
   return { keys, contentHash: createHash("sha256").update(stableStringify(content)).digest("hex").slice(0, 32) };
 }

@@ -2,6 +2,7 @@ import type { Config } from "../../config/schema.js";
 import type { Beamtime, Run, Sample, Snapshot } from "../../model/types.js";
 import { indexSnapshot, isPushable, proposalIdFor, type MappingIndex } from "../common.js";
 import { makeRecord, recordId, type DesiredRecord } from "../record.js";
+import { attachmentRecord } from "./attachment.js";
 import { datablockRecord } from "./datablocks.js";
 import { datasetPayload, instrumentFor } from "./dataset.js";
 import { isReferenceSample, proposalPayload, samplePayload, scicatSampleId } from "./proposal-sample.js";
@@ -43,6 +44,8 @@ export function mapToScicat(snapshot: Snapshot, config: Config, index?: MappingI
     add(dataset);
     const blocks = datablockRecord(run, dataset, config.files.checksum);
     if (blocks) add(blocks);
+    const preview = attachmentRecord(run, dataset, blocks, config);
+    if (preview) add(preview);
   }
   return [...out.values()];
 }

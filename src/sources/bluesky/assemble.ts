@@ -1,3 +1,4 @@
+import { SERIES_MAX_EVENTS, type StreamSeries } from "../../model/types.js";
 import type { DocumentName } from "./schemas.js";
 
 /**
@@ -23,6 +24,8 @@ export interface AssembledStream {
   events: number;
   /** Smallest and largest finite number seen per scalar field. */
   ranges: Record<string, { min: number; max: number }>;
+  /** The first events' values, when the assembler keeps series (previews). */
+  series?: StreamSeries;
 }
 
 export interface AssembledRun {
@@ -36,6 +39,9 @@ export interface AssembledRun {
 }
 
 export class RunAssembler {
+  /** `series`: keep the first events' values of each stream, for preview plots. */
+  constructor(private readonly options: { series?: boolean } = {}) {}
+
   readonly runs = new Map<string, AssembledRun>();
   private readonly descriptorRun = new Map<string, { run: string; stream: string }>();
   private readonly resourceRun = new Map<string, FileReference>();
@@ -76,6 +82,7 @@ export class RunAssembler {
         if (!entry) return;
         entry.events += name === "event" ? 1 : (doc.uid as unknown[]).length;
         widenRanges(entry.ranges, doc.data, name === "event_page");
+        if (this.options.series) extendSeries((entry.series ??= { time: [], fields: {} }), doc, name === "event_page");
         return;
       }
       case "resource":
@@ -143,4 +150,23 @@ function widenRanges(ranges: AssembledStream["ranges"], data: unknown, paged: bo
       else if (value > range.max) range.max = value;
     }
   }
+}
+
+/** Append an event's (or a page's) time and numeric values, up to SERIES_MAX_EVENTS; NaN where a field is missing. */
+function extendSeries(series: StreamSeries, doc: Record<string, unknown>, paged: boolean): void {
+  const times = paged ? (Array.isArray(doc.time) ? (doc.time as unknown[]) : []) : [doc.time];
+  const data = (doc.data ?? {}) as Record<string, unknown>;
+  times.forEach((time, i) => {
+    if (series.time.length >= SERIES_MAX_EVENTS) return;
+    const index = series.time.length;
+    series.time.push(typeof time === "number" ? time : Number.NaN);
+    for (const [field, raw] of Object.entries(data)) {
+      const value = paged ? (Array.isArray(raw) ? raw[i] : undefined) : raw;
+      if (typeof value !== "number") continue;
+      const values = (series.fields[field] ??= []);
+      while (values.length < index) values.push(Number.NaN);
+      values.push(value);
+    }
+  });
+  for (const values of Object.values(series.fields)) while (values.length < series.time.length) values.push(Number.NaN);
 }

@@ -1,3 +1,4 @@
+import { SERIES_MAX_EVENTS } from "../../model/types.js";
 import { SourceReadError, withReadOnlyDb } from "./sqlite.js";
 
 /** Rows of one beamtime DB, read with one statement per table (resonance-data.md §1). */
@@ -42,6 +43,14 @@ export interface RangeRow {
   max: number;
 }
 
+/** One event's data, for preview series. */
+export interface SeriesRow {
+  run_uid: string;
+  stream: string;
+  time: number;
+  data: string;
+}
+
 /** Committed frames per Zarr array (`image_refs` grouped by zarr_group). */
 export interface ImageGroupRow {
   zarr_group: string;
@@ -64,6 +73,7 @@ export type BeamtimeDbRead =
       streams: StreamRow[];
       imageGroups: ImageGroupRow[];
       ranges: RangeRow[];
+      series: SeriesRow[];
     }
   | { kind: "other"; userVersion: number; missingTables: string[] };
 
@@ -71,7 +81,7 @@ export type BeamtimeDbRead =
  * Runs are read first: whatever a later statement sees was committed no earlier, so a run read as complete
  * has all its image_refs counted and every sample it names present (samples are never deleted by resonance).
  */
-export function readBeamtimeDb(file: string, busyTimeoutMs: number): BeamtimeDbRead {
+export function readBeamtimeDb(file: string, busyTimeoutMs: number, options: { series?: boolean } = {}): BeamtimeDbRead {
   return withReadOnlyDb(file, busyTimeoutMs, (db) => {
     const userVersion = db.pragma("user_version", { simple: true }) as number;
     const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));
@@ -109,6 +119,16 @@ export function readBeamtimeDb(file: string, busyTimeoutMs: number): BeamtimeDbR
          GROUP BY s.run_uid, s.name, j.key`,
       )
       .all() as RangeRow[];
-    return { kind: "resonance", userVersion, hasCodecColumn, runs, samples, streams, imageGroups, ranges };
+    // Previews: the first events of each stream, as text (parsed outside the read).
+    const series = options.series
+      ? (db
+          .prepare(
+            `SELECT s.run_uid AS run_uid, s.name AS stream, e.time AS time, e.data AS data
+             FROM events e JOIN streams s ON s.uid = e.stream_uid WHERE e.seq_num <= ${SERIES_MAX_EVENTS}
+             ORDER BY s.run_uid, s.name, e.seq_num`,
+          )
+          .all() as SeriesRow[])
+      : [];
+    return { kind: "resonance", userVersion, hasCodecColumn, runs, samples, streams, imageGroups, ranges, series };
   });
 }
