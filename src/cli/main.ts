@@ -4,6 +4,7 @@ import { StateVersionError } from "../state/migrations.js";
 import { scrubSecrets } from "../ops/logger.js";
 import { doctorCommand } from "./doctor.js";
 import { logCommand } from "./log.js";
+import { mappingCommand } from "./mapping.js";
 import { resyncCommand } from "./resync.js";
 import { retryCommand } from "./retry.js";
 import { runCommand } from "./run.js";
@@ -32,6 +33,8 @@ export function buildProgram(): Command {
     command.exitOverride();
     program.addCommand(command);
   }
+  // `mapping check` takes the global flags itself (a subcommand of a subcommand).
+  program.addCommand(mappingCommand().exitOverride());
   return program;
 }
 

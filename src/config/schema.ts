@@ -1,5 +1,6 @@
 import cron from "node-cron";
 import { z } from "zod";
+import { rulesSchema } from "./mapping-rules.js";
 
 /**
  * The configuration contract (DESIGN.md §5). Keys listed there keep their meaning; the rest are ours.
@@ -185,6 +186,10 @@ export const configSchema = z
         sourceFolderRewrite: z.record(z.string().min(1), z.string().min(1)).default({}),
         /** Host users reach the files on, sent as the dataset's `sourceFolderHost`. */
         sourceFolderHost: z.string().min(1).optional(),
+        /** Per-instrument rules: field templates and PaNET techniques by source, plan and beamline (config/mapping-rules.ts). */
+        rules: rulesSchema.optional(),
+        /** A YAML file with the same rules (read at start-up; replaces `rules`). */
+        rulesFile: z.string().optional(),
         /** Add per-field {min,max,count} summaries of events to scientificMetadata. */
         eventSummaries: z.boolean().default(false),
       })

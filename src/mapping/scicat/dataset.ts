@@ -4,6 +4,7 @@ import { accessFor } from "../access.js";
 import { datasetNameFor, exitStatusFor, isoFromSeconds, personName, proposalIdFor } from "../common.js";
 import { firstString } from "../lookup.js";
 import { runQuantities } from "../quantities.js";
+import { applyRules } from "../rules.js";
 import { publicPath, scicatSourceFolder } from "./folder.js";
 import { principalInvestigator, scicatSampleId } from "./proposal-sample.js";
 
@@ -113,6 +114,11 @@ export function datasetPayload(run: Run, beamtime: Beamtime | undefined, sample:
   if (mapping.sourceFolderHost) payload.sourceFolderHost = mapping.sourceFolderHost;
   const description = (run.source === "bluesky" ? firstString(run.metadata, ["sample_desc", "purpose"]) : undefined) ?? beamtime?.description;
   if (description) payload.description = description;
+  const ruled = applyRules(mapping.rules, { run, sample, beamtime, beamline: instrument });
+  if (ruled.fields.datasetName) payload.datasetName = ruled.fields.datasetName;
+  if (ruled.fields.description) payload.description = ruled.fields.description;
+  if (ruled.fields.keywords) payload.keywords = [...new Set([...(payload.keywords as string[]), ...ruled.fields.keywords])];
+  if (ruled.techniques.length > 0) payload.techniques = ruled.techniques;
   return payload;
 }
 
