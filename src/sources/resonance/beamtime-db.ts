@@ -109,26 +109,43 @@ export function readBeamtimeDb(file: string, busyTimeoutMs: number, options: { s
          FROM image_refs GROUP BY zarr_group, field_name`,
       )
       .all() as ImageGroupRow[];
-    // Computed by SQLite in the same short read: no event row crosses into JavaScript. An event whose JSON holds
-    // Python's bare NaN/Infinity is not valid JSON to SQLite and is left out of the ranges.
-    const ranges = db
-      .prepare(
-        `SELECT s.run_uid AS run_uid, s.name AS stream, j.key AS field, MIN(j.value) AS min, MAX(j.value) AS max
-         FROM events e JOIN streams s ON s.uid = e.stream_uid, json_each(e.data) j
-         WHERE json_valid(e.data) AND j.type IN ('integer', 'real')
-         GROUP BY s.run_uid, s.name, j.key`,
-      )
-      .all() as RangeRow[];
+    // Events become visible with their run's stop (resonance-data.md §5): only closed runs have any. Computed by
+    // SQLite, a few runs per statement, so no statement holds the file long enough to delay the writer's commit
+    // (each statement is its own read). An event whose JSON holds Python's bare NaN/Infinity is not valid JSON to
+    // SQLite and is left out of the ranges.
+    const closed = runs.filter((r) => r.time_stop !== null).map((r) => r.uid);
+    const ranges = inChunks(closed, (uids) =>
+      db
+        .prepare(
+          `SELECT s.run_uid AS run_uid, s.name AS stream, j.key AS field, MIN(j.value) AS min, MAX(j.value) AS max
+           FROM streams s JOIN events e ON e.stream_uid = s.uid, json_each(e.data) j
+           WHERE s.run_uid IN (${uids.map(() => "?").join(", ")}) AND json_valid(e.data) AND j.type IN ('integer', 'real')
+           GROUP BY s.run_uid, s.name, j.key`,
+        )
+        .all(...uids) as RangeRow[],
+    );
     // Previews: the first events of each stream, as text (parsed outside the read).
     const series = options.series
-      ? (db
-          .prepare(
-            `SELECT s.run_uid AS run_uid, s.name AS stream, e.time AS time, e.data AS data
-             FROM events e JOIN streams s ON s.uid = e.stream_uid WHERE e.seq_num <= ${SERIES_MAX_EVENTS}
-             ORDER BY s.run_uid, s.name, e.seq_num`,
-          )
-          .all() as SeriesRow[])
+      ? inChunks(closed, (uids) =>
+          db
+            .prepare(
+              `SELECT s.run_uid AS run_uid, s.name AS stream, e.time AS time, e.data AS data
+               FROM streams s JOIN events e ON e.stream_uid = s.uid
+               WHERE s.run_uid IN (${uids.map(() => "?").join(", ")}) AND e.seq_num <= ${SERIES_MAX_EVENTS}
+               ORDER BY s.run_uid, s.name, e.seq_num`,
+            )
+            .all(...uids) as SeriesRow[],
+        )
       : [];
     return { kind: "resonance", userVersion, hasCodecColumn, runs, samples, streams, imageGroups, ranges, series };
   });
+}
+
+/** Runs per statement when reading events: small enough that each statement is short. */
+const RUNS_PER_STATEMENT = 50;
+
+function inChunks<T>(uids: string[], read: (chunk: string[]) => T[]): T[] {
+  const out: T[] = [];
+  for (let i = 0; i < uids.length; i += RUNS_PER_STATEMENT) for (const row of read(uids.slice(i, i + RUNS_PER_STATEMENT))) out.push(row);
+  return out;
 }
