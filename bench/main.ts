@@ -27,6 +27,8 @@ const { values } = parseArgs({
     profile: { type: "string" },
     concurrency: { type: "string" },
     transport: { type: "string" },
+    /** Cold sync with previews on (a what-if: their own cost). */
+    previews: { type: "boolean", default: false },
   },
 });
 
@@ -44,10 +46,12 @@ const sizes = {
 if (values.transport !== undefined && values.transport !== "axios" && values.transport !== "node-http") throw new Error("--transport: axios (what beamsync ships) or node-http (a what-if)");
 // The committed results are beamsync as it ships; a what-if is printed, never written there.
 if (values.transport === "node-http" && values.only === undefined) throw new Error("--transport node-http goes with --only");
+if (values.previews && values.only === undefined) throw new Error("--previews goes with --only");
 const coldOptions = {
   profileDir: values.profile,
   concurrency: values.concurrency !== undefined ? Number(values.concurrency) : undefined,
   transport: values.transport as "axios" | "node-http" | undefined,
+  previews: values.previews ?? false,
 };
 const outDir = values.out ?? path.resolve(import.meta.dirname, "../../bench");
 

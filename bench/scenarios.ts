@@ -67,7 +67,7 @@ export async function coldSync(
   beamtimes: number,
   runs: number,
   frames: number,
-  options: { profileDir?: string | undefined; concurrency?: number | undefined; transport?: "axios" | "node-http" | undefined } = {},
+  options: { profileDir?: string | undefined; concurrency?: number | undefined; transport?: "axios" | "node-http" | undefined; previews?: boolean } = {},
 ): Promise<ColdSyncResult> {
   const dir = benchDir("cold");
   try {
@@ -76,7 +76,10 @@ export async function coldSync(
     // The fake records what it is sent (in its own process: no cost or memory charged to beamsync), for the floor.
     const recording = path.join(dir, "requests.jsonl");
     const fake = await startFakeProcess(USER, PASSWORD, { recordTo: recording });
-    const config = benchConfig(dataRoot, path.join(dir, "state"), fake.url, options.concurrency ? { sync: { concurrency: options.concurrency } } : {});
+    const config = benchConfig(dataRoot, path.join(dir, "state"), fake.url, {
+      ...(options.concurrency ? { sync: { concurrency: options.concurrency } } : {}),
+      ...(options.previews ? { previews: { enabled: true } } : {}),
+    });
     // Wired from the configuration exactly as `beamsync sync` is (or, as a what-if, over a bare node:http transport).
     const engine =
       options.transport === "node-http"

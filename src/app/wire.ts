@@ -1,4 +1,6 @@
+import path from "node:path";
 import type { Config } from "../config/schema.js";
+import { ChecksumCache, withChecksums } from "../files/checksums.js";
 import type { Destination } from "../destinations/contract.js";
 import { createIcatDestination } from "../destinations/icat/index.js";
 import { createScicatDestination } from "../destinations/scicat/index.js";
@@ -21,15 +23,18 @@ import { Engine, type EngineParts } from "../sync/engine.js";
 export function buildSources(config: Config, logger: Logger, pins: ReadonlyMap<string, IdentityPin> = new Map()): Source[] {
   const sources: Source[] = [];
   if (config.sources.resonance.enabled) {
-    sources.push(createResonanceSource({ dataRoot: config.dataRoot, config: config.sources.resonance, logger, sampleKey: config.mapping.sampleKey, pins }));
+    sources.push(createResonanceSource({ dataRoot: config.dataRoot, config: config.sources.resonance, logger, sampleKey: config.mapping.sampleKey, pins, previews: config.previews.enabled }));
   }
   if (config.sources.bluesky.enabled) {
-    sources.push(createBlueskySource({ dataRoot: config.dataRoot, config: config.sources.bluesky, logger }));
+    sources.push(createBlueskySource({ dataRoot: config.dataRoot, config: config.sources.bluesky, logger, previews: config.previews.enabled }));
   }
+  const { checksum, checksumConcurrency } = config.files;
+  const cache = checksum === "none" ? undefined : new ChecksumCache(path.join(config.stateDir, "checksums.sqlite"));
+  const summed = cache && checksum !== "none" ? sources.map((s) => withChecksums(s, { algorithm: checksum, concurrency: checksumConcurrency, cache })) : sources;
   const folder = registrationFolder(config);
-  if (!folder) return sources;
+  if (!folder) return summed;
   // Registrations first, so a proposal registered and measured in one pass is queued before its runs.
-  return [createRegistrationSource(folder), ...sources.map((source) => linkingSource(source, folder, config))];
+  return [createRegistrationSource(folder), ...summed.map((source) => linkingSource(source, folder, config))];
 }
 
 export function buildDestinations(config: Config, logger: Logger): Destination[] {

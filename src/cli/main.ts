@@ -6,6 +6,7 @@ import { doctorCommand } from "./doctor.js";
 import { logCommand } from "./log.js";
 import { registerCommand } from "./register.js";
 import { labelsCommand } from "./labels.js";
+import { mappingCommand } from "./mapping.js";
 import { resyncCommand } from "./resync.js";
 import { retryCommand } from "./retry.js";
 import { runCommand } from "./run.js";
@@ -34,6 +35,8 @@ export function buildProgram(): Command {
     command.exitOverride();
     program.addCommand(command);
   }
+  // `mapping check` takes the global flags itself (a subcommand of a subcommand).
+  program.addCommand(mappingCommand().exitOverride());
   return program;
 }
 

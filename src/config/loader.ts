@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import os from "node:os";
+import { readRulesFile } from "./rules-file.js";
 import path from "node:path";
 import YAML from "yaml";
 import type { z } from "zod";
@@ -182,6 +183,10 @@ function resolveGroupMap(config: Config, baseDir: string): void {
   const proposalProblem = proposalTemplateProblem(mapping);
   if (proposalProblem) problems.push(proposalProblem);
   if (problems.length > 0) throw new UsageError(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  if (mapping.rulesFile !== undefined) {
+    mapping.rulesFile = path.resolve(baseDir, mapping.rulesFile);
+    mapping.rules = readRulesFile(mapping.rulesFile);
+  }
   if (mapping.groupMapFile === undefined) return;
   mapping.groupMapFile = path.resolve(baseDir, mapping.groupMapFile);
   mapping.groupMap = mergeGroupMaps(mapping.groupMap, readGroupMapFile(mapping.groupMapFile), mapping.groupMapFile);

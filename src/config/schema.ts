@@ -1,5 +1,6 @@
 import cron from "node-cron";
 import { z } from "zod";
+import { rulesSchema } from "./mapping-rules.js";
 
 /**
  * The configuration contract (DESIGN.md §5). Keys listed there keep their meaning; the rest are ours.
@@ -77,6 +78,11 @@ export const icatSchema = z
         exit_status: { type: "exit_status", units: "N/A" },
         num_events: { type: "num_events", units: "N/A" },
       }),
+    /**
+     * Also send the run's quantities (the scientificMetadata `{value, unit}` entries and ranges) as DatasetParameters,
+     * each where ICAT has a ParameterType of that name and units (`N/A` for none) applicable to datasets.
+     */
+    quantities: z.boolean().default(true),
     timeoutMs: z.number().int().positive().default(30_000),
   })
   .strict();
@@ -203,6 +209,17 @@ export const configSchema = z
         keywords: z.array(z.string()).default([]),
         /** Push runs that never closed (stale) as incomplete datasets. */
         pushStaleRuns: z.boolean().default(true),
+        /**
+         * Prefix rewrites from the beamline's paths to the paths users see, applied to a dataset's `sourceFolder`
+         * (e.g. `/data/beamline: /global/cfs/als/11012`); the longest matching prefix wins.
+         */
+        sourceFolderRewrite: z.record(z.string().min(1), z.string().min(1)).default({}),
+        /** Host users reach the files on, sent as the dataset's `sourceFolderHost`. */
+        sourceFolderHost: z.string().min(1).optional(),
+        /** Per-instrument rules: field templates and PaNET techniques by source, plan and beamline (config/mapping-rules.ts). */
+        rules: rulesSchema.optional(),
+        /** A YAML file with the same rules (read at start-up; replaces `rules`). */
+        rulesFile: z.string().optional(),
         /** Add per-field {min,max,count} summaries of events to scientificMetadata. */
         eventSummaries: z.boolean().default(false),
       })
@@ -231,6 +248,28 @@ export const configSchema = z
         leaseMs: z.number().int().positive().default(120_000),
         /** upload_log rows older than this many days are removed at each full scan; 0 keeps every row. */
         uploadLogRetentionDays: z.number().int().nonnegative().default(0),
+      })
+      .strict()
+      .prefault({}),
+    previews: z
+      .object({
+        /** A small PNG plot of each run's main signal, attached to its SciCat dataset (an Attachment with a thumbnail). */
+        enabled: z.boolean().default(false),
+        /** Size of the plot, pixels. */
+        width: z.number().int().min(64).max(2000).default(320),
+        height: z.number().int().min(48).max(2000).default(200),
+      })
+      .strict()
+      .prefault({}),
+    files: z
+      .object({
+        /**
+         * A checksum of each file a run owns, as `chk` in SciCat file entries and the ICAT Datafile `checksum`;
+         * computed once per (path, size, mtime) and remembered in stateDir/checksums.sqlite.
+         */
+        checksum: z.enum(["none", "sha256", "blake2b"]).default("none"),
+        /** Files read for checksums at once. */
+        checksumConcurrency: z.number().int().min(1).max(64).default(4),
       })
       .strict()
       .prefault({}),

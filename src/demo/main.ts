@@ -56,6 +56,7 @@ async function main(): Promise<number> {
       sources: { registrations: { enabled: true, facility: "DEMO" } },
       destinations: { scicat: { url: scicat.url, username: "ingestor", password: PASSWORD, pidPrefix: "demo/" } },
       mapping: { ownerGroup: "demo-group", accessGroups: ["beamline-staff"], instrument: "demo-beamline" },
+      previews: { enabled: true },
       log: { level: "warn" },
     }),
   );
@@ -82,6 +83,7 @@ async function main(): Promise<number> {
     await run(["status", "--config", configFile]);
     say("7. What the catalog holds now");
     printCatalog(scicat);
+    savePreviews(scicat);
     if (keep) say(`\nKept ${work}; try: node ${path.relative(process.cwd(), BIN)} log --config ${configFile}`);
     return sync;
   } finally {
@@ -103,6 +105,20 @@ function printCatalog(scicat: ScicatFake): void {
   rows.push(["OrigDatablock", String(scicat.origdatablocks().length), "blocks in total"]);
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
   for (const r of rows) say(`   ${r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join("  ")}`);
+}
+
+/** The previews the catalog holds, as PNG files to open (they outlive the demo's directory). */
+function savePreviews(scicat: ScicatFake): void {
+  const attachments = scicat.attachments();
+  if (attachments.length === 0) return;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "beamsync-demo-previews-"));
+  for (const a of attachments) {
+    const [, base64] = String(a.thumbnail).split(",");
+    const dataset = String((a.relationships as { targetId: string }[] | undefined)?.[0]?.targetId ?? a.aid);
+    fs.writeFileSync(path.join(dir, `${dataset.replace(/[^\w.-]+/g, "_")}.png`), Buffer.from(base64 ?? "", "base64"));
+  }
+  say(`7. Previews: ${attachments.length} Attachments (GET ${scicat.url}/v4/attachments/<aid>, thumbnail = PNG data URI);`);
+  say(`   saved as PNG files in ${dir}`);
 }
 
 function run(args: string[]): Promise<number> {

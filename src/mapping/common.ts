@@ -61,12 +61,19 @@ export function proposalIdFor(beamtime: Beamtime, mapping: MappingConfig): strin
   });
 }
 
-/** `"{plan_name} {sample name} {label}"`, missing parts dropped (resonance-data.md §9, bluesky-documents.md §9.1). */
+/** How a run ended, as a name shows it: nothing for a success. */
+const OUTCOME_WORDS: Record<string, string> = { abort: "aborted", fail: "failed", incomplete: "incomplete" };
+
+/**
+ * What the run is, unique within its beamtime: plan, sample, scan number, when, and how it ended unless it
+ * succeeded — "nexafs HOPG #3 2026-11-03 (aborted)". Resonance scan numbers are the run's place in its beamtime
+ * (unique there); bluesky scan ids repeat after a RunEngine restart, so the start time, to the second, is added.
+ */
 export function datasetNameFor(run: Run, sample: Sample | undefined, beamtime: Beamtime | undefined): string {
-  const parts =
-    run.source === "bluesky"
-      ? [run.scanId !== undefined ? String(run.scanId) : undefined, run.planName, sample?.name]
-      : [run.planName, sample?.name, beamtime?.label];
+  const when = run.source === "bluesky" ? isoFromSeconds(run.timeStart).slice(0, 19).replace("T", " ") : beamtime?.label;
+  const status = exitStatusFor(run);
+  const outcome = status === "success" ? undefined : `(${OUTCOME_WORDS[status] ?? status})`;
+  const parts = [run.planName, sample?.name, run.scanId !== undefined ? `#${run.scanId}` : undefined, when, outcome];
   const name = parts.filter((p): p is string => typeof p === "string" && p.length > 0).join(" ");
   return name.length > 0 ? name : run.uid;
 }
@@ -98,9 +105,9 @@ export function exitStatusFor(run: Run): string {
   return run.exitStatus ?? "unknown";
 }
 
-/** Path of a file relative to the run's source folder, with forward slashes. */
-export function relativeFilePath(run: Run, absolute: string): string {
-  const rel = path.relative(run.sourceFolder, absolute);
+/** Path of a file relative to the run's source folder (or another folder), with forward slashes. */
+export function relativeFilePath(run: Run, absolute: string, folder: string = run.sourceFolder): string {
+  const rel = path.relative(folder, absolute);
   return rel.split(path.sep).join("/");
 }
 

@@ -61,11 +61,24 @@ export interface DataKeyInfo {
   external?: string | boolean | undefined;
 }
 
+/** Values by event, in event order: `time` and each field hold one entry per event (NaN where an event lacks it). */
+export interface StreamSeries {
+  time: number[];
+  fields: Record<string, number[]>;
+}
+
+/** Events of a stream kept for a preview: enough for a small plot. */
+export const SERIES_MAX_EVENTS = 2000;
+
 export interface StreamInfo {
   name: string;
   dataKeys: Record<string, DataKeyInfo>;
   /** Number of events seen in this stream, where the source tells. */
   eventCount?: number | undefined;
+  /** Smallest and largest finite value of each numeric scalar field over the stream's events. */
+  ranges?: Record<string, { min: number; max: number }> | undefined;
+  /** The first events' numeric scalar values, for a preview plot (only read when previews are on). */
+  series?: StreamSeries | undefined;
 }
 
 /** A file that belongs to a run. */
@@ -75,6 +88,10 @@ export interface FileRef {
   size: number;
   /** Modification time, milliseconds since the Unix epoch. */
   mtimeMs: number;
+  /** Shared by every run of its beamtime (the resonance beamtime DB): counted with none of them. */
+  shared?: boolean | undefined;
+  /** Hex digest of the content, with `files.checksum` (never for a shared file, which changes with every run). */
+  checksum?: string | undefined;
 }
 
 /** Normalised exit status: event-model words, or a source's unknown word kept verbatim. */
@@ -110,6 +127,8 @@ export interface Run {
   streams: StreamInfo[];
   /** Directory that the run's files are listed relative to. */
   sourceFolder: string;
+  /** The run's own folder, when `sourceFolder` is shared with other runs (resonance: its Zarr group). */
+  ownFolder?: string | undefined;
   files: FileRef[];
   /** Files the run names but that do not exist (reported, never invented). */
   missingFiles?: string[] | undefined;

@@ -15,6 +15,13 @@ export interface RecordShape {
   contentHash: string;
 }
 
+/**
+ * Raised when a beamsync release maps the same files to different records (names, metadata, file lists), so
+ * that the first full pass after an upgrade maps every source again and the catalogs follow, like a
+ * configuration change. 2: identities and groups from the proposal, names and quantities people search for.
+ */
+export const MAPPING_REVISION = 2;
+
 export function recordShape(config: Config): RecordShape {
   const scicat = config.destinations.scicat;
   const icat = config.destinations.icat;
@@ -25,14 +32,17 @@ export function recordShape(config: Config): RecordShape {
   if (scicat.enabled) keys["destinations.scicat.pidPrefix"] = scicat.pidPrefix;
   if (icat.enabled) keys["destinations.icat.facility"] = icat.facility;
   const content = {
+    revision: MAPPING_REVISION,
     mapping: config.mapping,
     scicat: scicat.enabled ? { pidPrefix: scicat.pidPrefix } : null,
     icat: icat.enabled
-      ? { investigationType: icat.investigationType, datasetType: icat.datasetType, instrument: icat.instrument, parameters: icat.parameters, locationLength: icat.locationLength }
+      ? { investigationType: icat.investigationType, datasetType: icat.datasetType, instrument: icat.instrument, parameters: icat.parameters, quantities: icat.quantities, locationLength: icat.locationLength }
       : null,
     bluesky: { keys: config.sources.bluesky.keys, rootMap: config.sources.bluesky.rootMap, staleAfterSeconds: config.sources.bluesky.staleAfterSeconds },
     resonance: { staleAfterSeconds: config.sources.resonance.staleAfterSeconds },
     registrations: config.sources.registrations.enabled ? { facility: config.sources.registrations.facility, keys: config.sources.registrations.keys } : null,
+    checksum: config.files.checksum,
+    previews: config.previews,
   };
   return { keys, contentHash: createHash("sha256").update(stableStringify(content)).digest("hex").slice(0, 32) };
 }

@@ -317,6 +317,17 @@ describe("ICAT adapter: idempotent creates", () => {
     expect(fake.entities("DatasetParameter")).toHaveLength(3);
   });
 
+  it("sends a run's quantities as DatasetParameters where ICAT has their ParameterType, and leaves out the rest", async () => {
+    const { fake, outbox, records } = await setup();
+    const snapshot = smallSnapshot({ runs: 1 });
+    // energy (eV) has a ParameterType in the fixture; polarization (deg) has none: it is left out, not an error.
+    snapshot.runs = snapshot.runs.map((r) => ({ ...r, metadata: { ...r.metadata, energy: { value: 285.5, units: "eV" }, polarization: { value: 90, unit: "deg" } } }));
+    await outbox.pushAll(records(snapshot));
+    const energy = fake.entities("DatasetParameter").filter((p) => p.type === fake.fixtures!.parameterTypes.energy);
+    expect(energy.map((p) => p.numericValue)).toEqual([285.5]);
+    expect(fake.entities("DatasetParameter")).toHaveLength(4);
+  });
+
   it("ends with ONE Dataset when the answer to its create is lost after the server committed", async () => {
     const { fake, outbox, records } = await setup();
     const all = records();

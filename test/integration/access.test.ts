@@ -164,13 +164,14 @@ describe("records belong to the right proposal", () => {
     // The owner is still the researcher of the index, not a directory ("archive", "gh-2026").
     for (const d of w.scicat.datasets()) expect(["Ada Lovelace", "Grace Hopper"]).toContain(d.owner);
     // The moved datasets now say where their files are.
-    expect(w.scicat.datasets().filter((d) => String(d.sourceFolder).endsWith(path.join("archive", "2026")))).toHaveLength(2);
+    expect(w.scicat.datasets().filter((d) => String(d.sourceFolder).includes(path.join("archive", "2026")))).toHaveLength(2);
     expectOwnGroups(w);
 
-    // An operator still names a beamtime by where its DB is now: proposal, 2 samples, 2 datasets, 2 file lists.
+    // An operator still names a beamtime by where its DB is now: proposal, 2 samples, 2 datasets, and the file
+    // list of the run with frames (a run of scalars alone has none).
     const resync = await runCli(["resync", "--beamtime", "archive/2026/old-stuff.db", "--json", "--config", w.configFile]);
     expect(resync.code, resync.stderr).toBe(0);
-    expect((JSON.parse(resync.stdout) as { result: { forced: number; updated: number } }).result).toMatchObject({ forced: 7 });
+    expect((JSON.parse(resync.stdout) as { result: { forced: number; updated: number } }).result).toMatchObject({ forced: 6 });
   });
 
   it("lists the group changes per record in a dry run after a template change", async () => {

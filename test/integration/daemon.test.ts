@@ -73,7 +73,8 @@ describe("beamsync run", () => {
     const first = startDaemon(w);
     await waitFor(() => w.scicat.datasets().length === 2, { what: "initial sync" });
     w.scicat.hangNext(1, { method: "POST", path: /\/datasets$/i });
-    const uid = appendRunInAnotherProcess(w.written.beamtimes[0]!.absDbPath);
+    // With a frame, so the run has a file list of its own (a run of scalars has none: its data is in the DB).
+    const uid = appendRunInAnotherProcess(w.written.beamtimes[0]!.absDbPath, ["--frames", "1"]);
     await waitFor(() => w.scicat.requests.some((r) => r.method === "POST" && /datasets$/i.test(r.path) && r.status === 0) || hasDataset(w, `test/${uid}`), { what: "push in flight" });
     first.child.kill("SIGTERM");
     expect(await first.exited).toBe(0);

@@ -34,8 +34,9 @@ function run(overrides: Partial<Run> = {}): Run {
     metadata: { energy_range: [270, 300] },
     streams: [{ name: "primary", dataKeys: { energy: { dtype: "number", units: "eV", source: "motor", shape: [] } } }],
     sourceFolder: "/data/jdoe",
+    ownFolder: "/data/jdoe/2026-03-05.zarr/runs/0123456789abcdef0123456789abcdef",
     files: [
-      { path: "/data/jdoe/2026-03-05.db", size: 8192, mtimeMs: 1772701061000 },
+      { path: "/data/jdoe/2026-03-05.db", size: 8192, mtimeMs: 1772701061000, shared: true },
       { path: "/data/jdoe/2026-03-05.zarr/runs/0123456789abcdef0123456789abcdef/detector_image/c/0/0/0", size: 100, mtimeMs: 1772701050000 },
     ],
     dataFormat: "resonance-sqlite+zarr",
@@ -70,23 +71,21 @@ describe("SciCat mapping", () => {
       creationTime: "2026-03-05T08:57:40.500Z",
       startTime: "2026-03-05T08:56:40.250Z",
       endTime: "2026-03-05T08:57:40.500Z",
-      sourceFolder: "/data/jdoe",
+      sourceFolder: "/data/jdoe/2026-03-05.zarr/runs/0123456789abcdef0123456789abcdef",
       proposalIds: ["jane-doe-2026-03-05"],
       sampleIds: ["resonance_0123456789abcdef0123456789abcdef_1"],
       instrumentIds: ["11.0.1.2"],
       keywords: ["polymer", "nexafs"],
       scientificMetadata: {
-        run: { plan_name: "nexafs", exit_status: "success", num_events: 12 },
+        run: { plan_name: "nexafs", exit_status: "success", num_events: 12, beamtime_db: "/data/jdoe/2026-03-05.db" },
         streams: { primary: { data_keys: { energy: { units: "eV", dtype: "number", source: "motor", shape: [] } } } },
         metadata: { energy_range: [270, 300] },
       },
     });
     expect(dataset?.dependsOn.sort()).toEqual(["scicat/instrument/11.0.1.2", "scicat/proposal/jane-doe-2026-03-05", "scicat/sample/resonance_0123456789abcdef0123456789abcdef_1"]);
     const blocks = records.find((r) => r.kind === "origdatablocks");
-    expect(blocks?.payload.files).toEqual([
-      { path: "2026-03-05.db", size: 8192, time: "2026-03-05T08:57:41.000Z" },
-      { path: "2026-03-05.zarr/runs/0123456789abcdef0123456789abcdef/detector_image/c/0/0/0", size: 100, time: "2026-03-05T08:57:30.000Z" },
-    ]);
+    // The beamtime DB every run shares is in no run's file list (its size would count once per run).
+    expect(blocks?.payload.files).toEqual([{ path: "detector_image/c/0/0/0", size: 100, time: "2026-03-05T08:57:30.000Z" }]);
   });
 
   it("is deterministic, and a growing beamtime DB does not change earlier runs' file lists", () => {

@@ -15,19 +15,20 @@ interface RemoteDatafile {
   location: unknown;
   fileSize: unknown;
   datafileModTime: unknown;
+  checksum: unknown;
 }
 
 export function datafileFields(df: IcatDatafilePayload): Record<string, unknown> {
-  return { name: df.name, location: df.location, fileSize: df.fileSize, datafileModTime: df.datafileModTime };
+  return { name: df.name, location: df.location, fileSize: df.fileSize, datafileModTime: df.datafileModTime, ...(df.checksum !== undefined ? { checksum: df.checksum } : {}) };
 }
 
 export async function listDatafiles(deps: SyncDeps, datasetId: number): Promise<Map<string, RemoteDatafile>> {
   const rows = await deps.api.allTuples(
     (after, limit) =>
-      `SELECT df.id, df.name, df.location, df.fileSize, df.datafileModTime FROM Datafile df WHERE df.dataset.id = ${jpqlId(datasetId)} AND df.id > ${jpqlId(after)} ORDER BY df.id LIMIT 0, ${limit}`,
+      `SELECT df.id, df.name, df.location, df.fileSize, df.datafileModTime, df.checksum FROM Datafile df WHERE df.dataset.id = ${jpqlId(datasetId)} AND df.id > ${jpqlId(after)} ORDER BY df.id LIMIT 0, ${limit}`,
   );
   const out = new Map<string, RemoteDatafile>();
-  for (const [id, name, location, fileSize, datafileModTime] of rows) out.set(String(name), { id: Number(id), location, fileSize, datafileModTime });
+  for (const [id, name, location, fileSize, datafileModTime, checksum] of rows) out.set(String(name), { id: Number(id), location, fileSize, datafileModTime, checksum });
   return out;
 }
 
@@ -40,6 +41,7 @@ function changes(deps: SyncDeps, remote: RemoteDatafile, wanted: IcatDatafilePay
   if (wanted.location !== undefined && present(remote.location) !== wanted.location) out.location = wanted.location;
   if (remote.fileSize !== wanted.fileSize) out.fileSize = wanted.fileSize;
   if (!deps.precision.sameInstant(present(remote.datafileModTime), wanted.datafileModTime)) out.datafileModTime = wanted.datafileModTime;
+  if (wanted.checksum !== undefined && present(remote.checksum) !== wanted.checksum) out.checksum = wanted.checksum;
   return out;
 }
 

@@ -26,6 +26,7 @@ function resolveParameters(deps: SyncDeps, ref: ReferenceData, payload: IcatData
   const out = new Map<number, ResolvedParameter>();
   for (const p of payload.parameters) {
     const type = ref.parameterTypes.get(parameterTypeKey(p.type, p.units));
+    if (!type && p.optional) continue; // a quantity ICAT has no ParameterType for
     if (!type) {
       throw new ConfigurationError(
         `ParameterType '${p.type}' (units '${p.units}') for run field ${p.field} is not configured in destinations.icat.parameters or not resolved in ICAT`,

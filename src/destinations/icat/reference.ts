@@ -136,7 +136,9 @@ export class ReferenceResolver {
     const wanted = Object.entries(this.config.parameters).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const names = [...new Set(wanted.map(([, t]) => t.type))].sort();
     const found: EntityRow[] = [];
-    for (let i = 0; i < names.length; i += IN_CHUNK) {
+    // With quantities every dataset type may be used: one search for all of them serves the configured ones too.
+    if (this.config.quantities) found.push(...(await this.api.searchEntities("ParameterType", `SELECT pt FROM ParameterType pt WHERE pt.facility.id = ${jpqlId(facilityId)}`)));
+    else for (let i = 0; i < names.length; i += IN_CHUNK) {
       const list = names.slice(i, i + IN_CHUNK).map(jpqlString).join(", ");
       found.push(...(await this.api.searchEntities("ParameterType", `SELECT pt FROM ParameterType pt WHERE pt.facility.id = ${jpqlId(facilityId)} AND pt.name IN (${list})`)));
     }
@@ -179,6 +181,25 @@ export class ReferenceResolver {
       });
       checks.push({ name: check, ok: true, message: `${label} (id ${match.id}, ${valueType})` });
     }
+    if (this.config.quantities) addQuantityTypes(found, usable);
     return usable;
+  }
+}
+
+/** Every dataset ParameterType a quantity may use; ones the configured fields resolved stay as they are. */
+function addQuantityTypes(found: EntityRow[], usable: Map<string, ParameterTypeInfo>): void {
+  for (const pt of found) {
+    const valueType = String(pt.valueType) as ValueType;
+    const key = parameterTypeKey(String(pt.name), String(pt.units));
+    if (pt.applicableToDataset !== true || (valueType !== "NUMERIC" && valueType !== "STRING") || usable.has(key)) continue;
+    usable.set(key, {
+      id: pt.id,
+      name: String(pt.name),
+      units: String(pt.units),
+      valueType,
+      enforced: pt.enforced === true,
+      minimumNumericValue: typeof pt.minimumNumericValue === "number" ? pt.minimumNumericValue : undefined,
+      maximumNumericValue: typeof pt.maximumNumericValue === "number" ? pt.maximumNumericValue : undefined,
+    });
   }
 }

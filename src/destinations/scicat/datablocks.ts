@@ -18,6 +18,8 @@ export interface DataFile {
   path: string;
   size: number;
   time: string;
+  /** Checksum, with the block's `chkAlg` (files.checksum). */
+  chk?: string;
 }
 
 interface StoredBlock extends BlockGroups {
@@ -39,6 +41,7 @@ export interface DatablockPayload {
   datasetId: string;
   ownerGroup?: string;
   accessGroups?: string[];
+  chkAlg?: string;
   files: DataFile[];
 }
 
@@ -48,6 +51,7 @@ export function decodeDatablocks(payload: Record<string, unknown>): DatablockPay
     datasetId: String(payload.datasetId),
     ...(typeof payload.ownerGroup === "string" ? { ownerGroup: payload.ownerGroup } : {}),
     ...(Array.isArray(payload.accessGroups) ? { accessGroups: payload.accessGroups as string[] } : {}),
+    ...(typeof payload.chkAlg === "string" ? { chkAlg: payload.chkAlg } : {}),
     files,
   };
 }
@@ -60,7 +64,8 @@ export async function pushDatablocks(deps: DatablockDeps, payload: DatablockPayl
     const blocks = options.knownEmpty ? [] : await readBlocks(deps, pid);
     const plan = planDatablocks(blocks, payload.files, deps.config, { ownerGroup: payload.ownerGroup, accessGroups: payload.accessGroups });
     for (const update of plan.updates) {
-      const body = { ...(update.files ? { dataFileList: update.files, size: sizeOf(update.files) } : {}), ...update.groups };
+      const files = update.files ? { dataFileList: update.files, size: sizeOf(update.files), ...(payload.chkAlg ? { chkAlg: payload.chkAlg } : {}) } : {};
+      const body = { ...files, ...update.groups };
       const response = await deps.client.call(
         { method: "PATCH", path: deps.routes.origdatablock(api, update.id), body },
         `updating origdatablock ${update.id} of dataset ${pid}`,
@@ -71,6 +76,7 @@ export async function pushDatablocks(deps: DatablockDeps, payload: DatablockPayl
       const body: Record<string, unknown> = { datasetId: pid, size: sizeOf(files), dataFileList: files };
       if (payload.ownerGroup) body.ownerGroup = payload.ownerGroup;
       if (payload.accessGroups) body.accessGroups = payload.accessGroups;
+      if (payload.chkAlg) body.chkAlg = payload.chkAlg;
       const response = await deps.client.call({ method: "POST", path: deps.routes.origdatablocks(api), body }, `adding files to dataset ${pid}`);
       expectAnswer(response, createdBlock(pid), "the created origdatablock as JSON");
     }
@@ -127,26 +133,44 @@ export interface DatablockPlan {
 
 /**
  * Pure: what to patch and what to post so the catalog lists each desired file once, as it is now, and every
- * block carries the dataset's groups (a block is readable by its own groups, not by its dataset's).
+ * block carries the dataset's groups (a block is readable by its own groups, not by its dataset's). Entries the
+ * source no longer lists (paths from before the file list moved to the run's own folder, a beamtime DB every
+ * run used to list) are taken out; a block left with none of its files takes new files instead, since the
+ * ingestor may not delete a block and SciCat refuses an empty one.
  */
 export function planDatablocks(blocks: StoredBlock[], desired: DataFile[], limits: Pick<ScicatConfig, "maxFilesPerBlock" | "maxBytesPerBlock">, groups: BlockGroups = {}): DatablockPlan {
   const wanted = new Map(desired.map((f) => [f.path, f]));
   const present = new Set<string>();
   const updates: DatablockPlan["updates"] = [];
+  const emptied: { id: string; regroup: boolean }[] = [];
   for (const block of blocks) {
     let changed = false;
-    const files = block.dataFileList.map((stored) => {
-      present.add(stored.path);
+    const files: (DataFile & Record<string, unknown>)[] = [];
+    for (const stored of block.dataFileList) {
       const want = wanted.get(stored.path);
-      if (!want || (stored.size === want.size && sameTime(stored.time, want.time))) return stored;
-      changed = true;
-      return { ...stored, size: want.size, time: want.time };
-    });
+      if (!want || present.has(stored.path)) {
+        changed = true;
+        continue;
+      }
+      present.add(stored.path);
+      if (stored.size === want.size && sameTime(stored.time, want.time) && (want.chk === undefined || stored.chk === want.chk)) files.push(stored);
+      else {
+        changed = true;
+        files.push({ ...stored, size: want.size, time: want.time, ...(want.chk !== undefined ? { chk: want.chk } : {}) });
+      }
+    }
     const regroup = groupsDiffer(block, groups);
-    if (changed || regroup) updates.push({ id: block._id, ...(changed ? { files: files.map(cleanDataFile) } : {}), ...(regroup ? { groups } : {}) });
+    if (changed && files.length === 0) emptied.push({ id: block._id, regroup });
+    else if (changed || regroup) updates.push({ id: block._id, ...(changed ? { files: files.map(cleanDataFile) } : {}), ...(regroup ? { groups } : {}) });
   }
-  const missing = desired.filter((f) => !present.has(f.path));
-  return { updates, additions: splitIntoBlocks(missing, limits) };
+  const additions = splitIntoBlocks(desired.filter((f) => !present.has(f.path)), limits);
+  for (const slot of emptied) {
+    const files = additions.shift();
+    // Nothing left to put in it: it keeps its old entries (an operator may delete it as admin).
+    if (files) updates.push({ id: slot.id, files, ...(slot.regroup ? { groups } : {}) });
+    else if (slot.regroup) updates.push({ id: slot.id, groups });
+  }
+  return { updates, additions };
 }
 
 function groupsDiffer(block: BlockGroups, wanted: BlockGroups): boolean {

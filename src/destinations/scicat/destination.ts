@@ -4,6 +4,7 @@ import { PermanentError } from "../../sync/errors.js";
 import type { CheckResult, Destination, HealthResult, PushContext, PushRecord, PushResult, RemoteState } from "../contract.js";
 import { ScicatAuth, suggestApiRoot } from "./auth.js";
 import { ScicatClient } from "./client.js";
+import { lookupAttachment, pushAttachment } from "./attachment.js";
 import { decodeDatablocks, lookupDatablocks, pushDatablocks } from "./datablocks.js";
 import { lookupDataset, pushDataset } from "./dataset.js";
 import { classifyScicatError } from "./errors.js";
@@ -71,6 +72,8 @@ class ScicatDestination implements Destination {
         const fresh = this.freshDatasets.delete(payload.datasetId);
         return pushDatablocks({ client: this.client, routes: this.routes, config: this.config }, payload, { knownEmpty: fresh });
       }
+      case "attachment":
+        return pushAttachment({ client: this.client, routes: this.routes }, record.payload);
       default:
         return Promise.reject(new PermanentError(`the SciCat destination does not handle records of kind ${record.kind}`));
     }
@@ -85,6 +88,8 @@ class ScicatDestination implements Destination {
         return lookupDataset({ client: this.client, routes: this.routes }, { payload: record.payload, ...merge }, ctx);
       case "origdatablocks":
         return lookupDatablocks({ client: this.client, routes: this.routes, config: this.config }, decodeDatablocks(record.payload));
+      case "attachment":
+        return lookupAttachment({ client: this.client, routes: this.routes }, record.payload);
       default:
         return Promise.reject(new PermanentError(`the SciCat destination does not handle records of kind ${record.kind}`));
     }

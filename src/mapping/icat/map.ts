@@ -195,7 +195,7 @@ export function datafilesFor(run: Run, locationLength: number): IcatDatafilePayl
     const outside = relative === "" || relative === ".." || relative.startsWith("../") || path.isAbsolute(relative);
     const name = fitKey(outside ? file.path : relative, ICAT_LIMITS.name);
     if (byName.has(name)) continue;
-    byName.set(name, { name, ...fitLocation(file.path, locationLength), fileSize: file.size, datafileModTime: isoFromMs(file.mtimeMs) });
+    byName.set(name, { name, ...fitLocation(file.path, locationLength), fileSize: file.size, datafileModTime: isoFromMs(file.mtimeMs), ...(file.checksum ? { checksum: file.checksum } : {}) });
   }
   return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
@@ -209,7 +209,7 @@ export function datasetPayload(run: Run, beamtime: Beamtime, sample: Sample | un
     ...fitLocation(run.sourceFolder, config.destinations.icat.locationLength),
     complete: run.state === "complete",
     startDate: isoFromSeconds(run.timeStart),
-    parameters: datasetParameters(run, config.destinations.icat.parameters),
+    parameters: datasetParameters(run, config.destinations.icat.parameters, config.destinations.icat.quantities),
     datafiles: datafilesFor(run, config.destinations.icat.locationLength),
   };
   if (sample) {

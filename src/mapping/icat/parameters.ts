@@ -1,6 +1,7 @@
 import type { Run } from "../../model/types.js";
 import { exitStatusFor } from "../common.js";
 import { getPath } from "../lookup.js";
+import { runQuantities } from "../quantities.js";
 import { ICAT_LIMITS, type IcatParameterPayload } from "./payloads.js";
 import { fitText } from "./text.js";
 
@@ -42,7 +43,7 @@ export function runFieldValue(run: Run, field: string): unknown {
  * inside one request would roll back the whole request (icat-api.md §9.8). Values that are neither strings,
  * finite numbers nor booleans are left out.
  */
-export function datasetParameters(run: Run, configured: Record<string, { type: string; units: string }>): IcatParameterPayload[] {
+export function datasetParameters(run: Run, configured: Record<string, { type: string; units: string }>, quantities = false): IcatParameterPayload[] {
   const byType = new Map<string, IcatParameterPayload>();
   for (const field of Object.keys(configured).sort()) {
     const target = configured[field];
@@ -54,6 +55,15 @@ export function datasetParameters(run: Run, configured: Record<string, { type: s
     else if (typeof value === "boolean") parameter = { field, type: target.type, units: target.units, stringValue: String(value) };
     const typeKey = `${target.type}\u0000${target.units}`;
     if (parameter && !byType.has(typeKey)) byType.set(typeKey, parameter);
+  }
+  if (quantities) {
+    for (const q of runQuantities(run)) {
+      const units = q.unit ?? "N/A";
+      const typeKey = `${q.name}\u0000${units}`;
+      if (byType.has(typeKey)) continue;
+      const value = typeof q.value === "number" ? { numericValue: q.value } : { stringValue: fitText(q.value, ICAT_LIMITS.stringValue) };
+      byType.set(typeKey, { field: `quantity ${q.name}`, type: q.name, units, ...value, optional: true });
+    }
   }
   return [...byType.values()].sort((a, b) => (a.type === b.type ? cmp(a.units, b.units) : cmp(a.type, b.type)));
 }

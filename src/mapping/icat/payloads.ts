@@ -39,6 +39,8 @@ export interface IcatParameterPayload {
   units: string;
   stringValue?: string;
   numericValue?: number;
+  /** A quantity: sent only where ICAT has its ParameterType, left out (not an error) where it has not. */
+  optional?: boolean;
 }
 
 export interface IcatDatafilePayload {
@@ -48,6 +50,8 @@ export interface IcatDatafilePayload {
   location?: string;
   fileSize: number;
   datafileModTime: string;
+  /** Hex digest (files.checksum), where computed. */
+  checksum?: string;
 }
 
 export interface IcatDatasetPayload {

@@ -3,6 +3,9 @@ import type { Beamtime, Researcher, Run, Sample, StreamInfo } from "../../model/
 import { accessFor } from "../access.js";
 import { datasetNameFor, exitStatusFor, isoFromSeconds, personName, proposalIdFor } from "../common.js";
 import { firstString } from "../lookup.js";
+import { runQuantities } from "../quantities.js";
+import { applyRules } from "../rules.js";
+import { publicPath, scicatSourceFolder } from "./folder.js";
 import { principalInvestigator, scicatSampleId } from "./proposal-sample.js";
 
 export function datasetPid(run: Run, config: Config): string {
@@ -71,6 +74,7 @@ export function datasetPayload(run: Run, beamtime: Beamtime | undefined, sample:
       ...(run.reason ? { reason: run.reason } : {}),
       num_events: run.numEvents,
       ...(run.operator ? { operator: run.operator } : {}),
+      ...beamtimeDb(run, mapping),
     },
     streams: streamsMetadata(run.streams),
   };
@@ -81,6 +85,7 @@ export function datasetPayload(run: Run, beamtime: Beamtime | undefined, sample:
     scientificMetadata.metadata = run.metadata;
   }
   if (run.missingFiles?.length) scientificMetadata.missing_files = run.missingFiles;
+  addQuantities(scientificMetadata, run);
 
   const payload: Record<string, unknown> = {
     pid: datasetPid(run, config),
@@ -93,7 +98,7 @@ export function datasetPayload(run: Run, beamtime: Beamtime | undefined, sample:
     principalInvestigators: [pi.name ?? owner],
     creationTime: isoFromSeconds(run.state === "complete" && run.timeStop !== undefined ? run.timeStop : run.timeStart),
     startTime: isoFromSeconds(run.timeStart),
-    sourceFolder: run.sourceFolder,
+    sourceFolder: scicatSourceFolder(run, mapping),
     creationLocation: mapping.creationLocation ?? `/${instrument}`,
     dataFormat: run.dataFormat,
     keywords: [...keywords],
@@ -106,7 +111,32 @@ export function datasetPayload(run: Run, beamtime: Beamtime | undefined, sample:
   if (proposalId) payload.proposalIds = [proposalId];
   if (sample) payload.sampleIds = [scicatSampleId(sample, config)];
   if (run.scanId !== undefined) payload.runNumber = String(run.scanId);
-  const description = run.source === "bluesky" ? firstString(run.metadata, ["sample_desc", "purpose"]) : undefined;
+  if (mapping.sourceFolderHost) payload.sourceFolderHost = mapping.sourceFolderHost;
+  const description = (run.source === "bluesky" ? firstString(run.metadata, ["sample_desc", "purpose"]) : undefined) ?? beamtime?.description;
   if (description) payload.description = description;
+  const ruled = applyRules(mapping.rules, { run, sample, beamtime, beamline: instrument });
+  if (ruled.fields.datasetName) payload.datasetName = ruled.fields.datasetName;
+  if (ruled.fields.description) payload.description = ruled.fields.description;
+  if (ruled.fields.keywords) payload.keywords = [...new Set([...(payload.keywords as string[]), ...ruled.fields.keywords])];
+  if (ruled.techniques.length > 0) payload.techniques = ruled.techniques;
   return payload;
+}
+
+/** Where the file every run of the beamtime shares lies (the DB with the run's scalar events); counted in no file list. */
+function beamtimeDb(run: Run, mapping: Config["mapping"]): Record<string, string> {
+  const shared = run.files.find((f) => f.shared);
+  return shared ? { beamtime_db: publicPath(shared.path, mapping.sourceFolderRewrite) } : {};
+}
+
+/**
+ * Quantities as top-level `scientificMetadata` keys, where SciCat adds `valueSI`/`unitSI` and its unit-aware
+ * search looks (scicat-api.md §5.9): `{value, unit}` when the source states a unit, the bare value when not.
+ * A name the mapping already uses (`run`, `streams`, …) gets `_value` added.
+ */
+function addQuantities(scientificMetadata: Record<string, unknown>, run: Run): void {
+  for (const q of runQuantities(run)) {
+    const name = q.name in scientificMetadata ? `${q.name}_value` : q.name;
+    if (name in scientificMetadata) continue;
+    scientificMetadata[name] = q.unit !== undefined ? { value: q.value, unit: q.unit } : q.value;
+  }
 }

@@ -2,6 +2,7 @@ import type { Config } from "../../config/schema.js";
 import type { Beamtime, Run, Sample, Snapshot } from "../../model/types.js";
 import { indexSnapshot, isPushable, proposalIdFor, type MappingIndex } from "../common.js";
 import { makeRecord, recordId, type DesiredRecord } from "../record.js";
+import { attachmentRecord } from "./attachment.js";
 import { datablockRecord } from "./datablocks.js";
 import { datasetPayload, instrumentFor } from "./dataset.js";
 import { isReferenceSample, proposalPayload, samplePayload, scicatSampleId } from "./proposal-sample.js";
@@ -41,8 +42,10 @@ export function mapToScicat(snapshot: Snapshot, config: Config, index?: MappingI
     );
     const dataset = datasetRecord(run, beamtime, sample, instrument.uniqueName, config);
     add(dataset);
-    const blocks = datablockRecord(run, dataset);
+    const blocks = datablockRecord(run, dataset, config.files.checksum);
     if (blocks) add(blocks);
+    const preview = attachmentRecord(run, dataset, blocks, config);
+    if (preview) add(preview);
   }
   return [...out.values()];
 }

@@ -1,3 +1,4 @@
+import { SERIES_MAX_EVENTS, type StreamSeries } from "../../model/types.js";
 import type { DocumentName } from "./schemas.js";
 
 /**
@@ -18,17 +19,29 @@ export interface FileReference {
   datumIndexes: number[];
 }
 
+export interface AssembledStream {
+  dataKeys: Record<string, Record<string, unknown>>;
+  events: number;
+  /** Smallest and largest finite number seen per scalar field. */
+  ranges: Record<string, { min: number; max: number }>;
+  /** The first events' values, when the assembler keeps series (previews). */
+  series?: StreamSeries;
+}
+
 export interface AssembledRun {
   start: Record<string, unknown>;
   stop?: Record<string, unknown> | undefined;
-  /** Stream name → its descriptors' data keys (several descriptors per stream allowed) and events seen. */
-  streams: Map<string, { dataKeys: Record<string, Record<string, unknown>>; events: number }>;
+  /** Stream name → its descriptors' data keys (several descriptors per stream allowed), events seen, value ranges. */
+  streams: Map<string, AssembledStream>;
   references: FileReference[];
   /** Where the start document was (for messages). */
   location: string;
 }
 
 export class RunAssembler {
+  /** `series`: keep the first events' values of each stream, for preview plots. */
+  constructor(private readonly options: { series?: boolean } = {}) {}
+
   readonly runs = new Map<string, AssembledRun>();
   private readonly descriptorRun = new Map<string, { run: string; stream: string }>();
   private readonly resourceRun = new Map<string, FileReference>();
@@ -52,7 +65,7 @@ export class RunAssembler {
         const run = this.runFor(String(doc.run_start), location, "descriptor");
         if (!run) return;
         const stream = typeof doc.name === "string" && doc.name ? doc.name : "primary";
-        const entry = run.streams.get(stream) ?? { dataKeys: {}, events: 0 };
+        const entry = run.streams.get(stream) ?? { dataKeys: {}, events: 0, ranges: {} };
         Object.assign(entry.dataKeys, doc.data_keys as Record<string, Record<string, unknown>>);
         run.streams.set(stream, entry);
         this.descriptorRun.set(String(doc.uid), { run: String(doc.run_start), stream });
@@ -66,7 +79,10 @@ export class RunAssembler {
           return;
         }
         const entry = this.runs.get(link.run)?.streams.get(link.stream);
-        if (entry) entry.events += name === "event" ? 1 : (doc.uid as unknown[]).length;
+        if (!entry) return;
+        entry.events += name === "event" ? 1 : (doc.uid as unknown[]).length;
+        widenRanges(entry.ranges, doc.data, name === "event_page");
+        if (this.options.series) extendSeries((entry.series ??= { time: [], fields: {} }), doc, name === "event_page");
         return;
       }
       case "resource":
@@ -119,4 +135,38 @@ export class RunAssembler {
     if (!run) this.orphans.push({ location, reason: `${what} for run ${uid}, whose start document is not in this file` });
     return run;
   }
+}
+
+/** Widen each numeric field's range by an event's values (an event page holds a list per field). */
+function widenRanges(ranges: AssembledStream["ranges"], data: unknown, paged: boolean): void {
+  if (data === null || typeof data !== "object") return;
+  for (const [field, raw] of Object.entries(data as Record<string, unknown>)) {
+    const values = paged ? (Array.isArray(raw) ? raw : []) : [raw];
+    for (const value of values) {
+      if (typeof value !== "number" || !Number.isFinite(value)) continue;
+      const range = ranges[field];
+      if (!range) ranges[field] = { min: value, max: value };
+      else if (value < range.min) range.min = value;
+      else if (value > range.max) range.max = value;
+    }
+  }
+}
+
+/** Append an event's (or a page's) time and numeric values, up to SERIES_MAX_EVENTS; NaN where a field is missing. */
+function extendSeries(series: StreamSeries, doc: Record<string, unknown>, paged: boolean): void {
+  const times = paged ? (Array.isArray(doc.time) ? (doc.time as unknown[]) : []) : [doc.time];
+  const data = (doc.data ?? {}) as Record<string, unknown>;
+  times.forEach((time, i) => {
+    if (series.time.length >= SERIES_MAX_EVENTS) return;
+    const index = series.time.length;
+    series.time.push(typeof time === "number" ? time : Number.NaN);
+    for (const [field, raw] of Object.entries(data)) {
+      const value = paged ? (Array.isArray(raw) ? raw[i] : undefined) : raw;
+      if (typeof value !== "number") continue;
+      const values = (series.fields[field] ??= []);
+      while (values.length < index) values.push(Number.NaN);
+      values.push(value);
+    }
+  });
+  for (const values of Object.values(series.fields)) while (values.length < series.time.length) values.push(Number.NaN);
 }

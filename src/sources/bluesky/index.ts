@@ -28,6 +28,8 @@ export interface BlueskySourceOptions {
   dataRoot: string;
   config: Config["sources"]["bluesky"];
   logger: Logger;
+  /** Keep the first events' values of each stream for preview plots (previews.enabled). */
+  previews?: boolean;
 }
 
 interface FileWatermarkData {
@@ -120,7 +122,7 @@ interface FileRecords {
 
 /** Read, validate and assemble one document file into model records. `quiet`: the file has not grown for the stale period. */
 export async function readFile(absolute: string, options: BlueskySourceOptions, quiet: boolean): Promise<FileRecords> {
-  const assembler = new RunAssembler();
+  const assembler = new RunAssembler({ series: options.previews === true });
   const problems: FileRecords["problems"] = [];
   let suppressed = 0;
   // A file of garbage must not become a million problems: the first ones say enough.
@@ -184,7 +186,8 @@ function toRun(uid: string, assembled: AssembledRun, files: Run["files"], missin
         ...(typeof key.external === "string" ? { external: key.external } : {}),
       };
     }
-    streams.push({ name, dataKeys, eventCount: stream.events });
+    const ranged = Object.keys(stream.ranges).length > 0;
+    streams.push({ name, dataKeys, eventCount: stream.events, ...(ranged ? { ranges: stream.ranges } : {}), ...(stream.series ? { series: stream.series } : {}) });
     counted += stream.events;
   }
   const stated = stop?.num_events ? Object.values(stop.num_events as Record<string, number>).reduce((a, b) => a + b, 0) : 0;

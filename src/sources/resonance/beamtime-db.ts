@@ -1,3 +1,4 @@
+import { SERIES_MAX_EVENTS } from "../../model/types.js";
 import { SourceReadError, withReadOnlyDb } from "./sqlite.js";
 
 /** Rows of one beamtime DB, read with one statement per table (resonance-data.md §1). */
@@ -33,6 +34,23 @@ export interface StreamRow {
   data_keys: string;
 }
 
+/** Smallest and largest value of one numeric field over one stream's events. */
+export interface RangeRow {
+  run_uid: string;
+  stream: string;
+  field: string;
+  min: number;
+  max: number;
+}
+
+/** One event's data, for preview series. */
+export interface SeriesRow {
+  run_uid: string;
+  stream: string;
+  time: number;
+  data: string;
+}
+
 /** Committed frames per Zarr array (`image_refs` grouped by zarr_group). */
 export interface ImageGroupRow {
   zarr_group: string;
@@ -54,6 +72,8 @@ export type BeamtimeDbRead =
       samples: SampleRow[];
       streams: StreamRow[];
       imageGroups: ImageGroupRow[];
+      ranges: RangeRow[];
+      series: SeriesRow[];
     }
   | { kind: "other"; userVersion: number; missingTables: string[] };
 
@@ -61,7 +81,7 @@ export type BeamtimeDbRead =
  * Runs are read first: whatever a later statement sees was committed no earlier, so a run read as complete
  * has all its image_refs counted and every sample it names present (samples are never deleted by resonance).
  */
-export function readBeamtimeDb(file: string, busyTimeoutMs: number): BeamtimeDbRead {
+export function readBeamtimeDb(file: string, busyTimeoutMs: number, options: { series?: boolean } = {}): BeamtimeDbRead {
   return withReadOnlyDb(file, busyTimeoutMs, (db) => {
     const userVersion = db.pragma("user_version", { simple: true }) as number;
     const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));
@@ -89,6 +109,43 @@ export function readBeamtimeDb(file: string, busyTimeoutMs: number): BeamtimeDbR
          FROM image_refs GROUP BY zarr_group, field_name`,
       )
       .all() as ImageGroupRow[];
-    return { kind: "resonance", userVersion, hasCodecColumn, runs, samples, streams, imageGroups };
+    // Events become visible with their run's stop (resonance-data.md §5): only closed runs have any. Computed by
+    // SQLite, a few runs per statement, so no statement holds the file long enough to delay the writer's commit
+    // (each statement is its own read). An event whose JSON holds Python's bare NaN/Infinity is not valid JSON to
+    // SQLite and is left out of the ranges.
+    const closed = runs.filter((r) => r.time_stop !== null).map((r) => r.uid);
+    const ranges = inChunks(closed, (uids) =>
+      db
+        .prepare(
+          `SELECT s.run_uid AS run_uid, s.name AS stream, j.key AS field, MIN(j.value) AS min, MAX(j.value) AS max
+           FROM streams s JOIN events e ON e.stream_uid = s.uid, json_each(e.data) j
+           WHERE s.run_uid IN (${uids.map(() => "?").join(", ")}) AND json_valid(e.data) AND j.type IN ('integer', 'real')
+           GROUP BY s.run_uid, s.name, j.key`,
+        )
+        .all(...uids) as RangeRow[],
+    );
+    // Previews: the first events of each stream, as text (parsed outside the read).
+    const series = options.series
+      ? inChunks(closed, (uids) =>
+          db
+            .prepare(
+              `SELECT s.run_uid AS run_uid, s.name AS stream, e.time AS time, e.data AS data
+               FROM streams s JOIN events e ON e.stream_uid = s.uid
+               WHERE s.run_uid IN (${uids.map(() => "?").join(", ")}) AND e.seq_num <= ${SERIES_MAX_EVENTS}
+               ORDER BY s.run_uid, s.name, e.seq_num`,
+            )
+            .all(...uids) as SeriesRow[],
+        )
+      : [];
+    return { kind: "resonance", userVersion, hasCodecColumn, runs, samples, streams, imageGroups, ranges, series };
   });
+}
+
+/** Runs per statement when reading events: small enough that each statement is short. */
+const RUNS_PER_STATEMENT = 50;
+
+function inChunks<T>(uids: string[], read: (chunk: string[]) => T[]): T[] {
+  const out: T[] = [];
+  for (let i = 0; i < uids.length; i += RUNS_PER_STATEMENT) for (const row of read(uids.slice(i, i + RUNS_PER_STATEMENT))) out.push(row);
+  return out;
 }

@@ -1,9 +1,9 @@
 import path from "node:path";
 import { firstString } from "../../mapping/lookup.js";
 import type { IdentityPin } from "../../model/keys.js";
-import type { Beamtime, Researcher, Run, Sample, SourceProblem, StreamInfo } from "../../model/types.js";
+import type { Beamtime, Researcher, Run, Sample, SourceProblem, StreamInfo, StreamSeries } from "../../model/types.js";
 import { looksLikeLogin } from "../people.js";
-import type { BeamtimeDbRead, RunRow, SampleRow } from "./beamtime-db.js";
+import type { BeamtimeDbRead, RunRow, SampleRow, SeriesRow } from "./beamtime-db.js";
 import type { IndexEntry } from "./index-db.js";
 import { parseJsonObject, parseStringList } from "../python-json.js";
 import { filesUnder } from "./locate.js";
@@ -74,12 +74,22 @@ export function beamtimeRecords(read: Extract<BeamtimeDbRead, { kind: "resonance
     return sample;
   });
 
+  const rangesByStream = new Map<string, Record<string, { min: number; max: number }>>();
+  for (const row of read.ranges) {
+    const id = `${row.run_uid}\u0000${row.stream}`;
+    const ranges = rangesByStream.get(id) ?? {};
+    ranges[row.field] = { min: row.min, max: row.max };
+    rangesByStream.set(id, ranges);
+  }
+  const seriesByStream = seriesOf(read.series);
   const streamsByRun = new Map<string, StreamInfo[]>();
   for (const row of read.streams) {
     const keys = parseJsonObject(row.data_keys);
     if (!keys.ok) problem(`streams.data_keys ${keys.error}`, `run ${row.run_uid} stream ${row.name}`);
     const list = streamsByRun.get(row.run_uid) ?? [];
-    list.push({ name: row.name, dataKeys: normalizeDataKeys(keys.ok ? keys.value : {}) });
+    const ranges = rangesByStream.get(`${row.run_uid}\u0000${row.name}`);
+    const series = seriesByStream.get(`${row.run_uid}\u0000${row.name}`);
+    list.push({ name: row.name, dataKeys: normalizeDataKeys(keys.ok ? keys.value : {}), ...(ranges ? { ranges } : {}), ...(series ? { series } : {}) });
     streamsByRun.set(row.run_uid, list);
   }
 
@@ -88,8 +98,30 @@ export function beamtimeRecords(read: Extract<BeamtimeDbRead, { kind: "resonance
   for (const group of read.imageGroups) committed.set(group.zarr_group, group.max_index);
 
   const zarrRoot = path.join(path.dirname(ctx.absolute), `${path.basename(ctx.absolute, path.extname(ctx.absolute))}.zarr`);
-  const runs = read.runs.map((row) => toRun(row, key, ctx, { sampleKeys, streamsByRun, committed, zarrRoot, problem }));
+  // Runs are read in start order and never deleted: a run's place in its beamtime is its scan number.
+  const runs = read.runs.map((row, i) => ({ ...toRun(row, key, ctx, { sampleKeys, streamsByRun, committed, zarrRoot, problem }), scanId: i + 1 }));
   return { beamtime, samples, runs, problems };
+}
+
+/** Event rows → per stream, each numeric field's values in event order (an unreadable event counts as NaN). */
+function seriesOf(rows: SeriesRow[]): Map<string, StreamSeries> {
+  const out = new Map<string, StreamSeries>();
+  for (const row of rows) {
+    const id = `${row.run_uid}\u0000${row.stream}`;
+    let series = out.get(id);
+    if (!series) out.set(id, (series = { time: [], fields: {} }));
+    const index = series.time.length;
+    series.time.push(row.time);
+    const data = parseJsonObject(row.data);
+    for (const [field, value] of Object.entries(data.ok ? data.value : {})) {
+      if (typeof value !== "number") continue;
+      const values = (series.fields[field] ??= []);
+      while (values.length < index) values.push(Number.NaN);
+      values.push(value);
+    }
+  }
+  for (const series of out.values()) for (const values of Object.values(series.fields)) while (values.length < series.time.length) values.push(Number.NaN);
+  return out;
 }
 
 /** A beamtime's key: its first run, which neither a move nor a rename of the DB or its directory changes. */
@@ -178,12 +210,14 @@ function toRun(row: RunRow, beamtimeKey: string, ctx: BeamtimeContext, lookups: 
   if (exit.status !== undefined) run.exitStatus = exit.status;
   if (row.operator) run.operator = row.operator;
   if (state !== "open") run.files = runFiles(row.uid, ctx, lookups);
+  // The run's own folder is its Zarr group, when it has frames there; a run of scalars lives in the DB alone.
+  if (run.files.some((f) => !f.shared)) run.ownFolder = path.join(lookups.zarrRoot, "runs", row.uid);
   return run;
 }
 
-/** The beamtime DB (shared by all its runs) plus every committed file under `<stem>.zarr/runs/<uid>/`. */
+/** The beamtime DB (shared by all its runs, so marked shared) plus every committed file under `<stem>.zarr/runs/<uid>/`. */
 function runFiles(uid: string, ctx: BeamtimeContext, lookups: RunLookups): Run["files"] {
-  const files: Run["files"] = [{ path: ctx.absolute, size: ctx.fileSize, mtimeMs: Math.floor(ctx.fileMtimeMs) }];
+  const files: Run["files"] = [{ path: ctx.absolute, size: ctx.fileSize, mtimeMs: Math.floor(ctx.fileMtimeMs), shared: true }];
   const runDir = path.join(lookups.zarrRoot, "runs", uid);
   for (const file of filesUnder(runDir)) {
     const parts = path.relative(runDir, file.path).split(path.sep);

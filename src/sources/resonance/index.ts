@@ -26,6 +26,8 @@ export interface ResonanceSourceOptions {
   sampleKey?: "id" | "serial";
   /** Beamtimes that keep the researcher and label they were synced with before an upgrade, by key. */
   pins?: ReadonlyMap<string, IdentityPin>;
+  /** Read the first events of each stream for preview plots (previews.enabled). */
+  previews?: boolean;
 }
 
 interface DbWatermarkData {
@@ -160,7 +162,7 @@ async function readOneDb(
   if (!scan.force && !indexChanged && unchanged(previous, stat, changeCounter, scan.nowMs, config.staleAfterSeconds)) return "unchanged";
   const wm: Watermark = { source: SOURCE, path: relative, size: stat.size, mtimeMs: stat.mtimeMs };
   try {
-    const read = readBeamtimeDb(absolute, config.busyTimeoutMs);
+    const read = readBeamtimeDb(absolute, config.busyTimeoutMs, { series: options.previews === true });
     if (read.kind === "other") {
       if (!discovered) {
         wm.problem = `not a resonance beamtime DB (missing table(s) ${read.missingTables.join(", ")})`;

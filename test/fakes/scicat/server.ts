@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import http from "node:http";
 import type { Socket } from "node:net";
 import { checkV4Filter, coerceDates, FilterError, matchMongo, matchV3, matchV4, page, parseFilter, v3Limits, v4Limits } from "./filters.js";
+import { attachmentRoutes } from "./attachments.js";
 import { objectId } from "./ids.js";
 import { TokenIssuer } from "./jwt.js";
 import {
@@ -78,6 +79,8 @@ export interface ScicatFake {
   samples(): Doc[];
   instruments(): Doc[];
   origdatablocks(datasetPid?: string): Doc[];
+  /** v4 attachments (attachments.ts). */
+  attachments(): Doc[];
   readonly requests: RequestLogEntry[];
   writeCount(): number;
   resetRequests(): void;
@@ -207,8 +210,8 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
     if (version !== "v3" && version !== "v4") return notFound;
     const resource = lower[2];
     const rest = segments.slice(3);
-    // other/01 "v4 proposals": only datasets and origdatablocks have v4 routes.
-    if (version === "v4" && (!v4 || (resource !== "datasets" && resource !== "origdatablocks"))) return notFound;
+    // other/01 "v4 proposals": only datasets and origdatablocks have v4 routes (and attachments, scicat-api.md §5.8).
+    if (version === "v4" && (!v4 || (resource !== "datasets" && resource !== "origdatablocks" && resource !== "attachments"))) return notFound;
 
     switch (resource) {
       case "auth":
@@ -228,6 +231,8 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
         return datasets(version, method, rest, req, notFound);
       case "origdatablocks":
         return origdatablocks(version, method, rest, req, notFound);
+      case "attachments":
+        return version === "v4" ? attachments.handle(method, rest.map(decode), req.body, req.caller, notFound) : notFound;
       default:
         return notFound;
     }
@@ -283,6 +288,7 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
     );
 
   const decode = (segment: string | undefined) => (segment === undefined ? undefined : decodeURIComponent(segment));
+  const attachments = attachmentRoutes({ datasets: store.datasets, canSee, stamp: (d, u, c) => store.stamp(d, u, c), badRequest, forbidden: FORBIDDEN, internal: INTERNAL, nest });
 
   // Proposals: GET by id, list with `filters` (plural; `filter` is ignored), create (409 on duplicate), PATCH.
   const proposals = (method: string, rest: string[], req: Request, notFound: Answer): Answer => {
@@ -854,6 +860,7 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
     samples: () => [...store.samples.values()].map(clone),
     instruments: () => [...store.instruments.values()].map(clone),
     origdatablocks: (pid) => (pid === undefined ? [...store.origdatablocks.values()] : store.blocksOf(pid)).map(clone),
+    attachments: () => attachments.list(),
     requests,
     writeCount: () => requests.filter((r) => r.write).length,
     resetRequests: () => void requests.splice(0),
