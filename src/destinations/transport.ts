@@ -117,30 +117,31 @@ type Send = (request: WireRequest, signal: AbortSignal) => Promise<WireResponse>
 /** What both adapters share: the request from axios's config, the deadline and cancel, the response for axios. */
 async function exchange(config: InternalAxiosRequestConfig, send: Send): Promise<AxiosResponse> {
   const request = wireRequest(config);
-  // One controller per exchange, fed by the caller's signal and the deadline (cheaper than AbortSignal.any).
-  const controller = new AbortController();
-  const abort = () => controller.abort();
   const outer = config.signal as AbortSignal | undefined;
   if (outer?.aborted) throw new CanceledError(undefined, config);
-  outer?.addEventListener?.("abort", abort);
+  // With a timeout, one controller per exchange, fed by the caller's signal and the deadline (cheaper than
+  // AbortSignal.any); without one (SciCat keeps its own deadline) the caller's signal goes as it is.
+  const timeout = config.timeout && config.timeout > 0 ? config.timeout : 0;
+  const controller = timeout || !outer ? new AbortController() : undefined;
+  const abort = () => controller?.abort();
+  if (controller) outer?.addEventListener?.("abort", abort);
   let timedOut = false;
-  const timer =
-    config.timeout && config.timeout > 0
-      ? setTimeout(() => {
-          timedOut = true;
-          controller.abort();
-        }, config.timeout)
-      : undefined;
+  const timer = timeout
+    ? setTimeout(() => {
+        timedOut = true;
+        abort();
+      }, timeout)
+    : undefined;
   let wire: WireResponse;
   try {
-    wire = await send(request, controller.signal);
+    wire = await send(request, controller?.signal ?? outer!);
   } catch (err) {
     if (timedOut) throw new AxiosError(`timeout of ${config.timeout}ms exceeded`, AxiosError.ECONNABORTED, config);
     if (outer?.aborted) throw new CanceledError(undefined, config);
     throw networkError(err, config);
   } finally {
     if (timer) clearTimeout(timer);
-    outer?.removeEventListener?.("abort", abort);
+    if (controller) outer?.removeEventListener?.("abort", abort);
   }
   const body = decode(wire.body, wire.headers["content-encoding"]);
   const limit = config.maxContentLength ?? -1;

@@ -116,7 +116,8 @@ export function createScicatHttp(apiUrl: string, timeoutMs: number, transport: T
 
 /** A body as JSON when it parses, else as the text it is (an HTML page), with which of the two it was. */
 export function parseBody(raw: unknown): { data: unknown; json: boolean } {
-  if (typeof raw !== "string" || raw.trim() === "") return { data: undefined, json: false };
+  // A test for any non-space character, not trim(): trim copies every body.
+  if (typeof raw !== "string" || !/\S/.test(raw)) return { data: undefined, json: false };
   try {
     return { data: JSON.parse(raw) as unknown, json: true };
   } catch {

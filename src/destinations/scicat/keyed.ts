@@ -1,7 +1,6 @@
-import type { z } from "zod";
 import { TransientError } from "../../sync/errors.js";
 import type { PushResult, RemoteState } from "../contract.js";
-import { documentList, expectAnswer, instrumentDocument, keyedDocument, type Doc } from "./answers.js";
+import { documentList, expectAnswer, type AnswerCheck, instrumentDocument, keyedDocument, type Doc } from "./answers.js";
 import type { ScicatClient } from "./client.js";
 import { remoteFields } from "./compare.js";
 import { classifyScicatError } from "./errors.js";
@@ -17,7 +16,7 @@ export interface KeyedResource {
   key(payload: Doc): string;
   find(client: ScicatClient, payload: Doc): Promise<Doc | undefined>;
   /** What a create or update answer must be: the record, naming our key. */
-  answer(payload: Doc): z.ZodType<Doc>;
+  answer(payload: Doc): AnswerCheck<Doc>;
   createPath: string;
   updatePath(remoteId: string): string;
   remoteId(document: Doc): string;
