@@ -346,8 +346,9 @@ export class StateStore implements WatermarkReader {
     }
     const prepared = statement;
     return this.db.transaction(() => {
-      const rows = prepared
-        .all(options.owner, options.nowMs + options.leaseMs, options.nowMs, options.nowMs, ...options.destinations, options.limit + (excluded?.size ?? 0)) as RecordRow[];
+      // LIMIT is `limit` alone: rows this owner holds (in flight, or leased and waiting) have a live lease and
+      // never match, so asking for `limit + excluded` more leased that many extra rows only to release them again.
+      const rows = prepared.all(options.owner, options.nowMs + options.leaseMs, options.nowMs, options.nowMs, ...options.destinations, options.limit) as RecordRow[];
       if (!excluded || excluded.size === 0) return rows;
       const kept: RecordRow[] = [];
       for (const row of rows) {
