@@ -37,6 +37,8 @@ export interface SlowResult {
   points: SlowPoint[];
 }
 
+const RUNS_PER_BEAMTIME = 160;
+
 /** Runs per point: `runsPerLane` for each unit of concurrency, so every point keeps its lanes busy as long. */
 export async function slowCatalog(
   latencies: number[],
@@ -59,9 +61,12 @@ async function slowPoint(latencyMs: number, concurrency: number, runs: number, t
   const dir = benchDir("slow");
   try {
     const dataRoot = path.join(dir, "DATA");
-    // Two beamtimes: the read of one can overlap the pushes of the other.
-    const beamtimes = runs % 2 === 0 ? 2 : 1;
-    generateDataRootInChild(dataRoot, beamtimes, runs / beamtimes, 2);
+    // Beamtimes of at most RUNS_PER_BEAMTIME runs, as a facility's are: pushes go on between the reads of two
+    // beamtime files (one file is read in one go, so a single huge one would hold them for its whole read).
+    const beamtimes = Math.ceil(runs / RUNS_PER_BEAMTIME);
+    const perBeamtime = Math.ceil(runs / beamtimes);
+    runs = beamtimes * perBeamtime;
+    generateDataRootInChild(dataRoot, beamtimes, perBeamtime, 2);
     const recording = path.join(dir, "requests.jsonl");
     const fake = await startFakeProcess(BENCH_USER, BENCH_PASSWORD, { recordTo: recording, latencyMs });
     const config = benchConfig(dataRoot, path.join(dir, "state"), fake.url, { concurrency, transport });

@@ -187,7 +187,10 @@ export class OutboxWorker {
     const started = this.fill(summary);
     if (this.inFlight.size > 0) {
       // Every slot busy: a finishing push wakes us; no need to ask the store when the next record is due.
-      await this.waitForProgress(this.inFlight.size >= this.options.concurrency ? 1000 : this.nextWakeDelay());
+      // Slots free: fill() just leased all it could, so a record already due waits on a dependency in flight (or
+      // another process's lease); a finishing push wakes us for it. Waiting 0 ms for it ran the lease query in a
+      // loop, on the thread that reads the sources and handles the answers.
+      await this.waitForProgress(this.inFlight.size >= this.options.concurrency ? 1000 : this.nextWakeDelay({ dueNowIsBlocked: true }));
       return false;
     }
     if (started > 0) return false;
@@ -242,10 +245,10 @@ export class OutboxWorker {
     return rows.length;
   }
 
-  private nextWakeDelay(): number {
+  private nextWakeDelay(options: { dueNowIsBlocked?: boolean } = {}): number {
     const now = this.now();
     const candidates: number[] = [];
-    const due = this.store.nextDueAt(this.activeDestinations());
+    const due = this.store.nextDueAt(this.activeDestinations(), options.dueNowIsBlocked ? now : -1);
     if (due !== undefined) candidates.push(Math.max(0, due - now));
     for (const name of this.destinations.keys()) {
       const probeAt = this.circuit.nextProbeAt(name);
