@@ -30,7 +30,7 @@ export interface ColdSyncResult {
   records: number;
   requests: number;
   seconds: number;
-  /** The two phases of `seconds`: reading and queueing the DATA root, then pushing. */
+  /** The two parts of `seconds`: reading and queueing the DATA root (pushes start during it), then pushing the rest. */
   scanSeconds: number;
   pushSeconds: number;
   /** CPU time of the benchmark process (beamsync) over the whole sync: how far from one full core it ran. */

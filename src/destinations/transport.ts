@@ -2,7 +2,7 @@ import http from "node:http";
 import https from "node:https";
 import zlib from "node:zlib";
 import { AxiosError, CanceledError, type AxiosAdapter, type AxiosResponse, type InternalAxiosRequestConfig } from "axios";
-import { Agent as UndiciAgent } from "undici";
+import { Agent as UndiciAgent, type Dispatcher } from "undici";
 import { VERSION } from "../version.js";
 
 /**
@@ -50,19 +50,44 @@ function undiciTransport(options: TransportOptions): Transport {
     ...(options.maxSockets ? { connections: options.maxSockets } : {}),
     connect: { keepAlive: true, keepAliveInitialDelay: options.keepAliveMsecs },
   });
+  // dispatch() with a handler of our own, not request(): no stream per answer, the body is a few chunks to join.
   const adapter: AxiosAdapter = (config) =>
-    exchange(config, async (request, signal) => {
-      const url = new URL(request.url);
-      const answer = await agent.request({
-        origin: url.origin,
-        path: `${url.pathname}${url.search}`,
-        method: request.method as "GET",
-        headers: request.headers,
-        body: request.body ?? null,
-        signal,
-      });
-      return { status: answer.statusCode, headers: answer.headers, body: Buffer.from(await answer.body.arrayBuffer()) };
-    });
+    exchange(
+      config,
+      (request, signal) =>
+        new Promise<WireResponse>((resolve, reject) => {
+          const url = new URL(request.url);
+          let status = 0;
+          let headers: WireResponse["headers"] = {};
+          const chunks: Buffer[] = [];
+          let controller: Dispatcher.DispatchController | undefined;
+          const onAbort = () => controller?.abort(new Error("aborted"));
+          signal.addEventListener("abort", onAbort, { once: true });
+          const settle = (error: Error | undefined) => {
+            signal.removeEventListener("abort", onAbort);
+            if (error) reject(error);
+            else resolve({ status, headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
+          };
+          agent.dispatch(
+            { origin: url.origin, path: `${url.pathname}${url.search}`, method: request.method as Dispatcher.HttpMethod, headers: request.headers, body: request.body ?? null },
+            {
+              onRequestStart(c) {
+                controller = c;
+                if (signal.aborted) c.abort(new Error("aborted"));
+              },
+              onResponseStart(_c, statusCode, responseHeaders) {
+                status = statusCode;
+                headers = responseHeaders;
+              },
+              onResponseData(_c, chunk) {
+                chunks.push(chunk);
+              },
+              onResponseEnd: () => settle(undefined),
+              onResponseError: (_c, error) => settle(error),
+            },
+          );
+        }),
+    );
   return { adapter, close: () => void agent.destroy().catch(() => undefined) };
 }
 
