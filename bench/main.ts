@@ -165,7 +165,7 @@ concurrency) beside a bare keep-alive client sending the same requests at the sa
 |---|---|---|---|---|---|---|
 ${r.slow.points.map((q) => `| ${q.latencyMs} ms | ${q.concurrency} | ${q.runs} | ${q.runsPerSecond} runs/s (${q.cpuMsPerRun} ms CPU/run) | ${q.floorRunsPerSecond} runs/s | ${Math.round(q.ofFloor * 100)} % | ${mark(q.ofFloor >= 0.9)} |`).join("\n")}
 
-Reproduce: \`npm run bench\` (full sizes, about ten minutes on 2 cores) or \`npm run bench -- --quick\`; one scenario with
+Reproduce: \`npm run bench\` (full sizes, about five minutes on 2 cores) or \`npm run bench -- --quick\`; one scenario with
 \`npm run bench -- --only cold\` (or \`slow\`, \`rescan\`, \`latency\`, \`parse\`), which prints JSON and writes nothing.
 The fake SciCat runs in its own process; beamsync runs in the benchmark process (cold sync, rescan) or as
 \`beamsync run\` (commit → catalog). Each scenario runs in a process of its own; peak RSS is that process's,
