@@ -13,9 +13,17 @@ export interface FakeProcess {
 
 const MAIN = path.resolve(import.meta.dirname, "../test/fakes/scicat/main.js");
 
-/** `recordTo`: the fake appends every request it serves to this file (see replay.ts); complete once stopped. */
-export async function startFakeProcess(user: string, password: string, options: { recordTo?: string } = {}): Promise<FakeProcess> {
-  const args = [MAIN, "--port", "0", "--user", `${user}:${password}`, ...(options.recordTo ? ["--record", options.recordTo] : [])];
+/**
+ * `recordTo`: the fake appends every request it serves to this file (see replay.ts); complete once stopped.
+ * `latencyMs`: every request waits this long before it is served (a slow catalog).
+ */
+export async function startFakeProcess(user: string, password: string, options: { recordTo?: string; latencyMs?: number } = {}): Promise<FakeProcess> {
+  const args = [
+    MAIN,
+    ...["--port", "0", "--user", `${user}:${password}`],
+    ...(options.recordTo ? ["--record", options.recordTo] : []),
+    ...(options.latencyMs ? ["--latency", String(options.latencyMs)] : []),
+  ];
   const child: ChildProcess = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
   const lines = readline.createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve, reject) => {

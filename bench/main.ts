@@ -5,7 +5,9 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { VERSION } from "../src/version.js";
 import { blueskyParse, type ParseResult } from "./parse.js";
+import { TRANSPORTS, type TransportName } from "../src/destinations/transport.js";
 import { coldSync, commitToCatalog, noChangeRescan, type ColdSyncResult, type LatencyResult, type RescanResult } from "./scenarios.js";
+import { slowCatalog, type SlowResult } from "./slow.js";
 
 /**
  * `npm run bench`: the figures issue 7 asks for, on this machine. Sizes are flags so a small machine or a quick
@@ -29,6 +31,9 @@ const { values } = parseArgs({
     transport: { type: "string" },
     /** Cold sync with previews on (a what-if: their own cost). */
     previews: { type: "boolean", default: false },
+    latencies: { type: "string" },
+    concurrencies: { type: "string" },
+    "runs-per-lane": { type: "string" },
   },
 });
 
@@ -42,15 +47,18 @@ const sizes = {
   rescanRuns: num(values["rescan-runs"], 500, 50),
   latencySamples: num(values["latency-samples"], 40, 5),
   parseMb: num(values["parse-mb"], 64, 2),
+  runsPerLane: num(values["runs-per-lane"], 40, 5),
 };
-if (values.transport !== undefined && values.transport !== "axios" && values.transport !== "node-http") throw new Error("--transport: axios (what beamsync ships) or node-http (a what-if)");
-// The committed results are beamsync as it ships; a what-if is printed, never written there.
-if (values.transport === "node-http" && values.only === undefined) throw new Error("--transport node-http goes with --only");
+const list = (v: string | undefined, full: number[], small: number[]) => (v !== undefined ? v.split(",").map(Number) : quick ? small : full);
+const latencies = list(values.latencies, [20, 80], [20]);
+const concurrencies = list(values.concurrencies, [1, 4, 16, 64], [1, 16]);
+if (values.transport !== undefined && !(TRANSPORTS as readonly string[]).includes(values.transport)) throw new Error(`--transport: one of ${TRANSPORTS.join(", ")}`);
 if (values.previews && values.only === undefined) throw new Error("--previews goes with --only");
+const transport = values.transport as TransportName | undefined;
 const coldOptions = {
   profileDir: values.profile,
   concurrency: values.concurrency !== undefined ? Number(values.concurrency) : undefined,
-  transport: values.transport as "axios" | "node-http" | undefined,
+  transport,
   previews: values.previews ?? false,
 };
 const outDir = values.out ?? path.resolve(import.meta.dirname, "../../bench");
@@ -64,9 +72,10 @@ interface Results {
   rescan: RescanResult;
   latency: LatencyResult;
   parse: ParseResult;
+  slow: SlowResult;
 }
 
-const SCENARIOS = ["cold", "rescan", "latency", "parse"] as const;
+const SCENARIOS = ["cold", "slow", "rescan", "latency", "parse"] as const;
 
 /** `--only cold,parse`: run just those and print their figures as JSON, leaving the committed results alone. */
 async function runOnly(names: string[]): Promise<void> {
@@ -74,6 +83,7 @@ async function runOnly(names: string[]): Promise<void> {
   if (unknown.length > 0) throw new Error(`--only: unknown scenario ${unknown.join(", ")} (choose from ${SCENARIOS.join(", ")})`);
   const out: Record<string, unknown> = {};
   if (names.includes("cold")) out.coldSync = await coldSync(sizes.beamtimes, sizes.runs, sizes.frames, coldOptions);
+  if (names.includes("slow")) out.slow = await slowCatalog(latencies, concurrencies, sizes.runsPerLane, { transport, log: (line) => process.stderr.write(`${line}\n`) });
   if (names.includes("rescan")) out.rescan = await noChangeRescan(sizes.rescanBeamtimes, sizes.rescanRuns);
   if (names.includes("latency")) out.latency = await commitToCatalog(sizes.latencySamples);
   if (names.includes("parse")) out.parse = await blueskyParse(sizes.parseMb);
@@ -96,7 +106,9 @@ async function main(): Promise<void> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   log(`cold sync: ${sizes.beamtimes} beamtimes × ${sizes.runs} runs, ${sizes.frames} frame file(s) per run`);
   const cold = inChild<ColdSyncResult>("cold", "coldSync");
-  log(`  ${cold.runsPerSecond} runs/s (floor ${cold.floorRunsPerSecond} runs/s, ratio ${cold.ratioToFloor})`);
+  log(`  ${cold.runsPerSecond} runs/s (floor ${cold.floorRunsPerSecond} runs/s, ratio ${cold.ratioToFloor}), ${cold.cpuMsPerRun} ms CPU per run`);
+  log(`slow catalog: latency ${latencies.join(", ")} ms × concurrency ${concurrencies.join(", ")}, ${sizes.runsPerLane} runs per lane`);
+  const slow = inChild<SlowResult>("slow", "slow");
   log(`no-change rescan: ${sizes.rescanBeamtimes} beamtimes × ${sizes.rescanRuns} runs`);
   const rescan = inChild<RescanResult>("rescan", "rescan");
   log(`  ${rescan.rescanSeconds} s, ${rescan.rescanRequests} requests`);
@@ -116,6 +128,7 @@ async function main(): Promise<void> {
     rescan,
     latency,
     parse,
+    slow,
   };
   fs.mkdirSync(outDir, { recursive: true });
   fs.writeFileSync(path.join(outDir, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
@@ -136,9 +149,10 @@ ${r.date} · beamsync ${r.beamsync} · ${r.machine.cores} cores (${r.machine.cpu
 | measure | result | target | |
 |---|---|---|---|
 | cold sync, ${c.beamtimes} × ${c.runsPerBeamtime} runs (${c.framesPerRun} frame files each) | ${c.runsPerSecond} runs/s (${c.seconds} s, ${c.requests} requests) | ≥ 1,000 runs/s | ${mark(c.runsPerSecond >= 1000)} |
-| of which: read + queue / push; CPU time of the beamsync process | ${c.scanSeconds} s / ${c.pushSeconds} s; ${c.cpuSeconds} s CPU | — | |
+| of which: read + queue (pushes already running) / pushing after it; CPU time of the beamsync process | ${c.scanSeconds} s / ${c.pushSeconds} s; ${c.cpuSeconds} s CPU | — | |
+| beamsync's CPU time (user + system) per run | ${c.cpuMsPerRun} ms (the floor's client: ${c.floorCpuMsPerRun} ms) | ≤ 0.6 ms | ${mark(c.cpuMsPerRun <= 0.6)} |
 | floor: bare keep-alive client, same requests | ${c.floorRunsPerSecond} runs/s (${c.floorSeconds} s, ${c.floorCpuSeconds} s CPU) | — | |
-| the same requests through beamsync's HTTP transport (axios) alone | ${c.transportSeconds} s, ${c.transportCpuSeconds} s CPU | — | |
+| the same requests through beamsync's HTTP client alone (axios over ${c.transport}) | ${c.transportSeconds} s, ${c.transportCpuSeconds} s CPU | — | |
 | beamsync ÷ floor (time) | ${c.ratioToFloor}× | ≤ 2× | ${mark(c.ratioToFloor <= 2)} |
 | no-change rescan, ${s.runs.toLocaleString("en")} runs in ${s.beamtimes} DBs | ${s.rescanSeconds} s, ${s.rescanRequests} requests | ≤ 1 s, 0 requests | ${mark(s.rescanSeconds <= 1 && s.rescanRequests === 0)} |
 | first read + queue of those runs (no push) | ${s.coldReconcileSeconds} s | — | |
@@ -148,7 +162,15 @@ ${r.date} · beamsync ${r.beamsync} · ${r.machine.cores} cores (${r.machine.cpu
 | state store after ${s.runs.toLocaleString("en")} runs / after cold sync | ${(s.stateBytes / 2 ** 20).toFixed(1)} MiB / ${(c.stateBytes / 2 ** 20).toFixed(1)} MiB | — | |
 | bluesky parse (${p.encoding}, ${p.megabytes} MB, ${p.documents.toLocaleString("en")} documents) | ${p.mbPerSecond} MB/s, ${p.documentsPerSecond.toLocaleString("en")} documents/s | — | |
 
-Reproduce: \`npm run bench\` (full sizes, about ten minutes on 2 cores) or \`npm run bench -- --quick\`.
+Slow catalog: every request answered ${[...new Set(r.slow.points.map((q) => q.latencyMs))].join(" or ")} ms late; beamsync's whole \`sync\` of a fresh DATA root (${r.slow.runsPerLane} runs per unit of
+concurrency) beside a bare keep-alive client sending the same requests at the same concurrency (the floor).
+
+| latency | concurrency | runs | beamsync | floor | of floor (≥ 90 %) | |
+|---|---|---|---|---|---|---|
+${r.slow.points.map((q) => `| ${q.latencyMs} ms | ${q.concurrency} | ${q.runs} | ${q.runsPerSecond} runs/s (${q.cpuMsPerRun} ms CPU/run) | ${q.floorRunsPerSecond} runs/s | ${Math.round(q.ofFloor * 100)} % | ${mark(q.ofFloor >= 0.9)} |`).join("\n")}
+
+Reproduce: \`npm run bench\` (full sizes, about five minutes on 2 cores) or \`npm run bench -- --quick\`; one scenario with
+\`npm run bench -- --only cold\` (or \`slow\`, \`rescan\`, \`latency\`, \`parse\`), which prints JSON and writes nothing.
 The fake SciCat runs in its own process; beamsync runs in the benchmark process (cold sync, rescan) or as
 \`beamsync run\` (commit → catalog). Each scenario runs in a process of its own; peak RSS is that process's,
 sampled every 25 ms. The fake records the requests it is sent; the floor and the transport-only line send those

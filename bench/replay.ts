@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import http from "node:http";
 import { createScicatHttp, type ScicatHttp, type ScicatRequest } from "../src/destinations/scicat/index.js";
+import type { TransportName } from "../src/destinations/transport.js";
 
 /** One request as the fake SciCat received it (`--record`): the floor sends exactly these again. */
 export interface RecordedRequest {
@@ -35,23 +36,29 @@ export function countingHttp(inner: ScicatHttp): ScicatHttp & { count(): number;
 /**
  * The floor: a bare keep-alive client sending the recorded requests, in order, `concurrency` at a time, with a
  * fresh token. No mapping, no state, no retries: what the same HTTP work costs on its own.
- * With `client: "beamsync"` the same requests go through beamsync's own SciCat transport (axios) instead, which
- * splits beamsync's overhead into what the HTTP client costs and what the rest does.
+ * With `client` a transport's name, the same requests go through beamsync's own SciCat client (axios over that
+ * transport) instead, which splits beamsync's overhead into what the HTTP client costs and what the rest does.
  */
 export async function replay(
   apiUrl: string,
   recorded: RecordedRequest[],
   concurrency: number,
   credentials: { username: string; password: string },
-  client: "bare" | "beamsync" = "bare",
+  client: "bare" | TransportName = "bare",
 ): Promise<{ elapsedMs: number; cpuMs: number }> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  // noDelay and a content-length body sent with end(): a request leaves in one write. (Until issue 18 the floor
+  // sent a chunked body, whose last chunk waited on Nagle's algorithm and the server's delayed ACK: about 40 ms a
+  // request against a slow catalog, a floor any client could beat.)
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, noDelay: true });
   const base = new URL(apiUrl.replace(/\/+$/, ""));
   const origin = `${base.protocol}//${base.host}`;
   const send = (method: string, path: string, body?: string, token?: string) =>
     new Promise<{ status: number; text: string }>((resolve, reject) => {
       const headers: Record<string, string> = { accept: "application/json" };
-      if (body !== undefined) headers["content-type"] = "application/json";
+      if (body !== undefined) {
+        headers["content-type"] = "application/json";
+        headers["content-length"] = String(Buffer.byteLength(body));
+      }
       if (token) headers.authorization = `Bearer ${token}`;
       const req = http.request(`${origin}${path}`, { method, agent, headers }, (res) => {
         let text = "";
@@ -60,10 +67,9 @@ export async function replay(
         res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
       });
       req.on("error", reject);
-      if (body !== undefined) req.write(body);
-      req.end();
+      req.end(body);
     });
-  const transport = client === "beamsync" ? createScicatHttp(apiUrl, 30_000) : undefined;
+  const transport = client === "bare" ? undefined : createScicatHttp(apiUrl, 30_000, client);
   const work = recorded
     .filter((r) => !r.url.includes("/auth/login"))
     .map((r) => {

@@ -3,7 +3,8 @@ import fs from "node:fs";
 import path from "node:path";
 import YAML from "yaml";
 import { buildEngine } from "../src/app/wire.js";
-import { configSchema, type Config } from "../src/config/schema.js";
+import type { Config } from "../src/config/schema.js";
+import type { TransportName } from "../src/destinations/transport.js";
 import { createScicatDestination, createScicatHttp } from "../src/destinations/scicat/index.js";
 import { silentLogger } from "../src/ops/logger.js";
 import { appendRun } from "../test/fixtures/resonance/append-run.js";
@@ -11,26 +12,11 @@ import { benchDir, generateDataRoot, generateDataRootInChild, stateSize } from "
 import { catalogProbe, startFakeProcess } from "./fake-process.js";
 import { percentile, round, rssSampler } from "./memory.js";
 import { startProfile } from "./profile.js";
-import { bareScicatHttp } from "./bare-transport.js";
 import { countingHttp, readRecording, replay } from "./replay.js";
-
-const USER = "ingestor";
-const PASSWORD = "bench-password";
-
-function benchConfig(dataRoot: string, stateDir: string, url: string, extra: Record<string, unknown> = {}): Config {
-  return configSchema.parse({
-    dataRoot,
-    stateDir,
-    sources: { bluesky: { enabled: false } },
-    destinations: { scicat: { url, username: USER, password: PASSWORD, pidPrefix: "bench/" } },
-    http: { enabled: false },
-    log: { level: "error" },
-    ...extra,
-  });
-}
+import { benchConfig, BENCH_PASSWORD as PASSWORD, BENCH_USER as USER } from "./setup.js";
 
 function engineCountingRequests(config: Config) {
-  const http = countingHttp(createScicatHttp(config.destinations.scicat.url, config.destinations.scicat.timeoutMs));
+  const http = countingHttp(createScicatHttp(config.destinations.scicat.url, config.destinations.scicat.timeoutMs, config.destinations.scicat.transport));
   const destination = createScicatDestination(config.destinations.scicat, { logger: silentLogger, http });
   const engine = buildEngine(config, silentLogger, { destinations: [destination] });
   return { engine, http };
@@ -44,17 +30,22 @@ export interface ColdSyncResult {
   records: number;
   requests: number;
   seconds: number;
-  /** The two phases of `seconds`: reading and queueing the DATA root, then pushing. */
+  /** The two parts of `seconds`: reading and queueing the DATA root (pushes start during it), then pushing the rest. */
   scanSeconds: number;
   pushSeconds: number;
   /** CPU time of the benchmark process (beamsync) over the whole sync: how far from one full core it ran. */
   cpuSeconds: number;
+  /** The same per run (issue 18's figure: target ≤ 0.6 ms). */
+  cpuMsPerRun: number;
+  /** Which transport carried beamsync's requests (destinations.scicat.transport). */
+  transport: TransportName;
   runsPerSecond: number;
   floorSeconds: number;
   /** CPU time of the bare client: what the HTTP work itself costs on the client side. */
   floorCpuSeconds: number;
+  floorCpuMsPerRun: number;
   floorRunsPerSecond: number;
-  /** The same requests through beamsync's own SciCat transport (axios), nothing else: wall and CPU time. */
+  /** The same requests through beamsync's own SciCat client (axios over `transport`), nothing else: wall and CPU time. */
   transportSeconds: number;
   transportCpuSeconds: number;
   ratioToFloor: number;
@@ -67,7 +58,7 @@ export async function coldSync(
   beamtimes: number,
   runs: number,
   frames: number,
-  options: { profileDir?: string | undefined; concurrency?: number | undefined; transport?: "axios" | "node-http" | undefined; previews?: boolean } = {},
+  options: { profileDir?: string | undefined; concurrency?: number | undefined; transport?: TransportName | undefined; previews?: boolean } = {},
 ): Promise<ColdSyncResult> {
   const dir = benchDir("cold");
   try {
@@ -76,17 +67,9 @@ export async function coldSync(
     // The fake records what it is sent (in its own process: no cost or memory charged to beamsync), for the floor.
     const recording = path.join(dir, "requests.jsonl");
     const fake = await startFakeProcess(USER, PASSWORD, { recordTo: recording });
-    const config = benchConfig(dataRoot, path.join(dir, "state"), fake.url, {
-      ...(options.concurrency ? { sync: { concurrency: options.concurrency } } : {}),
-      ...(options.previews ? { previews: { enabled: true } } : {}),
-    });
-    // Wired from the configuration exactly as `beamsync sync` is (or, as a what-if, over a bare node:http transport).
-    const engine =
-      options.transport === "node-http"
-        ? buildEngine(config, silentLogger, {
-            destinations: [createScicatDestination(config.destinations.scicat, { logger: silentLogger, http: bareScicatHttp(fake.url, config.destinations.scicat.timeoutMs) })],
-          })
-        : buildEngine(config, silentLogger);
+    const config = benchConfig(dataRoot, path.join(dir, "state"), fake.url, { concurrency: options.concurrency, transport: options.transport, previews: options.previews ?? false });
+    // Wired from the configuration exactly as `beamsync sync` is.
+    const engine = buildEngine(config, silentLogger);
     global.gc?.();
     const rss = rssSampler();
     const stopProfile = await startProfile(options.profileDir, "cold-sync");
@@ -115,7 +98,7 @@ export async function coldSync(
     const floor = await replay(floorFake.url, requests, config.sync.concurrency, { username: USER, password: PASSWORD });
     await floorFake.stop();
     const transportFake = await startFakeProcess(USER, PASSWORD);
-    const transport = await replay(transportFake.url, requests, config.sync.concurrency, { username: USER, password: PASSWORD }, "beamsync");
+    const transport = await replay(transportFake.url, requests, config.sync.concurrency, { username: USER, password: PASSWORD }, config.destinations.scicat.transport);
     await transportFake.stop();
     const total = beamtimes * runs;
     return {
@@ -129,9 +112,12 @@ export async function coldSync(
       scanSeconds: round(scanMs / 1000, 2),
       pushSeconds: round(seconds - scanMs / 1000, 2),
       cpuSeconds: round((cpu.user + cpu.system) / 1e6, 2),
+      cpuMsPerRun: round((cpu.user + cpu.system) / 1000 / total, 3),
+      transport: config.destinations.scicat.transport,
       runsPerSecond: Math.round(total / seconds),
       floorSeconds: round(floor.elapsedMs / 1000, 2),
       floorCpuSeconds: round(floor.cpuMs / 1000, 2),
+      floorCpuMsPerRun: round(floor.cpuMs / total, 3),
       floorRunsPerSecond: Math.round(total / (floor.elapsedMs / 1000)),
       ratioToFloor: round(seconds / (floor.elapsedMs / 1000), 2),
       transportSeconds: round(transport.elapsedMs / 1000, 2),

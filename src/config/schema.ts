@@ -37,6 +37,8 @@ export const scicatSchema = z
     /** Log in again when this fraction of the token lifetime has passed. */
     reloginAt: z.number().gt(0).lt(1).default(0.8),
     timeoutMs: z.number().int().positive().default(30_000),
+    /** What carries the HTTP exchanges under axios (README Benchmarks): "undici" (default) or "node-http". */
+    transport: z.enum(["undici", "node-http"]).default("undici"),
     /** OrigDatablock split: most files and bytes of file listing per block. */
     maxFilesPerBlock: z.number().int().positive().default(1000),
     maxBytesPerBlock: z.number().int().positive().default(4 * 1024 * 1024),
@@ -84,6 +86,8 @@ export const icatSchema = z
      */
     quantities: z.boolean().default(true),
     timeoutMs: z.number().int().positive().default(30_000),
+    /** What carries the HTTP exchanges under axios (README Benchmarks): "undici" (default) or "node-http". */
+    transport: z.enum(["undici", "node-http"]).default("undici"),
   })
   .strict();
 

@@ -2,6 +2,7 @@ import http from "node:http";
 import https from "node:https";
 import axios, { type AxiosInstance, type AxiosProxyConfig, type CreateAxiosDefaults } from "axios";
 import { getProxyForUrl } from "proxy-from-env";
+import { createTransport, type TransportName } from "./transport.js";
 
 /** What axios's http adapter passes to socket.setKeepAlive for each request. */
 const AXIOS_TCP_KEEPALIVE_MS = 60_000;
@@ -13,28 +14,27 @@ const AXIOS_TCP_KEEPALIVE_MS = 60_000;
  *
  * The proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) is chosen once, for the catalog's URL, when the client is
  * made: axios would otherwise read the environment again for every request, a tenth of its cost per push.
+ *
+ * Bytes move through `transport` (see transport.ts; undici unless the configuration says otherwise). Through a
+ * proxy, axios's own http adapter moves them, as it always has: it knows proxies, ours do not.
  */
 export function createCatalogClient(
   catalogUrl: string,
-  options: CreateAxiosDefaults & { timeout: number; maxSockets?: number },
+  options: CreateAxiosDefaults & { timeout: number; maxSockets?: number; transport?: TransportName },
 ): { client: AxiosInstance; close(): void } {
-  const { maxSockets, ...rest } = options;
+  const { maxSockets, transport: transportName = "undici", ...rest } = options;
+  const proxy = proxyFor(catalogUrl);
+  if (!proxy) {
+    const transport = createTransport(transportName, { maxSockets, keepAliveMsecs: AXIOS_TCP_KEEPALIVE_MS });
+    const client = axios.create({ ...sharedDefaults, adapter: transport.adapter, ...rest });
+    return { client, close: transport.close };
+  }
   // axios sets TCP keep-alive to 60 s on every request's socket and the agent resets it to its own
   // keepAliveMsecs when the socket is freed: with the two equal, Node skips both system calls.
   const agentOptions = { keepAlive: true, keepAliveMsecs: AXIOS_TCP_KEEPALIVE_MS, ...(maxSockets ? { maxSockets } : {}) };
   const httpAgent = new http.Agent(agentOptions);
   const httpsAgent = new https.Agent(agentOptions);
-  const client = axios.create({
-    httpAgent,
-    httpsAgent,
-    proxy: proxyFor(catalogUrl),
-    maxRedirects: 0,
-    responseType: "text",
-    transformResponse: [(data: unknown) => data],
-    validateStatus: () => true,
-    headers: { accept: "application/json" },
-    ...rest,
-  });
+  const client = axios.create({ ...sharedDefaults, httpAgent, httpsAgent, proxy, maxRedirects: 0, ...rest });
   return {
     client,
     close() {
@@ -43,6 +43,14 @@ export function createCatalogClient(
     },
   };
 }
+
+/** What both catalogs want of every exchange, whichever transport carries it. */
+const sharedDefaults: CreateAxiosDefaults = {
+  responseType: "text",
+  transformResponse: [(data: unknown) => data],
+  validateStatus: () => true,
+  headers: { accept: "application/json" },
+};
 
 /** The proxy the environment names for this URL (NO_PROXY honoured), or false for a direct connection. */
 export function proxyFor(url: string): AxiosProxyConfig | false {

@@ -347,8 +347,9 @@ export class StateStore implements WatermarkReader {
     }
     const prepared = statement;
     return this.db.transaction(() => {
-      const rows = prepared
-        .all(options.owner, options.nowMs + options.leaseMs, options.nowMs, options.nowMs, ...options.destinations, options.limit + (excluded?.size ?? 0)) as RecordRow[];
+      // LIMIT is `limit` alone: rows this owner holds (in flight, or leased and waiting) have a live lease and
+      // never match, so asking for `limit + excluded` more leased that many extra rows only to release them again.
+      const rows = prepared.all(options.owner, options.nowMs + options.leaseMs, options.nowMs, options.nowMs, ...options.destinations, options.limit) as RecordRow[];
       if (!excluded || excluded.size === 0) return rows;
       const kept: RecordRow[] = [];
       for (const row of rows) {
@@ -404,15 +405,18 @@ export class StateStore implements WatermarkReader {
     return this.stmts.remoteId.get(recordId)?.remote_id ?? undefined;
   }
 
-  /** Earliest time a pending record becomes due, or undefined when none is pending. */
-  nextDueAt(destinations: DestinationName[]): number | undefined {
+  /**
+   * Earliest time a pending record becomes due, or undefined when none is pending. With `afterMs`, the earliest
+   * after it (the worker's question while records due now wait on a dependency in flight).
+   */
+  nextDueAt(destinations: DestinationName[], afterMs = -1): number | undefined {
     this.flushWrites();
     if (destinations.length === 0) return undefined;
     const row = this
       .prepared(
-        `SELECT MIN(next_attempt_at) AS due FROM records WHERE state = 'pending' AND destination IN (${destinations.map(() => "?").join(", ")})`,
+        `SELECT MIN(next_attempt_at) AS due FROM records WHERE state = 'pending' AND next_attempt_at > ? AND destination IN (${destinations.map(() => "?").join(", ")})`,
       )
-      .get(...destinations) as { due: number | null };
+      .get(afterMs, ...destinations) as { due: number | null };
     return row.due ?? undefined;
   }
 

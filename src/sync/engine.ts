@@ -245,6 +245,8 @@ export class Engine {
       runsRead += batch.snapshot.runs.length;
       filesRead += batch.watermarks.length;
       problems += batch.snapshot.problems.length;
+      // Pushes need not wait for the whole scan (see syncOnce; the daemon's worker too).
+      if (c.created + c.updated + c.forced > 0) this.workerInstance?.wake();
     };
     // A full scan sees every file there is: watermarks of files it did not find (deleted, renamed) are dropped,
     // so a problem reported for a file that is gone does not stay in `status` and the metrics for ever.
@@ -328,12 +330,15 @@ export class Engine {
 
   /**
    * One pass, as `beamsync sync` runs it: reconcile everything, then push until nothing that can still succeed
-   * is left. `beforePush` sees the queue between the two (the CLI's progress bar).
+   * is left. The two overlap; `beforePush` sees the queue once the scan is done (the CLI's progress bar).
    */
   async syncOnce(options: { signal?: AbortSignal; maxProbesWhenDown?: number; beforePush?: (worker: OutboxWorker) => void } = {}): Promise<{ reconcile: ReconcileOutcome; push: DrainSummary }> {
-    const reconcile = await this.reconcile(options.signal ? { signal: options.signal } : {});
+    this.checkRecordKeys();
     const worker = this.worker();
-    options.beforePush?.(worker);
+    // Pushes start while the scan still reads: each file's records are queued (in their own transaction) and
+    // pushed while the next file is read. The drain is not done before the scan is.
+    let scanDone!: () => void;
+    const scanning = new Promise<void>((resolve) => (scanDone = resolve));
     // A signal stops leasing at once; pushes still in flight get sync.shutdownTimeoutMs, then their exchanges
     // are cut (the records stay pending, no attempt spent) so a slow or trickling catalog cannot hold the exit.
     let cutTimer: NodeJS.Timeout | undefined;
@@ -342,14 +347,28 @@ export class Engine {
       cutTimer.unref();
     };
     options.signal?.addEventListener("abort", onAbort, { once: true });
+    const draining = worker.drain({
+      forever: false,
+      holdOpenUntil: scanning,
+      ...(options.maxProbesWhenDown !== undefined ? { maxProbesWhenDown: options.maxProbesWhenDown } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     try {
-      const push = await worker.drain({
-        forever: false,
-        ...(options.maxProbesWhenDown !== undefined ? { maxProbesWhenDown: options.maxProbesWhenDown } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
+      let reconcile: ReconcileOutcome;
+      try {
+        reconcile = await this.reconcile(options.signal ? { signal: options.signal } : {});
+      } catch (err) {
+        worker.stop();
+        throw err;
+      } finally {
+        scanDone();
+      }
+      options.beforePush?.(worker);
+      const push = await draining;
       return { reconcile, push };
     } finally {
+      // A failed scan stopped the worker: wait for pushes in flight before the caller closes the store.
+      await draining.catch(() => undefined);
       clearTimeout(cutTimer);
       options.signal?.removeEventListener("abort", onAbort);
     }

@@ -43,6 +43,8 @@ export interface DrainOptions {
   /** One-shot only: give up on a destination after this many failed health probes while it is down. */
   maxProbesWhenDown?: number;
   signal?: AbortSignal;
+  /** One-shot only: not done before this settles (the scan still queueing records while pushes run). */
+  holdOpenUntil?: Promise<unknown>;
 }
 
 export interface DrainSummary {
@@ -83,6 +85,8 @@ export class OutboxWorker {
   /** Leased but not started yet: leasing a batch at a time keeps the lease query off the per-push path. */
   private readonly ready: RecordRow[] = [];
   private wakeUp: (() => void) | undefined;
+  /** A wake() came while the loop was busy: its next wait returns at once rather than miss it. */
+  private wokenEarly = false;
   private stopping = false;
   private readonly listeners: ((e: AttemptEvent) => void)[] = [];
   private readonly givenUp = new Set<DestinationName>();
@@ -106,11 +110,12 @@ export class OutboxWorker {
     this.listeners.push(listener);
   }
 
-  /** New work was reconciled: stop waiting. */
+  /** New work was reconciled, or a push finished: stop waiting (or do not start to, when nobody waits now). */
   wake(): void {
     const fn = this.wakeUp;
     this.wakeUp = undefined;
-    fn?.();
+    if (fn) fn();
+    else this.wokenEarly = true;
   }
 
   isDown(name: DestinationName): boolean {
@@ -139,11 +144,20 @@ export class OutboxWorker {
     this.store.releaseDeadLeases(pidAlive);
     const leaseTimer = setInterval(() => this.renewLeases(), Math.max(1000, Math.floor(this.options.leaseMs / 3)));
     leaseTimer.unref();
+    let held = options.holdOpenUntil !== undefined;
+    void options.holdOpenUntil?.finally(() => {
+      held = false;
+      this.wake();
+    });
     try {
       let storeFailures = 0;
       while (!this.stopping) {
         try {
-          if (await this.step(options, summary)) break;
+          if (await this.step(options, summary)) {
+            if (!held) break;
+            // Nothing left for now, but the scan is still queueing: wait for its next file (or its end).
+            await this.waitForProgress(1000);
+          }
           storeFailures = 0;
         } catch (err) {
           // The state store could not be read or written (locked past its busy timeout, disk full): pushes
@@ -173,7 +187,10 @@ export class OutboxWorker {
     const started = this.fill(summary);
     if (this.inFlight.size > 0) {
       // Every slot busy: a finishing push wakes us; no need to ask the store when the next record is due.
-      await this.waitForProgress(this.inFlight.size >= this.options.concurrency ? 1000 : this.nextWakeDelay());
+      // Slots free: fill() just leased all it could, so a record already due waits on a dependency in flight (or
+      // another process's lease); a finishing push wakes us for it. Waiting 0 ms for it ran the lease query in a
+      // loop, on the thread that reads the sources and handles the answers.
+      await this.waitForProgress(this.inFlight.size >= this.options.concurrency ? 1000 : this.nextWakeDelay({ dueNowIsBlocked: true }));
       return false;
     }
     if (started > 0) return false;
@@ -228,10 +245,10 @@ export class OutboxWorker {
     return rows.length;
   }
 
-  private nextWakeDelay(): number {
+  private nextWakeDelay(options: { dueNowIsBlocked?: boolean } = {}): number {
     const now = this.now();
     const candidates: number[] = [];
-    const due = this.store.nextDueAt(this.activeDestinations());
+    const due = this.store.nextDueAt(this.activeDestinations(), options.dueNowIsBlocked ? now : -1);
     if (due !== undefined) candidates.push(Math.max(0, due - now));
     for (const name of this.destinations.keys()) {
       const probeAt = this.circuit.nextProbeAt(name);
@@ -243,6 +260,10 @@ export class OutboxWorker {
   }
 
   private waitForProgress(ms: number): Promise<void> {
+    if (this.wokenEarly) {
+      this.wokenEarly = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.wakeUp = undefined;

@@ -13,17 +13,25 @@ afterEach(() => {
 describe("npm run bench", () => {
   it("runs every scenario and writes results.json and results.md", () => {
     dir = tempDir("bench");
-    execFileSync(process.execPath, [path.join(REPO_ROOT, "dist/bench/main.js"), "--beamtimes", "1", "--runs", "10", "--rescan-beamtimes", "2", "--rescan-runs", "10", "--latency-samples", "2", "--parse-mb", "1", "--out", dir], {
+    execFileSync(process.execPath, [path.join(REPO_ROOT, "dist/bench/main.js"), "--beamtimes", "1", "--runs", "10", "--rescan-beamtimes", "2", "--rescan-runs", "10", "--latency-samples", "2", "--parse-mb", "1", "--latencies", "5", "--concurrencies", "1,4", "--runs-per-lane", "3", "--out", dir], {
       stdio: "pipe",
       timeout: 120_000,
     });
-    const results = JSON.parse(fs.readFileSync(path.join(dir, "results.json"), "utf8")) as Record<string, Record<string, number>>;
+    const results = JSON.parse(fs.readFileSync(path.join(dir, "results.json"), "utf8")) as Record<string, Record<string, unknown>>;
     expect(results.coldSync?.runs).toBe(10);
     expect(results.coldSync?.requests).toBeGreaterThan(10);
     expect(results.rescan?.runs).toBe(20);
     expect(results.rescan?.rescanRequests).toBe(0);
     expect(results.latency?.samples).toBe(2);
     expect(results.parse?.documents).toBeGreaterThan(1000);
-    expect(fs.readFileSync(path.join(dir, "results.md"), "utf8")).toMatch(/commit → catalog/);
+    expect(results.coldSync?.cpuMsPerRun).toBeGreaterThan(0);
+    // The slow-catalog table: one point per latency and concurrency, beside the floor.
+    const points = results.slow?.points as { latencyMs: number; concurrency: number; runs: number; floorRunsPerSecond: number }[];
+    expect(points.map((p) => [p.latencyMs, p.concurrency, p.runs])).toEqual([
+      [5, 1, 3],
+      [5, 4, 12],
+    ]);
+    expect(points.every((p) => p.floorRunsPerSecond > 0)).toBe(true);
+    expect(fs.readFileSync(path.join(dir, "results.md"), "utf8")).toMatch(/commit → catalog[\s\S]*Slow catalog/);
   });
 });

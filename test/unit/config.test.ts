@@ -30,6 +30,15 @@ describe("configuration loader", () => {
     expect(config.http.port).toBe(9464);
   });
 
+  it("carries HTTP over undici unless destinations.*.transport says node-http", () => {
+    const file = write("beamsync.yaml", "dataRoot: /d\ndestinations:\n  icat: { transport: node-http }\n");
+    const { config } = loadConfig({ configPath: file, env: { BEAMSYNC_DESTINATIONS__SCICAT__TRANSPORT: "node-http", BEAMSYNC_DESTINATIONS__SCICAT__PASSWORD: "p" } });
+    expect(config.destinations.scicat.transport).toBe("node-http");
+    expect(config.destinations.icat.transport).toBe("node-http");
+    expect(loadConfig({ configPath: write("plain.yaml", "dataRoot: /d\n"), env: {} }).config.destinations.scicat.transport).toBe("undici");
+    expect(() => loadConfig({ configPath: write("bad.yaml", "dataRoot: /d\ndestinations: { scicat: { transport: fetch } }\n"), env: {} })).toThrow(/transport/);
+  });
+
   it("names the key and the fix for a bad value", () => {
     const file = write("beamsync.yaml", "dataRoot: /d\nsync: { concurrency: 0, reconcileCron: 'every day' }\nlog: { level: loud }\n");
     let message = "";

@@ -45,6 +45,30 @@ describe("outbox worker", () => {
     expect(store.countPending(["scicat"])).toBe(0);
   });
 
+  it("a one-shot drain held open by the scan pushes what each file queues, and ends only after the scan", async () => {
+    const dest = new MemoryDestination();
+    const [proposal, ...datasets] = records();
+    store.reconcile([proposal!], []);
+    let scanDone!: () => void;
+    const scanning = new Promise<void>((resolve) => (scanDone = resolve));
+    const worker = new OutboxWorker(store, [dest], options, silentLogger);
+    let finished = false;
+    const draining = worker.drain({ forever: false, holdOpenUntil: scanning }).then((summary) => {
+      finished = true;
+      return summary;
+    });
+    // The first file's record goes out while the scan still runs, and the drain waits for more.
+    await expect.poll(() => dest.pushes.length).toBe(1);
+    expect(finished).toBe(false);
+    // The next file: its records are queued and the worker woken, as the engine does after each file.
+    store.reconcile(datasets, []);
+    worker.wake();
+    await expect.poll(() => dest.pushes.length).toBe(4);
+    expect(finished).toBe(false);
+    scanDone();
+    expect(await draining).toMatchObject({ succeeded: 4, failed: 0 });
+  });
+
   it("retries transient failures with one upload_log row per attempt, and stops at once on permanent ones", async () => {
     const dest = new MemoryDestination();
     dest.script = [undefined, new TransientError("503 from proxy", { httpStatus: 503 }), new PermanentError("400: datasetName must be a string", { httpStatus: 400 })];

@@ -55,7 +55,7 @@ class IcatDestination implements Destination {
     private readonly config: IcatConfig,
     deps: IcatDestinationDeps,
   ) {
-    this.http = deps.http ?? createIcatHttp(config.url, config.timeoutMs);
+    this.http = deps.http ?? createIcatHttp(config.url, config.timeoutMs, config.transport);
     this.session = new IcatSession(this.http, config, deps.logger, deps.now ?? Date.now);
     this.api = new IcatApi(this.http, this.session, entitySchemas(config.locationLength));
     this.reference = new ReferenceResolver(this.api, config);

@@ -1,5 +1,6 @@
 import type { AxiosResponse } from "axios";
 import { createCatalogClient } from "../http-client.js";
+import type { TransportName } from "../transport.js";
 
 /**
  * The ICAT REST transport (icat-api.md §1): writes as form bodies whose fields hold JSON strings, reads and
@@ -45,8 +46,8 @@ export function icatBase(url: string): string {
   return `${url.replace(/\/+$/, "")}/icat`;
 }
 
-export function createIcatHttp(url: string, timeoutMs: number): IcatHttp {
-  const { client, close } = createCatalogClient(url, { baseURL: icatBase(url), timeout: timeoutMs });
+export function createIcatHttp(url: string, timeoutMs: number, transport: TransportName = "undici"): IcatHttp {
+  const { client, close } = createCatalogClient(url, { baseURL: icatBase(url), timeout: timeoutMs, transport });
 
   const send = async (request: () => Promise<AxiosResponse<unknown>>): Promise<unknown> => {
     let response: AxiosResponse<unknown>;

@@ -14,17 +14,31 @@ export type Doc = Record<string, unknown>;
 /** A JSON object with any extra keys (the server adds `_id`, `id`, `__v`, timestamps, …). */
 const document = z.looseObject({});
 
+/**
+ * An answer that must name `value` in `field`: a shared schema for the shape, then a plain check of the value.
+ * Not a schema made per call (`.refine`, `z.literal(value)`): zod compiles each new schema on its first parse,
+ * which cost more CPU than anything else in checking an answer.
+ */
+export interface Naming<T> {
+  answerShape: z.ZodType<T>;
+  field: string;
+  value: string;
+}
+
+/** What an answer is checked against: a schema, or a schema and the key it must name. */
+export type AnswerCheck<T> = z.ZodType<T> | Naming<T>;
+
 /** What a keyed record's answer must name: the key field and the value we sent or asked for. */
-export function keyedDocument(field: string, value: string) {
-  return document.refine((d) => d[field] === value, { message: `its ${field} is not ${JSON.stringify(value)}` });
+export function keyedDocument(field: string, value: string): Naming<Doc> {
+  return { answerShape: document, field, value };
 }
 
 /** A created or read dataset: its pid is ours. */
 export const datasetDocument = (pid: string) => keyedDocument("pid", pid);
 
 /** An instrument: SciCat chooses its pid; the uniqueName is ours. */
-export const instrumentDocument = (uniqueName: string) =>
-  z.looseObject({ pid: z.string().min(1) }).refine((d) => d.uniqueName === uniqueName, { message: `its uniqueName is not ${JSON.stringify(uniqueName)}` });
+const instrument = z.looseObject({ pid: z.string().min(1) });
+export const instrumentDocument = (uniqueName: string): Naming<Doc> => ({ answerShape: instrument, field: "uniqueName", value: uniqueName });
 
 /** A stored origdatablock: an id to patch it by and a file list. */
 export const blockDocument = z.looseObject({
@@ -37,7 +51,7 @@ export const blockDocument = z.looseObject({
 }).refine((b) => b._id !== undefined || b.id !== undefined, { message: "it has neither _id nor id" });
 
 /** A created block belongs to the dataset we posted it for. */
-export const createdBlock = (datasetId: string) => z.looseObject({ datasetId: z.literal(datasetId) });
+export const createdBlock = (datasetId: string): Naming<Doc> => keyedDocument("datasetId", datasetId);
 
 export const documentList = z.array(document);
 
@@ -60,10 +74,16 @@ export class UnexpectedAnswerError extends TransientError {
 }
 
 /** The answer's body, checked against `schema`; `expected` says in words what should have come. */
-export function expectAnswer<T>(response: ScicatResponse, schema: z.ZodType<T>, expected: string): T {
+export function expectAnswer<T>(response: ScicatResponse, check: AnswerCheck<T>, expected: string): T {
   if (!response.json) throw new UnexpectedAnswerError(response, expected, "");
-  const parsed = schema.safeParse(response.data);
-  if (parsed.success) return parsed.data;
+  const naming = "answerShape" in check ? check : undefined;
+  const parsed = (naming ? naming.answerShape : (check as z.ZodType<T>)).safeParse(response.data);
+  if (parsed.success) {
+    if (naming && (parsed.data as Doc)[naming.field] !== naming.value) {
+      throw new UnexpectedAnswerError(response, expected, `its ${naming.field} is not ${JSON.stringify(naming.value)}`);
+    }
+    return parsed.data;
+  }
   const issue = parsed.error.issues[0];
   const where = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
   throw new UnexpectedAnswerError(response, expected, `${where}${issue?.message ?? "wrong shape"}`);

@@ -1,5 +1,4 @@
-import type { z } from "zod";
-import { expectAnswer, UnexpectedAnswerError, type Doc } from "./answers.js";
+import { expectAnswer, UnexpectedAnswerError, type AnswerCheck, type Doc } from "./answers.js";
 import { httpError } from "./errors.js";
 import type { ScicatAuth } from "./auth.js";
 import type { ScicatHttp, ScicatRequest, ScicatResponse } from "./http.js";
@@ -34,7 +33,7 @@ export class ScicatClient {
    * GET one record by id: the document (checked against `schema`), or undefined when SciCat says it is not there.
    * Only SciCat's own JSON 404 means "not there": an HTML 404 from a proxy or a wrong URL is an error.
    */
-  async getOne(path: string, operation: string, schema: z.ZodType<Doc>): Promise<Doc | undefined> {
+  async getOne(path: string, operation: string, schema: AnswerCheck<Doc>): Promise<Doc | undefined> {
     const response = await this.call({ method: "GET", path }, operation, [404]);
     if (response.status === 404) {
       if (response.json) return undefined;

@@ -114,9 +114,12 @@ export async function blockTotals(deps: Pick<DatablockDeps, "client" | "routes">
 async function readBlocks(deps: Pick<DatablockDeps, "client" | "routes">, pid: string): Promise<StoredBlock[]> {
   // 404 here means the dataset is missing or invisible: a dependency problem, retried later.
   const response = await deps.client.call({ method: "GET", path: deps.routes.datasetBlocks(pid) }, `reading the origdatablocks of dataset ${pid}`);
-  const blocks = expectAnswer(response, z.array(blockDocument), `a JSON list of the origdatablocks of dataset ${pid}`);
+  const blocks = expectAnswer(response, blockList, `a JSON list of the origdatablocks of dataset ${pid}`);
   return blocks.map((b) => ({ _id: String(b._id ?? b.id), size: b.size, dataFileList: b.dataFileList, ownerGroup: b.ownerGroup, accessGroups: b.accessGroups }));
 }
+
+/** Made once: zod compiles each object schema on its first parse. */
+const blockList = z.array(blockDocument);
 
 export interface BlockGroups {
   ownerGroup?: string | undefined;

@@ -44,7 +44,7 @@ class ScicatDestination implements Destination {
     private readonly config: ScicatConfig,
     deps: ScicatDestinationDeps,
   ) {
-    this.http = deps.http ?? createScicatHttp(config.url, config.timeoutMs);
+    this.http = deps.http ?? createScicatHttp(config.url, config.timeoutMs, config.transport);
     this.auth = new ScicatAuth(this.http, config, deps.logger, deps.now);
     this.client = new ScicatClient(this.http, this.auth);
     this.routes = new DatasetRoutes(this.http, config, deps.logger);

@@ -1,4 +1,5 @@
 import { createCatalogClient } from "../http-client.js";
+import type { TransportName } from "../transport.js";
 
 /**
  * The SciCat transport: JSON over keep-alive connections, every status handed back to the caller (SciCat's
@@ -55,13 +56,16 @@ export function originOf(apiUrl: string): string {
  * `timeoutMs` is a deadline for the whole exchange (connect, headers and the last byte of the body): axios's own
  * `timeout` is an idle timer, which an answer trickling one byte at a time never trips.
  */
-export function createScicatHttp(apiUrl: string, timeoutMs: number): ScicatHttp {
+export function createScicatHttp(apiUrl: string, timeoutMs: number, transport: TransportName = "undici"): ScicatHttp {
   const apiRoot = apiUrl.replace(/\/+$/, "");
   const origin = originOf(apiUrl);
   const closing = new AbortController();
+  /** Exchanges in flight, for close() to end (a listener per exchange on one signal would pile up). */
+  const inFlight = new Set<AbortController>();
   const { client, close } = createCatalogClient(apiRoot, {
-    timeout: timeoutMs,
-    maxSockets: 16,
+    // The deadline below covers the whole exchange, whichever adapter carries it; no second timer.
+    timeout: 0,
+    transport,
     maxBodyLength: Infinity,
     maxContentLength: Infinity,
     // Bodies go out already serialized: axios's default would parse each one again to check it.
@@ -74,7 +78,14 @@ export function createScicatHttp(apiUrl: string, timeoutMs: number): ScicatHttp 
       const headers: Record<string, string> = { ...request.headers };
       if (request.body !== undefined && !headers["content-type"]) headers["content-type"] = "application/json";
       if (closing.signal.aborted) throw new ScicatTransportError("the SciCat client is closed (shutting down)", "closed");
-      const deadline = AbortSignal.timeout(timeoutMs);
+      // One controller per exchange, ended by the deadline or by close() (cheaper than AbortSignal.any).
+      const exchange = new AbortController();
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        exchange.abort();
+      }, timeoutMs);
+      inFlight.add(exchange);
       try {
         const response = await client.request({
           method: request.method,
@@ -82,18 +93,22 @@ export function createScicatHttp(apiUrl: string, timeoutMs: number): ScicatHttp 
           params: request.query ? new URLSearchParams(request.query) : undefined,
           data: request.body === undefined ? undefined : JSON.stringify(request.body),
           headers,
-          signal: AbortSignal.any([deadline, closing.signal]),
+          signal: exchange.signal,
         });
         const body = parseBody(response.data);
         return { status: response.status, data: body.data, json: body.json, headers: flattenHeaders(response.headers), url, method: request.method };
       } catch (err) {
-        if (deadline.aborted) throw new ScicatTransportError(`no answer from SciCat within ${timeoutMs} ms for the whole exchange (destinations.scicat.timeoutMs)`, "timeout");
+        if (timedOut) throw new ScicatTransportError(`no answer from SciCat within ${timeoutMs} ms for the whole exchange (destinations.scicat.timeoutMs)`, "timeout");
         if (closing.signal.aborted) throw new ScicatTransportError("the SciCat client was closed while waiting for an answer (shutting down)", "closed");
         throw transportError(err);
+      } finally {
+        clearTimeout(timer);
+        inFlight.delete(exchange);
       }
     },
     close() {
       closing.abort();
+      for (const exchange of inFlight) exchange.abort();
       close();
     },
   };
@@ -101,7 +116,8 @@ export function createScicatHttp(apiUrl: string, timeoutMs: number): ScicatHttp 
 
 /** A body as JSON when it parses, else as the text it is (an HTML page), with which of the two it was. */
 export function parseBody(raw: unknown): { data: unknown; json: boolean } {
-  if (typeof raw !== "string" || raw.trim() === "") return { data: undefined, json: false };
+  // A test for any non-space character, not trim(): trim copies every body.
+  if (typeof raw !== "string" || !/\S/.test(raw)) return { data: undefined, json: false };
   try {
     return { data: JSON.parse(raw) as unknown, json: true };
   } catch {

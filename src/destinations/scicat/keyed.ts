@@ -1,7 +1,6 @@
-import type { z } from "zod";
 import { TransientError } from "../../sync/errors.js";
 import type { PushResult, RemoteState } from "../contract.js";
-import { documentList, expectAnswer, instrumentDocument, keyedDocument, type Doc } from "./answers.js";
+import { documentList, expectAnswer, type AnswerCheck, instrumentDocument, keyedDocument, type Doc } from "./answers.js";
 import type { ScicatClient } from "./client.js";
 import { remoteFields } from "./compare.js";
 import { classifyScicatError } from "./errors.js";
@@ -19,7 +18,7 @@ export interface KeyedResource {
   /** Read by the catalog's id (a remote id from the state store), where that differs from the natural key. */
   findById?(client: ScicatClient, remoteId: string): Promise<Doc | undefined>;
   /** What a create or update answer must be: the record, naming its natural key `key`. */
-  answer(key: string): z.ZodType<Doc>;
+  answer(key: string): AnswerCheck<Doc>;
   /** The natural key as a stored record names it. */
   keyOf(document: Doc): string;
   createPath: string;

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /**
  * The fake SciCat as a process of its own (benchmarks, manual runs):
- *   node dist/test/fakes/scicat/main.js [--port N] [--user name:password] [--ttl S] [--v3-only] [--record FILE]
+ *   node dist/test/fakes/scicat/main.js [--port N] [--user name:password] [--ttl S] [--v3-only] [--record FILE] [--latency MS]
  * Prints `{"url": "http://127.0.0.1:N/api"}` and serves until SIGTERM/SIGINT. With --record, every request
- * (method, URL, raw body) is appended to FILE as a JSON line.
+ * (method, URL, raw body) is appended to FILE as a JSON line. With --latency, every request waits MS milliseconds before it is served.
  */
 import fs from "node:fs";
 import { parseArgs } from "node:util";
@@ -16,6 +16,7 @@ const { values } = parseArgs({
     ttl: { type: "string" },
     "v3-only": { type: "boolean", default: false },
     record: { type: "string" },
+    latency: { type: "string" },
   },
 });
 const recording = values.record ? fs.createWriteStream(values.record) : undefined;
@@ -29,6 +30,7 @@ const fake = await startScicatFake({
   ...(Object.keys(users).length ? { users } : {}),
   ...(values.ttl ? { tokenTtlSeconds: Number(values.ttl) } : {}),
   v4: !values["v3-only"],
+  ...(values.latency ? { latencyMs: Number(values.latency) } : {}),
   ...(recording ? { onRequest: (request: { method: string; url: string; body: string }) => void recording.write(`${JSON.stringify(request)}\n`) } : {}),
 });
 process.stdout.write(`${JSON.stringify({ url: fake.url })}\n`);

@@ -54,6 +54,8 @@ export interface ScicatFakeOptions {
   bodyLimitBytes?: number;
   /** Sees every request that reached a route, with its raw body (the benchmark records the floor's work this way). */
   onRequest?: (request: { method: string; url: string; body: string }) => void;
+  /** Milliseconds every request waits before it is served (default 0). */
+  latencyMs?: number;
 }
 
 export interface FaultMatch {
@@ -739,7 +741,7 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
     }
   };
 
-  const server = http.createServer((req, res) => {
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const method = (req.method ?? "GET").toUpperCase();
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const path = url.pathname;
@@ -820,7 +822,10 @@ export async function startScicatFake(options: ScicatFakeOptions = {}): Promise<
       log(method, path, answer.status);
       send(res, answer);
     });
-  });
+  };
+  // A catalog far away or busy (the benchmark's slow-catalog scenario): every request waits before it is served.
+  const latencyMs = options.latencyMs ?? 0;
+  const server = http.createServer(latencyMs > 0 ? (req, res) => void setTimeout(handle, latencyMs, req, res) : handle);
   server.keepAliveTimeout = 30_000;
   server.on("connection", (socket) => {
     sockets.add(socket);
