@@ -35,6 +35,12 @@ export function createCatalogClient(
   const httpAgent = new http.Agent(agentOptions);
   const httpsAgent = new https.Agent(agentOptions);
   const client = axios.create({ ...sharedDefaults, httpAgent, httpsAgent, proxy, maxRedirects: 0, ...rest });
+  // axios's adapter reads `timeout` as an idle timer, which an answer trickling in never trips; our transports read
+  // it as a deadline for the whole exchange. One meaning for every transport: a caller's own signal still wins.
+  client.interceptors.request.use((config) => {
+    if (config.timeout && !config.signal) config.signal = AbortSignal.timeout(config.timeout);
+    return config;
+  });
   return {
     client,
     close() {

@@ -59,8 +59,8 @@ export function createIcatHttp(url: string, timeoutMs: number, transport: Transp
     return interpret(response);
   };
 
-  // A deadline for the whole exchange: axios's `timeout` is an idle timer, which a trickling answer never trips.
-  const within = (ms = timeoutMs) => ({ timeout: ms, signal: AbortSignal.timeout(ms) });
+  // `timeout` is a deadline for the whole exchange under every transport (http-client.ts).
+  const within = (ms = timeoutMs) => ({ timeout: ms });
   return {
     get: (path, query) => send(() => client.get(path, { params: new URLSearchParams(query), ...within() })),
     postForm: (path, form, options = {}) => send(() => client.post(path, new URLSearchParams(form), within(options.timeoutMs))),
