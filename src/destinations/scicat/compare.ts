@@ -21,16 +21,6 @@ export function holds(remote: unknown, desired: unknown): boolean {
   return Object.entries(desired as Record<string, unknown>).every(([k, v]) => holds(r[k], v));
 }
 
-/** The top-level fields of `desired` that the remote document does not hold (SciCat updates replace per top-level key). */
-export function differingFields(remote: Record<string, unknown>, desired: Record<string, unknown>, ignore: readonly string[] = []): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(desired)) {
-    if (ignore.includes(key) || value === undefined) continue;
-    if (!holds(remote[key], value)) out[key] = value;
-  }
-  return out;
-}
-
 /** The remote values of the fields we would set, for `sync --dry-run` diffs. */
 export function remoteFields(remote: Record<string, unknown>, desired: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
