@@ -15,10 +15,10 @@ import { startProfile } from "./profile.js";
 import { countingHttp, readRecording, replay } from "./replay.js";
 import { benchConfig, BENCH_PASSWORD as PASSWORD, BENCH_USER as USER } from "./setup.js";
 
-function engineCountingRequests(config: Config) {
+async function engineCountingRequests(config: Config) {
   const http = countingHttp(createScicatHttp(config.destinations.scicat.url, config.destinations.scicat.timeoutMs, config.destinations.scicat.transport));
   const destination = createScicatDestination(config.destinations.scicat, { logger: silentLogger, http });
-  const engine = buildEngine(config, silentLogger, { destinations: [destination] });
+  const engine = await buildEngine(config, silentLogger, { destinations: [destination] });
   return { engine, http };
 }
 
@@ -69,7 +69,7 @@ export async function coldSync(
     const fake = await startFakeProcess(USER, PASSWORD, { recordTo: recording });
     const config = benchConfig(dataRoot, path.join(dir, "state"), fake.url, { concurrency: options.concurrency, transport: options.transport, previews: options.previews ?? false });
     // Wired from the configuration exactly as `beamsync sync` is.
-    const engine = buildEngine(config, silentLogger);
+    const engine = await buildEngine(config, silentLogger);
     global.gc?.();
     const rss = rssSampler();
     const stopProfile = await startProfile(options.profileDir, "cold-sync");
@@ -148,7 +148,7 @@ export async function noChangeRescan(beamtimes: number, runs: number): Promise<R
     const dataRoot = path.join(dir, "DATA");
     generateDataRootInChild(dataRoot, beamtimes, runs, 0);
     const config = benchConfig(dataRoot, path.join(dir, "state"), "http://127.0.0.1:9/api");
-    const { engine, http } = engineCountingRequests(config);
+    const { engine, http } = await engineCountingRequests(config);
     global.gc?.();
     const rss = rssSampler();
     try {

@@ -70,7 +70,7 @@ async function slowPoint(latencyMs: number, concurrency: number, runs: number, t
     const recording = path.join(dir, "requests.jsonl");
     const fake = await startFakeProcess(BENCH_USER, BENCH_PASSWORD, { recordTo: recording, latencyMs });
     const config = benchConfig(dataRoot, path.join(dir, "state"), fake.url, { concurrency, transport });
-    const engine = buildEngine(config, silentLogger);
+    const engine = await buildEngine(config, silentLogger);
     const started = performance.now();
     const cpuStart = process.cpuUsage();
     let scanMs: number;

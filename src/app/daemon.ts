@@ -40,7 +40,18 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
   const queue = new ReconcileQueue(async (request) => {
     if (request.requests) await handleOpenRequests(engine);
     if (request.full || request.changedPaths) {
-      const outcome = await engine.reconcile({ changedPaths: request.full ? undefined : request.changedPaths, signal: scanAbort.signal });
+      // Workers sharing one state take turns at full scans; what the watcher saw change, each reconciles.
+      const release = request.full ? await store.tryScanLock() : async () => undefined;
+      if (!release) {
+        logger.debug("another worker is running the full scan; skipping this one");
+        return;
+      }
+      let outcome;
+      try {
+        outcome = await engine.reconcile({ changedPaths: request.full ? undefined : request.changedPaths, signal: scanAbort.signal });
+      } finally {
+        await release();
+      }
       metrics.recordScan(outcome.durationMs, Date.now());
       // A pass that could not read a source or record what it read is repeated soon, not at the next cron tick.
       if (outcome.incomplete.length > 0 && !scanAbort.signal.aborted && !repeatPass) {
@@ -56,18 +67,18 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
   const readiness = async (): Promise<ReadinessCheck> => {
     const checks: ReadinessCheck["checks"] = {};
     try {
-      store.getMeta("last_scan");
+      await store.getMeta("last_scan");
       const broken = guard.replacedOrRemoved() ?? guard.lastWriteError;
       checks.state = broken ? { ok: false, message: broken } : { ok: true, message: "state store readable and writable" };
     } catch (err) {
-      checks.state = { ok: false, message: `cannot read the state store ${store.file}: ${(err as Error).message}` };
+      checks.state = { ok: false, message: `cannot read the state store ${store.location}: ${(err as Error).message}` };
     }
     try {
       // A DATA root a source cannot read at all (a lost mount) leaves every record as it was: not ready.
-      const rootProblem = store.sourceProblems().find((p) => p.path === ".");
+      const rootProblem = (await store.sourceProblems()).find((p) => p.path === ".");
       checks.sources = rootProblem ? { ok: false, message: `${rootProblem.source}: ${rootProblem.problem}` } : { ok: true, message: "DATA root readable" };
     } catch (err) {
-      checks.sources = { ok: false, message: `cannot read source state from ${store.file}: ${(err as Error).message}` };
+      checks.sources = { ok: false, message: `cannot read source state from ${store.location}: ${(err as Error).message}` };
     }
     for (const destination of engine.destinations) {
       try {
@@ -97,16 +108,23 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
       shutdown("state file replaced or removed");
       return;
     }
-    guard.beat();
+    void guard.beat();
   };
-  guard.beat();
+  await guard.beat();
   const heartbeat = setInterval(watchState, HEARTBEAT_INTERVAL_MS);
+  // Other workers on a shared state say at once when they queue work or an operator asks for something;
+  // the poll below stays as the fallback for a notification lost with a connection.
+  await store.listen((event) => {
+    if (event === "work") worker.wake();
+    else queue.request({ requests: true });
+  });
   const requestPoll = setInterval(() => {
-    try {
-      if (store.openRequests().length > 0) queue.request({ requests: true });
-    } catch (err) {
-      logger.warn("cannot read operator requests from the state store; trying again", { file: store.file, error: (err as Error).message });
-    }
+    store
+      .openRequests()
+      .then((open) => {
+        if (open.length > 0) queue.request({ requests: true });
+      })
+      .catch((err: unknown) => logger.warn("cannot read operator requests from the state store; trying again", { state: store.location, error: (err as Error).message }));
   }, config.sync.requestPollMs);
 
   const watcher = new DataWatcher({
@@ -144,7 +162,7 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
       if (timedOut) logger.warn("shutdown deadline passed with pushes in flight; they will be retried on the next start");
       clearInterval(heartbeat);
       try {
-        if (!guard.replacedOrRemoved()) clearHeartbeat(store);
+        if (!guard.replacedOrRemoved()) await clearHeartbeat(store);
       } catch (err) {
         logger.warn("heartbeat not cleared; `status` shows the daemon as stopped once it is stale", { error: (err as Error).message });
       }

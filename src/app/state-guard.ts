@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import type { Logger } from "../ops/logger.js";
 import { writeHeartbeat } from "../ops/heartbeat.js";
-import type { StateStore } from "../state/store.js";
+import type { StateStore } from "../state/contract.js";
 
 /**
  * Keeps an eye on the daemon's own state file between passes: writes the heartbeat (a missed beat is harmless,
@@ -19,19 +19,19 @@ export class StateGuard {
     private readonly logger: Logger,
     private readonly briefWaitMs = 250,
   ) {
-    this.identity = fileIdentity(store.file);
+    this.identity = store.file === undefined ? undefined : fileIdentity(store.file);
   }
 
   /** Write the heartbeat; a failure is remembered and logged (once per streak), never thrown. */
-  beat(): boolean {
+  async beat(): Promise<boolean> {
     try {
-      withBusyTimeout(this.store, this.briefWaitMs, () => writeHeartbeat(this.store));
-      if (this.lastWriteError) this.logger.info("state store writable again", { file: this.store.file });
+      await writeHeartbeat(this.store, { waitMs: this.briefWaitMs });
+      if (this.lastWriteError) this.logger.info("state store writable again", { state: this.store.location });
       this.lastWriteError = undefined;
       return true;
     } catch (err) {
-      const reason = `cannot write the state store ${this.store.file}: ${(err as Error).message}`;
-      if (!this.lastWriteError) this.logger.warn("heartbeat not written; pushes wait for the state store", { file: this.store.file, error: (err as Error).message });
+      const reason = `cannot write the state store ${this.store.location}: ${(err as Error).message}`;
+      if (!this.lastWriteError) this.logger.warn("heartbeat not written; pushes wait for the state store", { state: this.store.location, error: (err as Error).message });
       this.lastWriteError = reason;
       return false;
     }
@@ -39,7 +39,7 @@ export class StateGuard {
 
   /** Why the state file at stateDir is no longer the one this process writes to; undefined while it is. */
   replacedOrRemoved(): string | undefined {
-    if (!this.identity) return undefined;
+    if (!this.identity || this.store.file === undefined) return undefined;
     const now = fileIdentity(this.store.file);
     if (!now) return `state file ${this.store.file} was removed while beamsync was running; what it held since is lost with it`;
     if (now.dev !== this.identity.dev || now.ino !== this.identity.ino) return `state file ${this.store.file} was replaced by another file while beamsync was running`;
@@ -53,16 +53,5 @@ function fileIdentity(file: string): { dev: number; ino: number } | undefined {
     return { dev: st.dev, ino: st.ino };
   } catch {
     return undefined;
-  }
-}
-
-/** Run `fn` with the connection's lock wait shortened (better-sqlite3 is synchronous, so nothing else interleaves). */
-function withBusyTimeout<T>(store: StateStore, ms: number, fn: () => T): T {
-  const previous = store.db.pragma("busy_timeout", { simple: true }) as number;
-  store.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(ms))}`);
-  try {
-    return fn();
-  } finally {
-    store.db.pragma(`busy_timeout = ${previous}`);
   }
 }

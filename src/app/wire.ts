@@ -15,7 +15,7 @@ import { registrationFolder } from "../sources/registrations/config.js";
 import { createRegistrationSource } from "../sources/registrations/index.js";
 import { linkingSource } from "../sources/registrations/link.js";
 import { readIdentityPins } from "../state/identity-keys.js";
-import { StateStore } from "../state/store.js";
+import { openStateStore } from "../state/open.js";
 import type { IdentityPin } from "../model/keys.js";
 import { Engine, type EngineParts } from "../sync/engine.js";
 
@@ -44,14 +44,14 @@ export function buildDestinations(config: Config, logger: Logger): Destination[]
   return destinations;
 }
 
-export function buildEngine(config: Config, logger: Logger, overrides: Partial<EngineParts> = {}): Engine {
-  const store = overrides.store ?? StateStore.open(config.stateDir);
+export async function buildEngine(config: Config, logger: Logger, overrides: Partial<EngineParts> = {}): Promise<Engine> {
+  const store = overrides.store ?? (await openStateStore(config));
   return new Engine({
     config,
     logger,
     store,
     // Beamtimes keep the researcher and label an upgrade found them synced with (state migration 2).
-    sources: overrides.sources ?? buildSources(config, logger, readIdentityPins((key) => store.getMeta(key))),
+    sources: overrides.sources ?? buildSources(config, logger, await readIdentityPins((key) => store.getMeta(key))),
     destinations: overrides.destinations ?? buildDestinations(config, logger),
     mappers: overrides.mappers ?? { scicat: withRegisteredProposals(mapToScicat), icat: mapToIcat },
   });

@@ -4,7 +4,8 @@ import type { Config } from "../config/schema.js";
 import { createLogger, type Logger } from "../ops/logger.js";
 import { buildEngine } from "../app/wire.js";
 import type { Engine } from "../sync/engine.js";
-import { StateStore } from "../state/store.js";
+import type { StateStore } from "../state/contract.js";
+import { openStateStore } from "../state/open.js";
 
 /** Flags every command takes. */
 export interface GlobalOptions {
@@ -30,7 +31,7 @@ export function commandLogger(config: Config, options: GlobalOptions & { toStdou
 export async function withEngine<T>(options: GlobalOptions & { toStdout?: boolean }, fn: (engine: Engine) => Promise<T>): Promise<T> {
   const config = loadCommandConfig(options);
   const logger = commandLogger(config, options);
-  const engine = buildEngine(config, logger);
+  const engine = await buildEngine(config, logger);
   try {
     return await fn(engine);
   } finally {
@@ -44,10 +45,10 @@ export async function withEngine<T>(options: GlobalOptions & { toStdout?: boolea
  */
 export async function withStore<T>(options: GlobalOptions, fn: (store: StateStore, config: Config) => Promise<T> | T): Promise<T> {
   const config = loadCommandConfig(options);
-  const store = StateStore.open(config.stateDir, { mustExist: true });
+  const store = await openStateStore(config, { mustExist: true });
   try {
     return await fn(store, config);
   } finally {
-    store.close();
+    await store.close();
   }
 }

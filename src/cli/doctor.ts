@@ -8,7 +8,7 @@ import { buildDestinations } from "../app/wire.js";
 import { scrubSecrets } from "../ops/logger.js";
 import { LATEST_VERSION } from "../state/migrations.js";
 import { STATE_FILE } from "../state/database.js";
-import { StateStore } from "../state/store.js";
+import { openStateStore, redactUrl } from "../state/open.js";
 import { checkRegistrations } from "../sources/registrations/doctor.js";
 import { globalOptions, commandLogger } from "./context.js";
 import { createOutput, printJson, table } from "./output.js";
@@ -38,7 +38,7 @@ export function doctorCommand(): Command {
       if (exposed) checks.push(exposed);
       checks.push(...checkDataRoot(config));
       checks.push(...checkRegistrations(config));
-      checks.push(checkStateStore(config));
+      checks.push(await checkStateStore(config));
       const logger = commandLogger(config, options);
       const destinations = buildDestinations(config, logger);
       if (destinations.length === 0) {
@@ -100,20 +100,24 @@ function checkDataRoot(config: Config): CheckResult[] {
   return results;
 }
 
-function checkStateStore(config: Config): CheckResult {
+async function checkStateStore(config: Config): Promise<CheckResult> {
+  const postgres = config.state.backend === "postgres";
   // doctor looks and never creates: a store that is not there yet is checked by whether it could be.
   const file = path.join(config.stateDir, STATE_FILE);
-  if (!fs.existsSync(file)) return stateStoreToBe(config.stateDir, file);
+  if (!postgres && !fs.existsSync(file)) return stateStoreToBe(config.stateDir, file);
   try {
-    const store = StateStore.open(config.stateDir, { mustExist: true });
+    const store = await openStateStore(config, { mustExist: true });
     try {
-      const version = store.db.pragma("user_version", { simple: true }) as number;
-      store.setMeta("doctor_checked_at", new Date().toISOString());
-      return { name: "state store", severity: "ok", message: `${store.file} writable, schema ${version}/${LATEST_VERSION}${store.migration.applied.length ? ` (migrated: ${store.migration.applied.join("; ")})` : ""}` };
+      const version = await store.schemaVersion();
+      await store.setMeta("doctor_checked_at", new Date().toISOString());
+      return { name: "state store", severity: "ok", message: `${store.location} writable, schema ${version}/${LATEST_VERSION}${store.migration.applied.length ? ` (migrated: ${store.migration.applied.join("; ")})` : ""}` };
     } finally {
-      store.close();
+      await store.close();
     }
   } catch (err) {
+    if (postgres) {
+      return { name: "state store", severity: "error", message: `${redactUrl(config.state.url ?? "")}: ${(err as Error).message}`, fix: "check state.url (host, port, database, user) and the password (state.password, passwordFile or BEAMSYNC_STATE__PASSWORD), and that the server accepts this host" };
+    }
     return { name: "state store", severity: "error", message: `${config.stateDir}: ${(err as Error).message}`, fix: "create stateDir and give the beamsync user write access (systemd: StateDirectory=beamsync)" };
   }
 }

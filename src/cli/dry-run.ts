@@ -44,7 +44,7 @@ export async function dryRun(engine: Engine, options: { remoteDiff: boolean }): 
   const gaps: ScanGaps = { incomplete: [] };
   const scan = await engine.scan({ force: true }, undefined, undefined, gaps);
   const desired = engine.map(scan.snapshot);
-  const diffs = engine.store.diff(desired);
+  const diffs = await engine.store.diff(desired);
   const changes: DryRunChange[] = [];
   const totals: DryRunReport["totals"] = {};
   const byName = new Map(engine.destinations.map((d) => [d.name, d]));
@@ -54,9 +54,10 @@ export async function dryRun(engine: Engine, options: { remoteDiff: boolean }): 
     if (change === "update" && options.remoteDiff && destination) {
       try {
         const id = `${record.destination}/${record.kind}/${record.key}`;
+        const dependencies = await engine.store.remoteIdsOf(record.dependsOn);
         const state = await destination.lookup(
-          { kind: record.kind, key: record.key, payload: record.payload, hash: record.hash, lastWritten: engine.store.writtenOf(id) },
-          { dependencyRemoteId: (kind, key) => engine.store.remoteIdOf(`${record.destination}/${kind}/${key}`) },
+          { kind: record.kind, key: record.key, payload: record.payload, hash: record.hash, lastWritten: await engine.store.writtenOf(id) },
+          { dependencyRemoteId: (kind, key) => dependencies.get(`${record.destination}/${kind}/${key}`) },
         );
         entry.remote = state.exists ? "exists" : "missing";
         if (state.exists && state.fields) entry.fields = diffFields(record.payload, state.fields);
@@ -71,7 +72,7 @@ export async function dryRun(engine: Engine, options: { remoteDiff: boolean }): 
     t[change]++;
     changes.push(entry);
   }
-  return { changes, totals, problems: scan.snapshot.problems, incomplete: gaps.incomplete, runsGone: runsGone(engine.store, scan.snapshot, scan.watermarks) };
+  return { changes, totals, problems: scan.snapshot.problems, incomplete: gaps.incomplete, runsGone: await runsGone(engine.store, scan.snapshot, scan.watermarks) };
 }
 
 export function diffFields(desired: Record<string, unknown>, catalog: Record<string, unknown>): FieldDiff[] {

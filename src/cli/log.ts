@@ -15,8 +15,8 @@ export function logCommand(): Command {
     .action(async (opts: { run?: string; destination?: string; failed?: boolean; since?: string; limit: number }, command: Command) => {
       const options = globalOptions(command);
       const out = createOutput(options.json ?? false);
-      await withStore(options, (store) => {
-        const rows = store.uploadLog({ runUid: opts.run, destination: opts.destination, failed: opts.failed ?? false, since: opts.since, limit: opts.limit });
+      await withStore(options, async (store) => {
+        const rows = await store.uploadLog({ runUid: opts.run, destination: opts.destination, failed: opts.failed ?? false, since: opts.since, limit: opts.limit });
         if (out.json) {
           return printJson(
             out,

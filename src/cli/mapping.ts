@@ -60,7 +60,7 @@ export function mappingCommand(): Command {
 /** Everything the sources read (forced), from one file or from the whole DATA root. */
 async function sampleSnapshot(config: Config, source: string | undefined): Promise<Snapshot> {
   const scanOptions = { force: true, nowMs: Date.now() };
-  const none = { get: () => undefined };
+  const none = { get: () => Promise.resolve(undefined) };
   if (source === undefined) {
     const snapshot: Snapshot = { beamtimes: [], samples: [], runs: [], problems: [] };
     for (const s of buildSources({ ...config, files: { ...config.files, checksum: "none" } }, silentLogger)) {

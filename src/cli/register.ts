@@ -76,13 +76,13 @@ async function register(engine: Engine, file: string, dryRun: boolean, out: Outp
   const desired = engine.map({ beamtimes: [records.beamtime], samples: records.samples, runs: [], problems: [] });
   const watermarks: Watermark[] = [];
   if (inFolder) {
-    const { watermark, problems } = fileWatermark(loaded, engine.store.get("registration", relative));
+    const { watermark, problems } = fileWatermark(loaded, await engine.store.getWatermark("registration", relative));
     watermarks.push(watermark);
     for (const p of problems) out.error(`note: ${p.reason}`);
   }
-  engine.checkRecordKeys();
+  await engine.checkRecordKeys();
   if (dryRun) {
-    const changes = engine.store.diff(desired).map(({ record, change }) => ({ destination: record.destination, kind: record.kind, key: record.key, change }));
+    const changes = (await engine.store.diff(desired)).map(({ record, change }) => ({ destination: record.destination, kind: record.kind, key: record.key, change }));
     const report = { proposal: registration.proposal.id, trays: registration.trays.length, specimens: registration.specimens.length, changes, unchanged: desired.length - changes.length };
     if (out.json) printJson(out, report);
     else {
@@ -92,9 +92,9 @@ async function register(engine: Engine, file: string, dryRun: boolean, out: Outp
     }
     return 0;
   }
-  const counts = engine.store.reconcile(desired, watermarks, { nowMs: Date.now() });
+  const counts = await engine.store.reconcile(desired, watermarks, { nowMs: Date.now() });
   const push = await engine.worker().drain({ forever: false, maxProbesWhenDown: 3 });
-  const rows = desired.map((r) => engine.store.getRecord(`${r.destination}/${r.kind}/${r.key}`));
+  const rows = await Promise.all(desired.map((r) => engine.store.getRecord(`${r.destination}/${r.kind}/${r.key}`)));
   const notSynced = rows.filter((r) => r?.state !== "synced");
   if (out.json) {
     printJson(out, { proposal: registration.proposal.id, queued: counts, push, records: rows.map((r) => ({ id: r?.id, state: r?.state, remoteId: r?.remote_id, error: r?.last_error })) });

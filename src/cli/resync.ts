@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { beamtimeKeyFromArgument } from "../sources/resonance/identity.js";
 import { readIdentityPins } from "../state/identity-keys.js";
 import { UsageError } from "../sync/errors.js";
-import type { RecordScope } from "../state/store.js";
+import type { RecordScope } from "../state/contract.js";
 import { daemonStatus } from "../ops/heartbeat.js";
 import { handleRequest } from "../sync/requests.js";
 import { globalOptions, withEngine, withStore } from "./context.js";
@@ -38,14 +38,14 @@ export function resyncCommand(): Command {
       if (chosen !== 1) throw new UsageError("resync needs exactly one of --all, --beamtime ID, --run UID");
       const beamtimeArg = flags.beamtime;
       const beamtime = beamtimeArg
-        ? await withStore(options, (store, config) =>
-            beamtimeKeyFromArgument(beamtimeArg, config.dataRoot, config.sources.resonance.busyTimeoutMs, readIdentityPins((k) => store.getMeta(k))),
+        ? await withStore(options, async (store, config) =>
+            beamtimeKeyFromArgument(beamtimeArg, config.dataRoot, config.sources.resonance.busyTimeoutMs, await readIdentityPins((k) => store.getMeta(k))),
           )
         : undefined;
       const scope: RecordScope = { runUid: flags.run, beamtime, destination: flags.destination, ...(flags.force ? { force: true } : {}) };
 
-      const queued = await withStore(options, (store) => {
-        if (!daemonStatus(store).running) return undefined;
+      const queued = await withStore(options, async (store) => {
+        if (!(await daemonStatus(store)).running) return undefined;
         return store.addRequest("resync", scope);
       });
       if (queued !== undefined) {

@@ -16,12 +16,12 @@ export function retryCommand(): Command {
     .action(async (opts: { run?: string; beamtime?: string; destination?: "scicat" | "icat" }, command: Command) => {
       const options = globalOptions(command);
       const out = createOutput(options.json ?? false);
-      await withStore(options, (store, config) => {
+      await withStore(options, async (store, config) => {
         const beamtime = opts.beamtime
-          ? beamtimeKeyFromArgument(opts.beamtime, config.dataRoot, config.sources.resonance.busyTimeoutMs, readIdentityPins((k) => store.getMeta(k)))
+          ? beamtimeKeyFromArgument(opts.beamtime, config.dataRoot, config.sources.resonance.busyTimeoutMs, await readIdentityPins((k) => store.getMeta(k)))
           : undefined;
-        const moved = store.retry({ runUid: opts.run, beamtime, destination: opts.destination });
-        const daemon = daemonStatus(store);
+        const moved = await store.retry({ runUid: opts.run, beamtime, destination: opts.destination });
+        const daemon = await daemonStatus(store);
         if (out.json) return printJson(out, { moved, daemonRunning: daemon.running });
         out.write(`${moved} record(s) moved back to pending`);
         if (moved > 0) out.write(daemon.running ? "the running daemon pushes them within seconds" : "no daemon is running: push them with `beamsync sync`");

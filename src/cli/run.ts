@@ -3,7 +3,7 @@ import { startDaemon } from "../app/daemon.js";
 import { buildEngine } from "../app/wire.js";
 import { lockStateDir } from "../app/instance-lock.js";
 import { ensureStateDir } from "../state/database.js";
-import { StateStore } from "../state/store.js";
+import { openStateStore } from "../state/open.js";
 
 /** Longest the daemon blocks on a state-store lock held by another process before it backs off and retries. */
 const DAEMON_BUSY_TIMEOUT_MS = 2000;
@@ -31,15 +31,16 @@ Example:
       const config = loadCommandConfig(options);
       const logger = commandLogger(config, { ...options, toStdout: true });
       ensureStateDir(config.stateDir);
-      // Before the store is opened (and maybe migrated): a second daemon stops here, naming the first.
-      const lock = lockStateDir(config.stateDir);
+      // Before the store is opened (and maybe migrated): a second daemon stops here, naming the first. Workers
+      // sharing a PostgreSQL state are meant to run side by side: leases decide who pushes what.
+      const lock = config.state.backend === "sqlite" ? lockStateDir(config.stateDir) : { release: () => undefined };
       try {
         // The daemon's event loop also answers /healthz: it waits for a lock only briefly, and its writers retry.
-        const engine = buildEngine(config, logger, { store: StateStore.open(config.stateDir, { busyTimeoutMs: DAEMON_BUSY_TIMEOUT_MS }) });
+        const engine = await buildEngine(config, logger, { store: await openStateStore(config, { busyTimeoutMs: DAEMON_BUSY_TIMEOUT_MS }) });
         engine.acceptNewKeys = opts.acceptNewKeys ?? false;
         try {
           // Refused before the daemon starts anything: exit 2, and systemd does not restart it.
-          engine.checkRecordKeys();
+          await engine.checkRecordKeys();
         } catch (err) {
           await engine.close();
           throw err;

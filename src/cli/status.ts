@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import type { StateStore } from "../state/store.js";
+import type { StateStore } from "../state/contract.js";
 import { globalOptions, withStore } from "./context.js";
 import { createOutput, formatAge, printJson, table } from "./output.js";
 import { daemonStatus } from "../ops/heartbeat.js";
@@ -22,10 +22,18 @@ export function summarizeCounts(rows: { destination: string; state: string; n: n
   return out;
 }
 
-export function collectStatus(store: StateStore, nowMs = Date.now()) {
-  const records = summarizeCounts(store.countsByState(), store.waitingCounts());
-  const oldest = store.oldestPending();
-  const lastReconcile = store.getMeta("last_reconcile");
+/** A worker silent this long is shown as such (its leases run out and others take its records). */
+const WORKER_STALE_MS = 15_000;
+
+function describeRunning(daemon: { pid?: number; ageMs?: number; workers?: number }): string {
+  if (daemon.workers !== undefined) return `${daemon.workers} worker(s) running, last seen ${formatAge(daemon.ageMs ?? 0)} ago`;
+  return `running (pid ${daemon.pid}, seen ${formatAge(daemon.ageMs ?? 0)} ago)`;
+}
+
+export async function collectStatus(store: StateStore, nowMs = Date.now()) {
+  const records = summarizeCounts(await store.countsByState(), await store.waitingCounts());
+  const oldest = await store.oldestPending();
+  const lastReconcile = await store.getMeta("last_reconcile");
   return {
     records,
     oldestPending: oldest
@@ -37,11 +45,11 @@ export function collectStatus(store: StateStore, nowMs = Date.now()) {
           lastError: oldest.last_error,
         }
       : null,
-    lastScan: store.getMeta("last_scan") ?? null,
+    lastScan: (await store.getMeta("last_scan")) ?? null,
     lastReconcile: lastReconcile ? (JSON.parse(lastReconcile) as unknown) : null,
-    sources: store.sourceSummary(),
-    sourceProblems: store.sourceProblems(),
-    recentFailures: store.recentFailures(10).map((r) => ({
+    sources: await store.sourceSummary(),
+    sourceProblems: await store.sourceProblems(),
+    recentFailures: (await store.recentFailures(10)).map((r) => ({
       record: r.id,
       destination: r.destination,
       state: r.state,
@@ -50,12 +58,21 @@ export function collectStatus(store: StateStore, nowMs = Date.now()) {
       reason: r.last_error,
     })),
     conflicts: {
-      records: store.countConflicted(),
-      recent: store.conflicted(10).map((r) => ({ record: r.id, at: r.updated_at, fields: JSON.parse(r.conflicts ?? "[]") as FieldConflict[] })),
+      records: await store.countConflicted(),
+      recent: (await store.conflicted(10)).map((r) => ({ record: r.id, at: r.updated_at, fields: JSON.parse(r.conflicts ?? "[]") as FieldConflict[] })),
     },
-    daemon: daemonStatus(store, nowMs),
+    daemon: await daemonStatus(store, nowMs),
+    /** Processes that worked on this state lately: host, pid, last heartbeat (several with a shared PostgreSQL state). */
+    workers: (await store.workers()).map((w) => ({
+      id: w.id,
+      host: w.host,
+      pid: w.pid,
+      startedAt: w.started_at,
+      lastSeen: w.heartbeat_at,
+      state: w.stopped_at ? "stopped" : nowMs - Date.parse(w.heartbeat_at) < WORKER_STALE_MS ? "running" : "silent",
+    })),
     /** Runs in the catalogs whose beamtime DB no longer lists them (the catalogs keep them). */
-    runsGone: loadRunsGone(store),
+    runsGone: await loadRunsGone(store),
   };
 }
 
@@ -66,8 +83,8 @@ export function statusCommand(): Command {
     .action(async (_opts, command: Command) => {
       const options = globalOptions(command);
       const out = createOutput(options.json ?? false);
-      await withStore(options, (store) => {
-        const status = collectStatus(store);
+      await withStore(options, async (store) => {
+        const status = await collectStatus(store);
         if (out.json) return printJson(out, status);
         const dests = Object.entries(status.records);
         out.write(
@@ -79,7 +96,11 @@ export function statusCommand(): Command {
               ),
         );
         out.write("");
-        out.write(`daemon: ${status.daemon.running ? `running (pid ${status.daemon.pid}, seen ${formatAge(status.daemon.ageMs ?? 0)} ago)` : "not running"}`);
+        out.write(`daemon: ${status.daemon.running ? describeRunning(status.daemon) : "not running"}`);
+        const recent = status.workers.filter((w) => w.state !== "stopped");
+        if (recent.length > 0 && (status.workers.length > 1 || status.daemon.workers !== undefined)) {
+          out.write(table(["worker", "host", "pid", "state", "started", "last seen"], recent.map((w) => [w.id, w.host, w.pid, w.state, w.startedAt, w.lastSeen])));
+        }
         out.write(`last scan: ${status.lastScan ?? "never"}`);
         if (status.oldestPending) {
           out.write(`oldest pending: ${status.oldestPending.record} (${formatAge(status.oldestPending.ageSeconds * 1000)})${status.oldestPending.lastError ? ` — ${status.oldestPending.lastError}` : ""}`);

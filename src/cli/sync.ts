@@ -42,8 +42,8 @@ beamsync's own state store) could not be read or recorded in full; 2 bad usage o
 
 async function runSync(engine: Engine, out: ReturnType<typeof createOutput>, options: { progress: boolean }): Promise<number> {
   let bar: cliProgress.SingleBar | undefined;
-  const startBar = (worker: OutboxWorker) => {
-    const total = engine.store.countPending(engine.destinationNames);
+  const startBar = async (worker: OutboxWorker) => {
+    const total = await engine.store.countPending(engine.destinationNames);
     if (!options.progress || total === 0) return;
     bar = new cliProgress.SingleBar(
       { format: "pushing [{bar}] {value}/{total} records | {eta_formatted} left", stream: process.stderr, hideCursor: true },
@@ -67,8 +67,8 @@ async function runSync(engine: Engine, out: ReturnType<typeof createOutput>, opt
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
-  const counts = summarizeCounts(engine.store.countsByState());
-  const problems = engine.store.sourceProblems();
+  const counts = summarizeCounts(await engine.store.countsByState());
+  const problems = await engine.store.sourceProblems();
   const notDone = Object.values(counts).reduce((n, c) => n + c.failed + c.dead + c.pending, 0);
   if (out.json) {
     printJson(out, { reconcile, push, records: counts, sourceProblems: problems.length, incomplete: reconcile.incomplete });

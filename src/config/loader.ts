@@ -69,6 +69,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   for (const name of ["scicat", "icat"] as const) {
     resolveSecrets(config.destinations[name], `destinations.${name}`, baseDir, env);
   }
+  // A PostgreSQL URL may carry its password, or need none (peer or certificate authentication).
+  resolveSecrets(config.state, "state", baseDir, env, { enabled: config.state.backend === "postgres", required: false });
   resolveGroupMap(config, baseDir);
   return { config, file };
 }
@@ -197,11 +199,18 @@ interface SecretHolder {
   passwordFile?: string | undefined;
   token?: string | undefined;
   tokenFile?: string | undefined;
-  enabled: boolean;
+  enabled?: boolean;
 }
 
 /** passwordFile / tokenFile → password / token; `${CREDENTIALS_DIRECTORY}` expands for systemd LoadCredential. */
-function resolveSecrets(holder: SecretHolder, keyPath: string, baseDir: string, env: NodeJS.ProcessEnv): void {
+function resolveSecrets(
+  holder: SecretHolder,
+  keyPath: string,
+  baseDir: string,
+  env: NodeJS.ProcessEnv,
+  options: { enabled?: boolean; required?: boolean } = {},
+): void {
+  const enabled = options.enabled ?? holder.enabled ?? false;
   for (const [fileKey, valueKey] of [
     ["passwordFile", "password"],
     ["tokenFile", "token"],
@@ -215,7 +224,7 @@ function resolveSecrets(holder: SecretHolder, keyPath: string, baseDir: string, 
     try {
       holder[valueKey] = fs.readFileSync(absolute, "utf8").replace(/\r?\n$/, "");
     } catch (err) {
-      if (!holder.enabled) continue;
+      if (!enabled) continue;
       throw new UsageError(
         `${keyPath}.${fileKey}: cannot read ${absolute} (${(err as NodeJS.ErrnoException).code ?? "error"}); ` +
           `fix the path or the file's permissions, or set ${keyPath}.${valueKey} instead`,
@@ -224,15 +233,16 @@ function resolveSecrets(holder: SecretHolder, keyPath: string, baseDir: string, 
   }
   registerSecret(holder.password);
   registerSecret(holder.token);
-  if (holder.enabled && !holder.password && !holder.token) {
+  if (options.required === false) return;
+  if (enabled && !holder.password && !holder.token) {
     throw new UsageError(
       `${keyPath}: no credentials; set password or passwordFile (or token / tokenFile), ` +
         `e.g. BEAMSYNC_${keyPath.toUpperCase().replace(/\./g, "__")}__PASSWORD`,
     );
   }
   const auth = (holder as { auth?: string }).auth;
-  if (holder.enabled && auth === "token" && !holder.token) throw new UsageError(`${keyPath}.auth is token but no token is given; set ${keyPath}.token or tokenFile`);
-  if (holder.enabled && (auth === "local" || auth === "ldap") && !holder.password) {
+  if (enabled && auth === "token" && !holder.token) throw new UsageError(`${keyPath}.auth is token but no token is given; set ${keyPath}.token or tokenFile`);
+  if (enabled && (auth === "local" || auth === "ldap") && !holder.password) {
     throw new UsageError(`${keyPath}.auth is ${auth} but no password is given; set ${keyPath}.password or passwordFile (or auth: token with a token)`);
   }
 }

@@ -107,6 +107,26 @@ export const configSchema = z
   .object({
     dataRoot: z.string().min(1, { message: "must name the beamline DATA directory" }),
     stateDir: z.string().min(1).default("/var/lib/beamsync"),
+    /**
+     * Where the state lives: `sqlite` (default: stateDir/beamsync.sqlite, one daemon per stateDir) or `postgres`
+     * (several workers on any hosts share one state; `url` names the database, the password comes from
+     * password, passwordFile or BEAMSYNC_STATE__PASSWORD, never from the logs).
+     */
+    state: z
+      .object({
+        backend: z.enum(["sqlite", "postgres"]).default("sqlite"),
+        url: z
+          .string()
+          .regex(/^postgres(ql)?:\/\//, { message: "must be a postgres:// URL such as postgres://beamsync@db.example.org:5432/beamsync" })
+          .optional(),
+        password: z.string().optional(),
+        passwordFile: z.string().optional(),
+        /** Connections each worker keeps open (pushes, scans and the CLI share them). */
+        poolSize: z.number().int().min(2).max(100).default(8),
+      })
+      .strict()
+      .prefault({})
+      .refine((s) => s.backend !== "postgres" || s.url !== undefined, { message: "state.backend is postgres but state.url is not set; give the database as postgres://USER@HOST:PORT/DATABASE", path: ["url"] }),
     sources: z
       .object({
         resonance: z

@@ -2,6 +2,7 @@ import http from "node:http";
 import https from "node:https";
 import axios, { type AxiosInstance, type AxiosProxyConfig, type CreateAxiosDefaults } from "axios";
 import { getProxyForUrl } from "proxy-from-env";
+import { checkLeaseFence } from "../sync/lease-fence.js";
 import { createTransport, type TransportName } from "./transport.js";
 
 /** What axios's http adapter passes to socket.setKeepAlive for each request. */
@@ -27,6 +28,7 @@ export function createCatalogClient(
   if (!proxy) {
     const transport = createTransport(transportName, { maxSockets, keepAliveMsecs: AXIOS_TCP_KEEPALIVE_MS });
     const client = axios.create({ ...sharedDefaults, adapter: transport.adapter, ...rest });
+    fenceWrites(client);
     return { client, close: transport.close };
   }
   // axios sets TCP keep-alive to 60 s on every request's socket and the agent resets it to its own
@@ -41,6 +43,7 @@ export function createCatalogClient(
     if (config.timeout && !config.signal) config.signal = AbortSignal.timeout(config.timeout);
     return config;
   });
+  fenceWrites(client);
   return {
     client,
     close() {
@@ -49,6 +52,23 @@ export function createCatalogClient(
     },
   };
 }
+
+/**
+ * A write made for a record whose lease this worker no longer holds is not sent (see sync/lease-fence.ts): with
+ * several workers, a worker frozen past its lease must not write what another worker is writing now.
+ */
+function fenceWrites(client: AxiosInstance): void {
+  client.interceptors.request.use(
+    (config) => {
+      checkLeaseFence(`${(config.method ?? "get").toUpperCase()} ${config.url ?? ""}`);
+      return config;
+    },
+    undefined,
+    { synchronous: true, runWhen: (config) => WRITES.has((config.method ?? "get").toLowerCase()) },
+  );
+}
+
+const WRITES = new Set(["post", "put", "patch", "delete"]);
 
 /** What both catalogs want of every exchange, whichever transport carries it. */
 const sharedDefaults: CreateAxiosDefaults = {

@@ -1,25 +1,33 @@
-import type { StateStore } from "../state/store.js";
+import type { StateStore } from "../state/contract.js";
 
 /** A running daemon writes a heartbeat into the state store, so CLI commands know whether it will pick work up. */
 const KEY = "daemon_heartbeat";
 export const HEARTBEAT_INTERVAL_MS = 2000;
 const STALE_AFTER_MS = 15_000;
 
-export function writeHeartbeat(store: StateStore, nowMs = Date.now()): void {
-  store.setMeta(KEY, JSON.stringify({ pid: process.pid, at: nowMs }));
+export async function writeHeartbeat(store: StateStore, options: { waitMs?: number } = {}, nowMs = Date.now()): Promise<void> {
+  await store.setMeta(KEY, JSON.stringify({ pid: process.pid, at: nowMs }), options);
 }
 
-export function clearHeartbeat(store: StateStore): void {
-  store.setMeta(KEY, JSON.stringify({ pid: null, at: 0 }));
+export async function clearHeartbeat(store: StateStore): Promise<void> {
+  await store.setMeta(KEY, JSON.stringify({ pid: null, at: 0 }));
 }
 
-export function daemonStatus(store: StateStore, nowMs = Date.now()): { running: boolean; pid?: number; ageMs?: number } {
-  const raw = store.getMeta(KEY);
+export async function daemonStatus(store: StateStore, nowMs = Date.now()): Promise<{ running: boolean; pid?: number; ageMs?: number; workers?: number }> {
+  // Workers on other hosts share a PostgreSQL state: their pids mean nothing here, their heartbeats do.
+  if (store.shared) return sharedStatus(store, nowMs);
+  const raw = await store.getMeta(KEY);
   if (!raw) return { running: false };
   const beat = JSON.parse(raw) as { pid: number | null; at: number };
   if (!beat.pid) return { running: false };
   const ageMs = nowMs - beat.at;
   return { running: ageMs < STALE_AFTER_MS && pidAlive(beat.pid), pid: beat.pid, ageMs };
+}
+
+async function sharedStatus(store: StateStore, nowMs: number): Promise<{ running: boolean; ageMs?: number; workers: number }> {
+  const live = (await store.workers()).filter((w) => w.stopped_at === null && nowMs - Date.parse(w.heartbeat_at) < STALE_AFTER_MS);
+  if (live.length === 0) return { running: false, workers: 0 };
+  return { running: true, ageMs: Math.min(...live.map((w) => nowMs - Date.parse(w.heartbeat_at))), workers: live.length };
 }
 
 export function pidAlive(pid: number): boolean {

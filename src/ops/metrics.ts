@@ -1,5 +1,5 @@
 import client from "prom-client";
-import type { StateStore } from "../state/store.js";
+import type { StateStore } from "../state/contract.js";
 import type { AttemptEvent } from "../sync/worker.js";
 import { VERSION } from "../version.js";
 
@@ -41,9 +41,9 @@ export function createMetrics(store: StateStore, options: MetricsOptions): Metri
     help: "Records in the state store by destination and state; waiting = pending on a dependency not yet in the catalog, and not counted in pending",
     labelNames: ["destination", "state"] as const,
     registers: [registry],
-    collect() {
-      const counts = store.countsByState();
-      const waiting = store.waitingCounts();
+    async collect() {
+      const counts = await store.countsByState();
+      const waiting = await store.waitingCounts();
       this.reset();
       for (const destination of knownDestinations(counts.map((r) => r.destination))) {
         for (const state of RECORD_STATES) this.set({ destination, state }, 0);
@@ -59,8 +59,8 @@ export function createMetrics(store: StateStore, options: MetricsOptions): Metri
     name: "beamsync_oldest_pending_age_seconds",
     help: "Age of the oldest pending record (0 when none)",
     registers: [registry],
-    collect() {
-      const oldest = store.oldestPending();
+    async collect() {
+      const oldest = await store.oldestPending();
       this.set(oldest ? Math.max(0, (Date.now() - (oldest.changed_at_ms ?? Date.parse(oldest.created_at))) / 1000) : 0);
     },
   });
@@ -68,8 +68,8 @@ export function createMetrics(store: StateStore, options: MetricsOptions): Metri
     name: "beamsync_source_problems",
     help: "Source files that could not be read fully",
     registers: [registry],
-    collect() {
-      this.set(store.sourceProblems().length);
+    async collect() {
+      this.set((await store.sourceProblems()).length);
     },
   });
   new client.Gauge({
@@ -77,9 +77,10 @@ export function createMetrics(store: StateStore, options: MetricsOptions): Metri
     help: "1 while a source cannot read the DATA root at all (a lost mount): nothing it holds is seen",
     labelNames: ["source"] as const,
     registers: [registry],
-    collect() {
+    async collect() {
+      const problems = await store.sourceProblems();
       this.reset();
-      for (const p of store.sourceProblems()) if (p.path === ".") this.set({ source: p.source }, 1);
+      for (const p of problems) if (p.path === ".") this.set({ source: p.source }, 1);
     },
   });
   new client.Gauge({
@@ -97,8 +98,8 @@ export function createMetrics(store: StateStore, options: MetricsOptions): Metri
     name: "beamsync_last_scan_timestamp_seconds",
     help: "Unix time of the last completed scan (full or of changed files), by this daemon or `beamsync sync`; 0 before the first",
     registers: [registry],
-    collect() {
-      const lastScan = store.getMeta("last_scan");
+    async collect() {
+      const lastScan = await store.getMeta("last_scan");
       this.set(lastScan ? Date.parse(lastScan) / 1000 : 0);
     },
   });

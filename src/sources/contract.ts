@@ -22,7 +22,7 @@ export interface Watermark {
 }
 
 export interface WatermarkReader {
-  get(source: SourceKind, path: string): Watermark | undefined;
+  get(source: SourceKind, path: string): Promise<Watermark | undefined>;
 }
 
 export interface ScanOptions {
@@ -36,7 +36,7 @@ export interface ScanOptions {
    * When given, the source hands its results over file by file (a beamtime DB, a document file: each batch
    * self-contained) and returns only the rest, so memory stays bounded by one file's records.
    */
-  onBatch?: ((batch: ScanResult) => void) | undefined;
+  onBatch?: ((batch: ScanResult) => void | Promise<void>) | undefined;
   /** Aborted on shutdown: the source stops between two files and returns what it has. */
   signal?: AbortSignal | undefined;
 }

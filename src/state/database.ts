@@ -3,7 +3,8 @@ import path from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import { Database } from "../sqlite.js";
 import { StateFileError } from "../sync/errors.js";
-import { LATEST_VERSION, migrate, type MigrationReport } from "./migrations.js";
+import type { MigrationReport } from "./contract.js";
+import { LATEST_VERSION, migrate } from "./migrations.js";
 
 export const STATE_FILE = "beamsync.sqlite";
 

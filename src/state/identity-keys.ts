@@ -120,8 +120,8 @@ function pinUnlistedBeamtimes(db: Database.Database, beamtimeKeys: ReadonlyMap<s
 }
 
 /** The pins a migration left, for the resonance source. */
-export function readIdentityPins(getMeta: (key: string) => string | undefined): ReadonlyMap<string, IdentityPin> {
-  const value = getMeta(IDENTITY_PINS);
+export async function readIdentityPins(getMeta: (key: string) => Promise<string | undefined>): Promise<ReadonlyMap<string, IdentityPin>> {
+  const value = await getMeta(IDENTITY_PINS);
   return new Map(value ? Object.entries(JSON.parse(value) as Record<string, IdentityPin>) : []);
 }
 

@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import type { MigrationReport } from "./contract.js";
 import { migrateIdentityKeys } from "./identity-keys.js";
 
 /**
@@ -107,15 +108,27 @@ export const migrations: Migration[] = [
     name: "identity keys: beamtimes by their first run, samples inside their proposal; every source read once more",
     up: migrateIdentityKeys,
   },
+  {
+    version: 4,
+    name: "workers: who works on the state (host, pid, heartbeat), and which worker made each upload attempt",
+    up(db) {
+      db.exec(`
+        CREATE TABLE workers (
+          id           TEXT PRIMARY KEY,
+          host         TEXT NOT NULL,
+          pid          INTEGER NOT NULL,
+          started_at   TEXT NOT NULL,
+          heartbeat_at TEXT NOT NULL,
+          stopped_at   TEXT
+        );
+        ALTER TABLE upload_log ADD COLUMN worker TEXT;
+      `);
+    },
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]?.version ?? 0;
 
-export interface MigrationReport {
-  from: number;
-  to: number;
-  applied: string[];
-}
 
 export class StateVersionError extends Error {
   constructor(readonly found: number) {

@@ -5,7 +5,7 @@ import type { DesiredRecord, DestinationName } from "../mapping/record.js";
 import { emptySnapshot, type Snapshot, type SourceKind } from "../model/types.js";
 import type { Logger } from "../ops/logger.js";
 import type { ScanOptions, ScanResult, Source, Watermark, WatermarkReader } from "../sources/contract.js";
-import type { ReconcileCounts, RecordScope, StateStore } from "../state/store.js";
+import type { ReconcileCounts, RecordScope, StateStore } from "../state/contract.js";
 import { UsageError } from "./errors.js";
 import { changedKeys, recordShape, type RecordShape } from "./record-shape.js";
 import { isTransientStateError, StateStoreError } from "./errors.js";
@@ -95,9 +95,9 @@ export class Engine {
    * Refuse to work when the settings that make record keys changed since the state store last worked (every
    * record would be created again under new keys), unless the operator confirmed it. Called before any reconcile.
    */
-  checkRecordKeys(): void {
+  async checkRecordKeys(): Promise<void> {
     if (this.keysChecked) return;
-    const stored = this.store.getMeta("record_keys");
+    const stored = await this.store.getMeta("record_keys");
     const current = JSON.stringify(this.shape.keys);
     if (stored !== undefined && stored !== current) {
       const changes = changedKeys(JSON.parse(stored) as Record<string, unknown>, this.shape.keys);
@@ -111,7 +111,7 @@ export class Engine {
       if (changes.length > 0) this.logger.warn("record keys change: records are created again under their new keys", { changes });
     }
     try {
-      if (stored !== current) this.store.setMeta("record_keys", current);
+      if (stored !== current) await this.store.setMeta("record_keys", current);
       this.keysChecked = true;
     } catch (err) {
       // Bookkeeping only: the check passed; remembering the settings waits for a store that can be written.
@@ -127,7 +127,7 @@ export class Engine {
    * Read the sources. Without `onBatch` everything read is returned as one snapshot (dry-run); with it, each
    * file's records are handed over as soon as they are read and the returned snapshot holds only the rest.
    */
-  async scan(options: Partial<ScanOptions> = {}, onBatch?: (batch: ScanOutcome) => void, examined?: Map<SourceKind, Set<string>>, gaps: ScanGaps = { incomplete: [] }): Promise<ScanOutcome> {
+  async scan(options: Partial<ScanOptions> = {}, onBatch?: (batch: ScanOutcome) => void | Promise<void>, examined?: Map<SourceKind, Set<string>>, gaps: ScanGaps = { incomplete: [] }): Promise<ScanOutcome> {
     const snapshot = emptySnapshot();
     const watermarks: Watermark[] = [];
     let unchanged = 0;
@@ -136,10 +136,10 @@ export class Engine {
     const reader: WatermarkReader = {
       get: (source, path) => {
         note(source, path);
-        return this.store.get(source, path);
+        return this.store.getWatermark(source, path);
       },
     };
-    const deliver = (result: ScanResult) => {
+    const deliver = (result: ScanResult): void | Promise<void> => {
       keepProblemsWithoutFile(result);
       for (const w of result.watermarks) note(w.source, w.path);
       attachProblems(result.watermarks, result.snapshot);
@@ -188,7 +188,7 @@ export class Engine {
         this.logger.error("source scan failed", { source: source.kind, error: reason });
         gaps.incomplete.push(`${source.kind}: scan failed: ${reason}`);
         try {
-          deliver({
+          await deliver({
             snapshot: { ...emptySnapshot(), problems: [{ source: source.kind, path: ".", reason: `scan failed: ${reason}` }] },
             watermarks: [{ source: source.kind, path: ".", size: 0, mtimeMs: 0, problem: `scan failed: ${reason}`, retry: true }],
             unchanged: 0,
@@ -217,12 +217,13 @@ export class Engine {
    * again even if unchanged (resync).
    */
   async reconcile(options: ReconcileOptions = {}): Promise<ReconcileOutcome> {
-    this.checkRecordKeys();
+    await this.checkRecordKeys();
     const started = Date.now();
     // The configuration that shapes records changed since the last full pass: map every file again (records
     // whose payload is unchanged compare equal by hash and cost nothing).
-    const remap = !options.changedPaths && this.store.getMeta("record_content") !== this.shape.contentHash;
-    if (remap && this.store.getMeta("record_content") !== undefined) this.logger.info("the configuration that shapes records changed: mapping every source again");
+    const contentHash = await this.store.getMeta("record_content");
+    const remap = !options.changedPaths && contentHash !== this.shape.contentHash;
+    if (remap && contentHash !== undefined) this.logger.info("the configuration that shapes records changed: mapping every source again");
     const nowMs = options.nowMs ?? Date.now();
     const scope = options.scope;
     const force = options.force && scope ? (r: DesiredRecord) => inScope(r, scope) : undefined;
@@ -231,10 +232,10 @@ export class Engine {
     let filesRead = 0;
     let problems = 0;
     // File by file: map and queue each file's records in one transaction with its watermark, then let them go.
-    const onBatch = (batch: ScanOutcome) => {
-      const c = this.recordBatch(this.map(batch.snapshot), batch.watermarks, { force, nowMs });
+    const onBatch = async (batch: ScanOutcome) => {
+      const c = await this.recordBatch(this.map(batch.snapshot), batch.watermarks, { force, nowMs });
       try {
-        rememberRunsGone(this.store, batch.snapshot, batch.watermarks);
+        await rememberRunsGone(this.store, batch.snapshot, batch.watermarks);
       } catch (err) {
         this.logger.warn("could not note runs gone from their beamtime", { error: (err as Error).message });
       }
@@ -258,13 +259,13 @@ export class Engine {
     let logRowsRemoved = 0;
     try {
       // A stopped scan did not see every file: forgetting what it missed would be wrong.
-      if (!aborted) for (const [source, paths] of examined ?? []) forgotten += this.store.forgetSourcesExcept(source, paths);
+      if (!aborted) for (const [source, paths] of examined ?? []) forgotten += await this.store.forgetSourcesExcept(source, paths);
       if (!options.changedPaths && !aborted) logRowsRemoved = await this.pruneUploadLog(nowMs);
-      if (!aborted) this.store.setMeta("last_scan", new Date(nowMs).toISOString());
+      if (!aborted) await this.store.setMeta("last_scan", new Date(nowMs).toISOString());
       // Only a pass that mapped every source settles a configuration change; otherwise the next one maps them again.
-      if (remap && !aborted && gaps.incomplete.length === 0) this.store.setMeta("record_content", this.shape.contentHash);
+      if (remap && !aborted && gaps.incomplete.length === 0) await this.store.setMeta("record_content", this.shape.contentHash);
     } catch (err) {
-      const failure = new StateStoreError(this.store.file, err);
+      const failure = new StateStoreError(this.store.location, err);
       this.logger.error("state store write failed after the scan", { error: failure.message });
       gaps.incomplete.push(failure.message);
     }
@@ -280,9 +281,9 @@ export class Engine {
       incomplete: gaps.incomplete,
     };
     try {
-      this.store.setMeta("last_reconcile", JSON.stringify({ at: new Date(nowMs).toISOString(), ...outcome }));
+      await this.store.setMeta("last_reconcile", JSON.stringify({ at: new Date(nowMs).toISOString(), ...outcome }));
     } catch (err) {
-      outcome.incomplete.push(new StateStoreError(this.store.file, err).message);
+      outcome.incomplete.push(new StateStoreError(this.store.location, err).message);
     }
     if (counts.created + counts.updated + counts.forced > 0) {
       this.logger.info("reconciled", { ...outcome });
@@ -297,14 +298,14 @@ export class Engine {
    * One file's records and watermarks into the store. The store waits for a lock (busy timeout); a lock or full
    * disk that outlasts that is tried again twice, then reported as beamsync's own state file, not the source's.
    */
-  private recordBatch(desired: DesiredRecord[], watermarks: Watermark[], options: { force: ((r: DesiredRecord) => boolean) | undefined; nowMs: number }): ReconcileCounts {
+  private async recordBatch(desired: DesiredRecord[], watermarks: Watermark[], options: { force: ((r: DesiredRecord) => boolean) | undefined; nowMs: number }): Promise<ReconcileCounts> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return this.store.reconcile(desired, watermarks, options);
+        return await this.store.reconcile(desired, watermarks, options);
       } catch (err) {
-        if (!isTransientStateError(err)) throw new StateStoreError(this.store.file, err);
-        if (attempt >= 3) throw new StateStoreError(this.store.file, err);
-        this.logger.warn("state store busy; trying the write again", { file: this.store.file, attempt, error: (err as Error).message });
+        if (!isTransientStateError(err)) throw new StateStoreError(this.store.location, err);
+        if (attempt >= 3) throw new StateStoreError(this.store.location, err);
+        this.logger.warn("state store busy; trying the write again", { state: this.store.location, attempt, error: (err as Error).message });
       }
     }
   }
@@ -319,7 +320,7 @@ export class Engine {
     const cutoff = new Date(nowMs - days * 86_400_000).toISOString();
     let removed = 0;
     for (;;) {
-      const n = this.store.pruneUploadLog(cutoff, PRUNE_BATCH);
+      const n = await this.store.pruneUploadLog(cutoff, PRUNE_BATCH);
       removed += n;
       if (n < PRUNE_BATCH) break;
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -332,8 +333,8 @@ export class Engine {
    * One pass, as `beamsync sync` runs it: reconcile everything, then push until nothing that can still succeed
    * is left. The two overlap; `beforePush` sees the queue once the scan is done (the CLI's progress bar).
    */
-  async syncOnce(options: { signal?: AbortSignal; maxProbesWhenDown?: number; beforePush?: (worker: OutboxWorker) => void } = {}): Promise<{ reconcile: ReconcileOutcome; push: DrainSummary }> {
-    this.checkRecordKeys();
+  async syncOnce(options: { signal?: AbortSignal; maxProbesWhenDown?: number; beforePush?: (worker: OutboxWorker) => void | Promise<void> } = {}): Promise<{ reconcile: ReconcileOutcome; push: DrainSummary }> {
+    await this.checkRecordKeys();
     const worker = this.worker();
     // Pushes start while the scan still reads: each file's records are queued (in their own transaction) and
     // pushed while the next file is read. The drain is not done before the scan is.
@@ -363,7 +364,7 @@ export class Engine {
       } finally {
         scanDone();
       }
-      options.beforePush?.(worker);
+      await options.beforePush?.(worker);
       const push = await draining;
       return { reconcile, push };
     } finally {
@@ -395,7 +396,7 @@ export class Engine {
 
   async close(): Promise<void> {
     await this.closeDestinations();
-    this.store.close();
+    await this.store.close();
   }
 
   /** Release the catalogs' connections, ending exchanges still in flight. */

@@ -1,6 +1,6 @@
 import type { Snapshot } from "../model/types.js";
 import type { Watermark } from "../sources/contract.js";
-import type { StateStore } from "../state/store.js";
+import type { StateStore } from "../state/contract.js";
 
 /** A run the catalogs hold (beamsync pushed it) that its beamtime DB no longer lists. */
 export interface GoneRun {
@@ -19,15 +19,14 @@ const META_KEY = "runs_gone";
  * bluesky file does not hold all of a proposal's) that the state store has records for but the DB no longer
  * lists. The catalogs keep them (deleting is an operator's decision); `status` and dry-run name them.
  */
-export function runsGone(store: StateStore, snapshot: Snapshot, watermarks: readonly Watermark[] = []): GoneRun[] {
+export async function runsGone(store: StateStore, snapshot: Snapshot, watermarks: readonly Watermark[] = []): Promise<GoneRun[]> {
   const out: GoneRun[] = [];
   const pathOf = (key: string) => watermarks.find((w) => (w.data as { beamtimeKey?: unknown } | undefined)?.beamtimeKey === key)?.path;
   for (const beamtime of snapshot.beamtimes) {
     if (beamtime.source !== "resonance") continue;
     const present = new Set(snapshot.runs.filter((r) => r.beamtimeKey === beamtime.key).map((r) => r.uid));
     const byRun = new Map<string, string[]>();
-    // Ids only (records() would load every payload of a big beamtime); served by the records_beamtime index.
-    const rows = store.db.prepare("SELECT id, run_uid FROM records WHERE beamtime_key = ? AND run_uid IS NOT NULL").all(beamtime.key) as { id: string; run_uid: string }[];
+    const rows = await store.runRecordsOfBeamtime(beamtime.key);
     for (const row of rows) {
       if (present.has(row.run_uid)) continue;
       const list = byRun.get(row.run_uid) ?? [];
@@ -41,17 +40,17 @@ export function runsGone(store: StateStore, snapshot: Snapshot, watermarks: read
 }
 
 /** Remember, per beamtime read in this batch, which of its runs are gone (replacing what an earlier read said). */
-export function rememberRunsGone(store: StateStore, snapshot: Snapshot, watermarks: readonly Watermark[] = []): void {
+export async function rememberRunsGone(store: StateStore, snapshot: Snapshot, watermarks: readonly Watermark[] = []): Promise<void> {
   const read = snapshot.beamtimes.filter((b) => b.source === "resonance").map((b) => b.key);
   if (read.length === 0) return;
-  const known = loadRunsGone(store).filter((g) => !read.includes(g.beamtime));
-  const all = [...known, ...runsGone(store, snapshot, watermarks)];
-  const before = store.getMeta(META_KEY);
+  const known = (await loadRunsGone(store)).filter((g) => !read.includes(g.beamtime));
+  const all = [...known, ...(await runsGone(store, snapshot, watermarks))];
+  const before = await store.getMeta(META_KEY);
   const after = JSON.stringify(all);
-  if (before !== after && !(before === undefined && all.length === 0)) store.setMeta(META_KEY, after);
+  if (before !== after && !(before === undefined && all.length === 0)) await store.setMeta(META_KEY, after);
 }
 
-export function loadRunsGone(store: StateStore): GoneRun[] {
-  const raw = store.getMeta(META_KEY);
+export async function loadRunsGone(store: StateStore): Promise<GoneRun[]> {
+  const raw = await store.getMeta(META_KEY);
   return raw ? (JSON.parse(raw) as GoneRun[]) : [];
 }

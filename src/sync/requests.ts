@@ -1,4 +1,4 @@
-import type { RecordScope } from "../state/store.js";
+import type { RecordScope } from "../state/contract.js";
 import type { Engine } from "./engine.js";
 
 /**
@@ -6,9 +6,9 @@ import type { Engine } from "./engine.js";
  * when no daemon runs. A resync re-reads the sources (ignoring watermarks) and queues every record in scope.
  */
 export async function handleRequest(engine: Engine, action: "resync" | "retry", scope: RecordScope): Promise<Record<string, unknown>> {
-  if (action === "retry") return { moved: engine.store.retry(scope) };
+  if (action === "retry") return { moved: await engine.store.retry(scope) };
   // --force: with no memory of what beamsync wrote, an update sends every field that differs (the source wins).
-  const forgotten = scope.force ? engine.store.forgetWritten(scope) : 0;
+  const forgotten = scope.force ? await engine.store.forgetWritten(scope) : 0;
   const outcome = await engine.reconcile({ force: true, scope });
   return {
     created: outcome.created,
@@ -21,15 +21,15 @@ export async function handleRequest(engine: Engine, action: "resync" | "retry", 
 
 /** Daemon side: handle every open request; returns how many were handled. */
 export async function handleOpenRequests(engine: Engine): Promise<number> {
-  const open = engine.store.openRequests();
+  const open = await engine.store.openRequests();
   for (const request of open) {
     const scope = JSON.parse(request.scope) as RecordScope;
     try {
       const result = await handleRequest(engine, request.action, scope);
-      engine.store.finishRequest(request.id, result);
+      await engine.store.finishRequest(request.id, result);
       engine.logger.info("operator request handled", { request: request.id, action: request.action, scope, ...result });
     } catch (err) {
-      engine.store.finishRequest(request.id, { error: (err as Error).message });
+      await engine.store.finishRequest(request.id, { error: (err as Error).message }).catch(() => undefined);
       engine.logger.error("operator request failed", { request: request.id, error: (err as Error).message });
     }
   }

@@ -1,11 +1,13 @@
 import { randomUUID } from "node:crypto";
+import os from "node:os";
 import type { Destination, PushContext, PushResult } from "../destinations/contract.js";
 import type { DestinationName } from "../mapping/record.js";
 import { pidAlive } from "../ops/heartbeat.js";
 import { scrubSecrets, type Logger } from "../ops/logger.js";
-import type { RecordRow, StateStore } from "../state/store.js";
+import type { RecordRow, StateStore } from "../state/contract.js";
 import { CircuitBreaker } from "./circuit.js";
 import { toSyncError, UnavailableError, type SyncError } from "./errors.js";
+import { LeaseFence, LeaseLostError, withLeaseFence } from "./lease-fence.js";
 import { backoffDelay } from "./retry.js";
 
 export interface WorkerOptions {
@@ -69,6 +71,7 @@ const STORE_BACKOFF = { baseMs: 1000, maxMs: 30_000, random: () => 1 };
 interface InFlight {
   row: RecordRow;
   promise: Promise<void>;
+  fence: LeaseFence;
 }
 
 /**
@@ -77,7 +80,11 @@ interface InFlight {
  * The same worker serves `beamsync sync` (drain until done) and `beamsync run` (drain forever).
  */
 export class OutboxWorker {
+  /** This worker's id: lease owner, upload_log's `worker`, a row of `status`'s workers. "<pid>-<random>". */
   readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
+  private readonly startedAt = new Date().toISOString();
+  /** Remote ids of the dependencies of leased records, read once per lease batch (see context()). */
+  private readonly dependencyIds = new Map<string, string>();
   private readonly destinations: Map<DestinationName, Destination>;
   private readonly circuit: CircuitBreaker;
   private readonly now: () => number;
@@ -141,8 +148,9 @@ export class OutboxWorker {
     const summary: DrainSummary = { attempts: 0, succeeded: 0, retried: 0, failed: 0, dead: 0, unreachable: [] };
     const onAbort = () => this.stop();
     options.signal?.addEventListener("abort", onAbort);
-    this.store.releaseDeadLeases(pidAlive);
-    const leaseTimer = setInterval(() => this.renewLeases(), Math.max(1000, Math.floor(this.options.leaseMs / 3)));
+    await this.store.releaseDeadLeases(pidAlive);
+    await this.beat();
+    const leaseTimer = setInterval(() => void this.renewLeases(), Math.max(1000, Math.floor(this.options.leaseMs / 3)));
     leaseTimer.unref();
     let held = options.holdOpenUntil !== undefined;
     void options.holdOpenUntil?.finally(() => {
@@ -174,8 +182,10 @@ export class OutboxWorker {
     } finally {
       clearInterval(leaseTimer);
       this.ready.splice(0);
+      this.dependencyIds.clear();
       options.signal?.removeEventListener("abort", onAbort);
-      this.store.releaseLeases(this.owner);
+      await this.store.releaseLeases(this.owner);
+      await this.store.stopWorker(this.owner).catch(() => undefined);
     }
     summary.unreachable = [...this.givenUp];
     return summary;
@@ -184,23 +194,23 @@ export class OutboxWorker {
   /** One turn of the drain loop; true when a one-shot drain is done. */
   private async step(options: DrainOptions, summary: DrainSummary): Promise<boolean> {
     await this.probeDownDestinations(options);
-    const started = this.fill(summary);
+    const started = await this.fill(summary);
     if (this.inFlight.size > 0) {
       // Every slot busy: a finishing push wakes us; no need to ask the store when the next record is due.
       // Slots free: fill() just leased all it could, so a record already due waits on a dependency in flight (or
       // another process's lease); a finishing push wakes us for it. Waiting 0 ms for it ran the lease query in a
       // loop, on the thread that reads the sources and handles the answers.
-      await this.waitForProgress(this.inFlight.size >= this.options.concurrency ? 1000 : this.nextWakeDelay({ dueNowIsBlocked: true }));
+      await this.waitForProgress(this.inFlight.size >= this.options.concurrency ? 1000 : await this.nextWakeDelay({ dueNowIsBlocked: true }));
       return false;
     }
     if (started > 0) return false;
     const active = this.activeDestinations();
     if (!options.forever) {
-      const pending = this.store.countPending(active);
+      const pending = await this.store.countPending(active);
       const down = [...this.destinations.keys()].filter((d) => this.circuit.isOpen(d) && !this.givenUp.has(d));
-      if ((pending === 0 || pending === this.store.countBlocked(active)) && down.length === 0) return true;
+      if ((pending === 0 || pending === (await this.store.countBlocked(active))) && down.length === 0) return true;
     }
-    await this.waitForProgress(this.nextWakeDelay());
+    await this.waitForProgress(await this.nextWakeDelay());
     return false;
   }
 
@@ -208,7 +218,7 @@ export class OutboxWorker {
     return [...this.destinations.keys()].filter((d) => !this.circuit.isOpen(d) && !this.givenUp.has(d));
   }
 
-  private fill(summary: DrainSummary): number {
+  private async fill(summary: DrainSummary): Promise<number> {
     const free = this.options.concurrency - this.inFlight.size;
     if (free <= 0 || this.stopping) return 0;
     const active = new Set(this.activeDestinations());
@@ -216,39 +226,56 @@ export class OutboxWorker {
     for (let i = this.ready.length - 1; i >= 0; i--) {
       const row = this.ready[i]!;
       if (!active.has(row.destination)) {
-        this.store.releaseLease(row.id, this.owner);
         this.ready.splice(i, 1);
+        await this.store.releaseLease(row.id, this.owner);
       }
     }
     if (this.ready.length < free) {
-      const leased = this.store.lease({
+      const leasedAt = this.now();
+      const leased = await this.store.lease({
         owner: this.owner,
         limit: Math.max(free, LEASE_BATCH) - this.ready.length,
-        nowMs: this.now(),
+        nowMs: leasedAt,
         leaseMs: this.options.leaseMs,
         destinations: [...active],
         excludeIds: new Set([...this.inFlight.keys(), ...this.ready.map((r) => r.id)]),
       });
-      for (const row of leased) this.ready.push(row);
+      await this.learnDependencies(leased);
+      for (const row of leased) this.ready.push({ ...row, lease_until: leasedAt + this.options.leaseMs });
     }
-    const rows = this.ready.splice(0, free);
+    // While the store was asked, pushes may have finished or stop() come: fill only what is free now.
+    const rows = this.stopping ? [] : this.ready.splice(0, Math.max(0, this.options.concurrency - this.inFlight.size));
     for (const row of rows) {
-      const promise = this.attempt(row, summary)
+      const fence = new LeaseFence(row.id, row.lease_until ?? this.now() + this.options.leaseMs, this.now);
+      const promise = this.attempt(row, summary, fence)
         // Only the state store can throw here; the outcome stays queued and the drain loop reports the store.
         .catch((err: unknown) => this.logger.error("could not record an attempt's outcome", { record: row.id, error: (err as Error).message }))
         .finally(() => {
           this.inFlight.delete(row.id);
           this.wake();
         });
-      this.inFlight.set(row.id, { row, promise });
+      this.inFlight.set(row.id, { row, promise, fence });
     }
     return rows.length;
   }
 
-  private nextWakeDelay(options: { dueNowIsBlocked?: boolean } = {}): number {
+  /**
+   * The remote ids a batch's pushes will ask for (an Instrument's pid, an Investigation's id), in one query:
+   * the lease only hands out records whose dependencies are in the catalog already.
+   */
+  private async learnDependencies(rows: RecordRow[]): Promise<void> {
+    const wanted: string[] = [];
+    for (const row of rows) {
+      for (const id of JSON.parse(row.depends_on) as string[]) if (!this.dependencyIds.has(id)) wanted.push(id);
+    }
+    if (this.dependencyIds.size > 50_000) this.dependencyIds.clear();
+    for (const [id, remoteId] of await this.store.remoteIdsOf(wanted)) this.dependencyIds.set(id, remoteId);
+  }
+
+  private async nextWakeDelay(options: { dueNowIsBlocked?: boolean } = {}): Promise<number> {
     const now = this.now();
     const candidates: number[] = [];
-    const due = this.store.nextDueAt(this.activeDestinations(), options.dueNowIsBlocked ? now : -1);
+    const due = await this.store.nextDueAt(this.activeDestinations(), options.dueNowIsBlocked ? now : -1);
     if (due !== undefined) candidates.push(Math.max(0, due - now));
     for (const name of this.destinations.keys()) {
       const probeAt = this.circuit.nextProbeAt(name);
@@ -302,25 +329,50 @@ export class OutboxWorker {
     }
   }
 
-  private renewLeases(): void {
+  /**
+   * Keep the leases of records in flight and waiting alive. A record another worker has taken meanwhile (this
+   * one was frozen, or cut off from the state past its lease) is dropped: its push stops before its next write.
+   */
+  private async renewLeases(): Promise<void> {
     const ids = [...this.inFlight.keys(), ...this.ready.map((r) => r.id)];
+    const until = this.now() + this.options.leaseMs;
     try {
-      this.store.extendLeases(this.owner, ids, this.now() + this.options.leaseMs);
+      const held = new Set(await this.store.extendLeases(this.owner, ids, until));
+      for (const [id, flight] of this.inFlight) {
+        if (held.has(id)) flight.fence.renewed(until);
+        else flight.fence.markLost();
+      }
+      for (let i = this.ready.length - 1; i >= 0; i--) {
+        const row = this.ready[i]!;
+        if (held.has(row.id)) row.lease_until = until;
+        else this.ready.splice(i, 1);
+      }
     } catch (err) {
       this.logger.warn("could not renew leases", { error: (err as Error).message });
+    }
+    await this.beat();
+  }
+
+  /** Say who this worker is and that it is alive (`status` lists workers; upload_log names them). */
+  private async beat(): Promise<void> {
+    try {
+      await this.store.heartbeatWorker({ id: this.owner, host: os.hostname(), pid: process.pid, startedAt: this.startedAt }, { waitMs: 250 });
+    } catch (err) {
+      this.logger.debug("worker heartbeat not written", { error: (err as Error).message });
     }
   }
 
   private context(destination: DestinationName): PushContext {
     return {
-      dependencyRemoteId: (kind, key) => this.store.remoteIdOf(`${destination}/${kind}/${key}`),
+      dependencyRemoteId: (kind, key) => this.dependencyIds.get(`${destination}/${kind}/${key}`),
     };
   }
 
-  private async attempt(row: RecordRow, summary: DrainSummary): Promise<void> {
+  private async attempt(row: RecordRow, summary: DrainSummary, fence: LeaseFence): Promise<void> {
     const destination = this.destinations.get(row.destination);
-    if (!destination || row.payload === null) {
-      this.store.release(row, this.owner);
+    const payload = row.payload;
+    if (!destination || payload === null) {
+      await this.store.releaseLease(row.id, this.owner);
       return;
     }
     const attemptNumber = row.attempts + 1;
@@ -333,17 +385,17 @@ export class OutboxWorker {
       hash: row.desired_hash,
     };
     try {
-      const result = await destination.push(
+      const result = await withLeaseFence(fence, () => destination.push(
         {
           kind: row.kind,
           key: row.key,
-          payload: JSON.parse(row.payload) as Record<string, unknown>,
+          payload: JSON.parse(payload) as Record<string, unknown>,
           hash: row.desired_hash,
           remoteId: row.remote_id ?? undefined,
           lastWritten: row.written ? (JSON.parse(row.written) as Record<string, unknown>) : undefined,
         },
         this.context(row.destination),
-      );
+      ));
       const durationMs = this.now() - startedAt;
       this.store.recordSuccess(
         row,
@@ -354,6 +406,7 @@ export class OutboxWorker {
           success: true,
           recordId: result.remoteId,
           recordUrl: result.remoteUrl,
+          worker: this.owner,
           metadata: { ...base, operation: result.operation, httpStatus: result.httpStatus, durationMs, ...(result.conflicts?.length ? { conflicts: result.conflicts } : {}) },
         },
         this.now(),
@@ -363,6 +416,11 @@ export class OutboxWorker {
       this.emit(row, "success", durationMs, { operation: result.operation });
     } catch (thrown) {
       const error = toSyncError(thrown);
+      if (error instanceof LeaseLostError) {
+        // The record is another worker's now: it writes the outcome, this one writes nothing.
+        this.logger.warn("lease lost; leaving the record to the worker that took it", { record: row.id, error: error.message });
+        return;
+      }
       this.handleFailure(row, error, attemptNumber, startedAt, base, summary);
     }
   }
@@ -376,6 +434,7 @@ export class OutboxWorker {
       destination: row.destination,
       success: false,
       errorMessage: message,
+      worker: this.owner,
       metadata: { ...base, operation: "failed", httpStatus: error.httpStatus, durationMs, errorKind: error.kind },
     };
     if (error instanceof UnavailableError) {

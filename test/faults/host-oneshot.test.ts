@@ -4,7 +4,7 @@ import { Database } from "../../src/sqlite.js";
 import { describe, expect, it } from "vitest";
 import { buildEngine } from "../../src/app/wire.js";
 import { silentLogger } from "../../src/ops/logger.js";
-import { StateStore } from "../../src/state/store.js";
+import { SqliteStateStore } from "../../src/state/sqlite-store.js";
 import { spawn } from "node:child_process";
 import { REPO_ROOT, runCli, spawnCli, tempDir, writeConfig } from "../support/cli.js";
 import { closedBeamtime as bt, worldPerTest } from "../support/scicat-setup.js";
@@ -69,8 +69,8 @@ describe("sync beside a running daemon", () => {
 
   it("a pass whose writes to the state store fail names beamsync's state file, not the source, and is not complete", async () => {
     const w = await worlds.open({ beamtimes: [bt("state-full")] });
-    const store = StateStore.open(w.stateDir, { busyTimeoutMs: 0 });
-    const engine = buildEngine(w.config, silentLogger, { store });
+    const store = SqliteStateStore.open(w.stateDir, { busyTimeoutMs: 0 });
+    const engine = await buildEngine(w.config, silentLogger, { store });
     const holder = new Database(path.join(w.stateDir, "beamsync.sqlite"));
     try {
       holder.exec("BEGIN IMMEDIATE");
@@ -112,7 +112,7 @@ describe("processes that open a new state store together (`run` and `sync` start
 describe("a signal during a scan", () => {
   it("stops the scan between two files; a stopped full scan forgets nothing it did not reach", async () => {
     const w = await worlds.open({ beamtimes: Array.from({ length: 8 }, (_, i) => bt(`signal-${i}`)) });
-    const engine = buildEngine(w.config, silentLogger);
+    const engine = await buildEngine(w.config, silentLogger);
     try {
       const stop = new AbortController();
       let beamtimesRead = 0;
@@ -123,12 +123,12 @@ describe("a signal during a scan", () => {
       expect(beamtimesRead).toBe(1);
 
       await engine.reconcile();
-      const files = engine.store.sourceSummary().reduce((n, s) => n + s.files, 0);
+      const files = (await engine.store.sourceSummary()).reduce((n, s) => n + s.files, 0);
       const stopped = new AbortController();
       stopped.abort();
       const outcome = await engine.reconcile({ signal: stopped.signal });
       expect(outcome.incomplete.join()).toMatch(/stopped by a signal/);
-      expect(engine.store.sourceSummary().reduce((n, s) => n + s.files, 0)).toBe(files);
+      expect((await engine.store.sourceSummary()).reduce((n, s) => n + s.files, 0)).toBe(files);
     } finally {
       await engine.close();
     }

@@ -118,6 +118,17 @@ function stateDb(w: ScicatWorld): BetterSqlite3.Database {
   return new Database(path.join(w.stateDir, "beamsync.sqlite"));
 }
 
+/**
+ * Make the store look as the old beamsync left it: its schema version back, and what later migrations added
+ * (the workers table and upload_log's worker column, migration 4) gone, so that they apply again.
+ */
+function rewindToBeforeIdentityKeys(w: ScicatWorld): void {
+  const db = stateDb(w);
+  db.exec("DROP TABLE workers; ALTER TABLE upload_log DROP COLUMN worker");
+  db.pragma(`user_version = ${BEFORE_IDENTITY_KEYS}`);
+  db.close();
+}
+
 describe("state migration of record keys", () => {
   it("keeps every catalog record and its ids: an upgraded store syncs with zero creates", async () => {
     const w = await worlds.open(
@@ -137,7 +148,7 @@ describe("state migration of record keys", () => {
     writeRunFile(path.join(w.dataRoot, "bluesky", "run.jsonl"), runDocuments({ uid: "d0000000-0000-4000-8000-000000000001", extraStart: { proposal_id: "P-9", sample_name: "Si", beamline_id: "bl-1" } }), "jsonl-pairs");
 
     // Synced by "the old beamsync", then the store is put back at the schema version it had then.
-    const engine = buildEngine(w.config, silentLogger, { mappers: { scicat: oldKeyMapper(w, unlisted) } });
+    const engine = await buildEngine(w.config, silentLogger, { mappers: { scicat: oldKeyMapper(w, unlisted) } });
     try {
       const { push } = await engine.syncOnce();
       expect(push.failed + push.dead).toBe(0);
@@ -153,9 +164,7 @@ describe("state migration of record keys", () => {
     expect(before.samples).toContain("Si");
     expect(w.scicat.proposals().map((p) => p.proposalId)).toContain("marie-curie-night-shift");
     expect(before.samples).toContain(`${w.written.beamtimes[0]!.dbPath.replace(/[^A-Za-z0-9._-]+/g, "_")}_1`);
-    const db = stateDb(w);
-    db.pragma(`user_version = ${BEFORE_IDENTITY_KEYS}`);
-    db.close();
+    rewindToBeforeIdentityKeys(w);
 
     w.scicat.resetRequests();
     const result = await runCli(["sync", "--json", "--config", w.configFile]);
@@ -203,7 +212,7 @@ describe("state migration of record keys", () => {
     writeConfig(w.dir, document);
     const { config } = loadConfig({ configPath: w.configFile, env: {} });
 
-    const engine = buildEngine(config, silentLogger, { mappers: { scicat: oldKeyMapper(w), icat: oldIcatMapper(w) } });
+    const engine = await buildEngine(config, silentLogger, { mappers: { scicat: oldKeyMapper(w), icat: oldIcatMapper(w) } });
     try {
       const { push } = await engine.syncOnce();
       expect(push.failed + push.dead).toBe(0);
@@ -219,9 +228,7 @@ describe("state migration of record keys", () => {
     });
     const before = count();
     expect(before.samples).toBeGreaterThanOrEqual(3);
-    const db = stateDb(w);
-    db.pragma(`user_version = ${BEFORE_IDENTITY_KEYS}`);
-    db.close();
+    rewindToBeforeIdentityKeys(w);
 
     const result = await runCli(["sync", "--json", "--config", w.configFile]);
     expect(result.code, result.stdout + result.stderr).toBe(0);

@@ -81,7 +81,7 @@ describe("beamsync sync: resonance → SciCat", () => {
 
   it("renews a token that expires in the middle of the sync", async () => {
     world = await scicatWorld(SPEC);
-    const engine = buildEngine(world.config, silentLogger);
+    const engine = await buildEngine(world.config, silentLogger);
     try {
       await engine.reconcile();
       const worker = engine.worker();

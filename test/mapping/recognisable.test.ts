@@ -25,7 +25,7 @@ async function mapped(spec: DataRootSpec, mapping: (root: string) => Record<stri
   const written = createDataRoot(root, spec);
   const config = configSchema.parse({ dataRoot: root, destinations: { scicat: { enabled: true, pidPrefix: "p/" } }, mapping: mapping(root) });
   const source = createResonanceSource({ dataRoot: root, config: config.sources.resonance, logger: silentLogger });
-  const { snapshot } = await source.scan({ get: () => undefined }, { force: true, nowMs: Date.now() });
+  const { snapshot } = await source.scan({ get: () => Promise.resolve(undefined) }, { force: true, nowMs: Date.now() });
   const records = mapToScicat(snapshot, config);
   const dataset = (uid: string) => records.find((r) => r.kind === "dataset" && r.key === `p/${uid}`)?.payload ?? {};
   const blocks = (uid: string) => records.find((r) => r.kind === "origdatablocks" && r.key === `p/${uid}`)?.payload;

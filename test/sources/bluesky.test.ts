@@ -31,7 +31,7 @@ function source(dataRoot: string, extra: Record<string, unknown> = {}) {
 /** A watermark store in memory, as the state store keeps them. */
 function memoryWatermarks() {
   const map = new Map<string, Watermark>();
-  return { get: (s: string, p: string) => map.get(`${s}:${p}`), save: (ws: Watermark[]) => ws.forEach((w) => map.set(`${w.source}:${w.path}`, w)) };
+  return { get: (s: string, p: string) => Promise.resolve(map.get(`${s}:${p}`)), save: (ws: Watermark[]) => ws.forEach((w) => map.set(`${w.source}:${w.path}`, w)) };
 }
 
 const options = (dataRoot: string) => ({ dataRoot, config: configSchema.parse({ dataRoot }).sources.bluesky, logger: silentLogger });

@@ -45,7 +45,7 @@ function world(algorithm: "sha256" | "blake2b") {
   let source = open();
   const scan = async () => {
     const batches: ScanResult[] = [];
-    const rest = await source.scan({ get: () => undefined }, { force: true, nowMs: Date.now(), onBatch: (b) => batches.push(b) });
+    const rest = await source.scan({ get: () => Promise.resolve(undefined) }, { force: true, nowMs: Date.now(), onBatch: (b) => void batches.push(b) });
     const all = [...batches, rest];
     return { beamtimes: all.flatMap((b) => b.snapshot.beamtimes), samples: all.flatMap((b) => b.snapshot.samples), runs: all.flatMap((b) => b.snapshot.runs), problems: [] };
   };

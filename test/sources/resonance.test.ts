@@ -23,7 +23,7 @@ function world(spec: DataRootSpec, resonance: Record<string, unknown> = {}) {
   const config = configSchema.parse({ dataRoot: root, sources: { resonance } });
   const source = createResonanceSource({ dataRoot: root, config: config.sources.resonance, logger: silentLogger });
   const marks = new Map<string, Watermark>();
-  const reader = { get: (s: string, p: string) => marks.get(`${s}:${p}`) };
+  const reader = { get: (s: string, p: string) => Promise.resolve(marks.get(`${s}:${p}`)) };
   const scan = async (options: { force?: boolean; nowMs?: number } = {}) => {
     const result = await source.scan(reader, { force: options.force ?? false, nowMs: options.nowMs ?? Date.now() });
     for (const w of result.watermarks) marks.set(`${w.source}:${w.path}`, w);

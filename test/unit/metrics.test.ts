@@ -4,19 +4,19 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeRecord } from "../../src/mapping/record.js";
 import { createMetrics, RECORD_STATES } from "../../src/ops/metrics.js";
-import { StateStore } from "../../src/state/store.js";
+import { SqliteStateStore } from "../../src/state/sqlite-store.js";
 import { VERSION } from "../../src/version.js";
 
 /** Issue 16.6: names stock dashboards know, every series from the start, and record counts that add up. */
 
 let dir: string;
-let store: StateStore;
+let store: SqliteStateStore;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "beamsync-metrics-"));
-  store = StateStore.open(dir);
+  store = SqliteStateStore.open(dir);
 });
-afterEach(() => {
-  store.close();
+afterEach(async () => {
+  await store.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -60,7 +60,7 @@ describe("metrics", () => {
     const datasets = [1, 2, 3].map((i) =>
       makeRecord({ destination: "scicat", kind: "dataset", key: `ds${i}`, runUid: `run${i}`, payload: { n: i }, dependsOn: ["scicat/proposal/P1"] }),
     );
-    store.reconcile([proposal, ...datasets], []);
+    await store.reconcile([proposal, ...datasets], []);
     const metrics = await scrape(["icat"]);
     const scicat = Object.fromEntries(RECORD_STATES.map((state) => [state, metrics.get(`beamsync_records{destination="scicat",state="${state}"}`)]));
     expect(scicat).toEqual({ synced: 0, pending: 1, waiting: 3, failed: 0, dead: 0 });

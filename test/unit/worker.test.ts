@@ -5,19 +5,19 @@ import { Database } from "../../src/sqlite.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeRecord, type DesiredRecord } from "../../src/mapping/record.js";
 import { silentLogger } from "../../src/ops/logger.js";
-import { StateStore } from "../../src/state/store.js";
+import { SqliteStateStore } from "../../src/state/sqlite-store.js";
 import { PermanentError, TransientError } from "../../src/sync/errors.js";
 import { OutboxWorker, type WorkerOptions } from "../../src/sync/worker.js";
 import { MemoryDestination } from "../support/memory-destination.js";
 
 let dir: string;
-let store: StateStore;
+let store: SqliteStateStore;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "beamsync-worker-"));
-  store = StateStore.open(dir);
+  store = SqliteStateStore.open(dir);
 });
-afterEach(() => {
-  store.close();
+afterEach(async () => {
+  await store.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -34,21 +34,21 @@ function records(): DesiredRecord[] {
 describe("outbox worker", () => {
   it("pushes dependencies first, logs one row per attempt, and a second reconcile queues nothing", async () => {
     const dest = new MemoryDestination();
-    expect(store.reconcile(records(), [])).toMatchObject({ created: 4 });
+    expect(await store.reconcile(records(), [])).toMatchObject({ created: 4 });
     const summary = await new OutboxWorker(store, [dest], options, silentLogger).drain({ forever: false });
     expect(summary).toMatchObject({ succeeded: 4, failed: 0, dead: 0 });
     expect(dest.pushes[0]?.kind).toBe("proposal");
     // Datasets saw the proposal's remote id through the push context.
     expect(dest.pushes.filter((p) => p.kind === "dataset").every((p) => p.dependencyIds.proposal === "remote-P1")).toBe(true);
-    expect(store.uploadLog({ limit: 100 })).toHaveLength(4);
-    expect(store.reconcile(records(), [])).toMatchObject({ created: 0, updated: 0, unchanged: 4 });
-    expect(store.countPending(["scicat"])).toBe(0);
+    expect(await store.uploadLog({ limit: 100 })).toHaveLength(4);
+    expect(await store.reconcile(records(), [])).toMatchObject({ created: 0, updated: 0, unchanged: 4 });
+    expect(await store.countPending(["scicat"])).toBe(0);
   });
 
   it("a one-shot drain held open by the scan pushes what each file queues, and ends only after the scan", async () => {
     const dest = new MemoryDestination();
     const [proposal, ...datasets] = records();
-    store.reconcile([proposal!], []);
+    await store.reconcile([proposal!], []);
     let scanDone!: () => void;
     const scanning = new Promise<void>((resolve) => (scanDone = resolve));
     const worker = new OutboxWorker(store, [dest], options, silentLogger);
@@ -61,7 +61,7 @@ describe("outbox worker", () => {
     await expect.poll(() => dest.pushes.length).toBe(1);
     expect(finished).toBe(false);
     // The next file: its records are queued and the worker woken, as the engine does after each file.
-    store.reconcile(datasets, []);
+    await store.reconcile(datasets, []);
     worker.wake();
     await expect.poll(() => dest.pushes.length).toBe(4);
     expect(finished).toBe(false);
@@ -72,14 +72,14 @@ describe("outbox worker", () => {
   it("retries transient failures with one upload_log row per attempt, and stops at once on permanent ones", async () => {
     const dest = new MemoryDestination();
     dest.script = [undefined, new TransientError("503 from proxy", { httpStatus: 503 }), new PermanentError("400: datasetName must be a string", { httpStatus: 400 })];
-    store.reconcile(records(), []);
+    await store.reconcile(records(), []);
     const summary = await new OutboxWorker(store, [dest], { ...options, concurrency: 1 }, silentLogger).drain({ forever: false });
     expect(summary.failed).toBe(1);
     expect(summary.retried).toBe(1);
-    const failed = store.recentFailures(10);
+    const failed = await store.recentFailures(10);
     expect(failed).toHaveLength(1);
     expect(failed[0]?.last_error).toContain("datasetName must be a string");
-    const log = store.uploadLog({ limit: 100 });
+    const log = await store.uploadLog({ limit: 100 });
     expect(log.filter((r) => r.success === 0)).toHaveLength(2);
     expect(log.filter((r) => r.success === 1)).toHaveLength(3);
     const meta = JSON.parse(log.find((r) => r.success === 0)?.metadata_json ?? "{}");
@@ -88,33 +88,33 @@ describe("outbox worker", () => {
 
   it("marks a record dead after maxAttempts and retry() brings it back", async () => {
     const dest = new MemoryDestination();
-    store.reconcile(records().slice(0, 1), []);
+    await store.reconcile(records().slice(0, 1), []);
     dest.alwaysFail = new TransientError("socket hang up");
     const worker = new OutboxWorker(store, [dest], { ...options, circuitThreshold: 100 }, silentLogger);
     const summary = await worker.drain({ forever: false });
     expect(summary.dead).toBe(1);
-    expect(store.countsByState()).toEqual([{ destination: "scicat", state: "dead", n: 1 }]);
-    expect(store.uploadLog({ limit: 10 })).toHaveLength(3);
+    expect(await store.countsByState()).toEqual([{ destination: "scicat", state: "dead", n: 1 }]);
+    expect(await store.uploadLog({ limit: 10 })).toHaveLength(3);
     dest.alwaysFail = undefined;
-    expect(store.retry({})).toBe(1);
+    expect(await store.retry({})).toBe(1);
     await new OutboxWorker(store, [dest], options, silentLogger).drain({ forever: false });
-    expect(store.countsByState()).toEqual([{ destination: "scicat", state: "synced", n: 1 }]);
+    expect(await store.countsByState()).toEqual([{ destination: "scicat", state: "synced", n: 1 }]);
   });
 
   it("dependents of a rejected record do not keep a one-shot sync waiting", async () => {
     const dest = new MemoryDestination();
     dest.script = [new PermanentError("403: not allowed")];
-    store.reconcile(records(), []);
+    await store.reconcile(records(), []);
     const summary = await new OutboxWorker(store, [dest], options, silentLogger).drain({ forever: false });
     expect(summary.failed).toBe(1);
-    expect(store.countBlocked(["scicat"])).toBe(3);
+    expect(await store.countBlocked(["scicat"])).toBe(3);
   });
 
   it("stops hammering a catalog that is down, probes it, and gives up in one-shot mode", async () => {
     const dest = new MemoryDestination();
     dest.alwaysFail = new TransientError("ECONNREFUSED");
     dest.reachable = false;
-    store.reconcile(records(), []);
+    await store.reconcile(records(), []);
     const summary = await new OutboxWorker(store, [dest], { ...options, maxAttempts: 50, circuitThreshold: 2, concurrency: 1 }, silentLogger).drain({
       forever: false,
       maxProbesWhenDown: 2,
@@ -122,14 +122,14 @@ describe("outbox worker", () => {
     expect(summary.unreachable).toEqual(["scicat"]);
     expect(dest.pushes.length).toBe(2);
     expect(dest.healthProbes).toBeGreaterThanOrEqual(2);
-    expect(store.countPending(["scicat"])).toBe(4);
+    expect(await store.countPending(["scicat"])).toBe(4);
   });
 
   it("resumes after the catalog comes back", async () => {
     const dest = new MemoryDestination();
     dest.alwaysFail = new TransientError("ECONNREFUSED");
     dest.reachable = false;
-    store.reconcile(records(), []);
+    await store.reconcile(records(), []);
     const worker = new OutboxWorker(store, [dest], { ...options, maxAttempts: 50, circuitThreshold: 1, concurrency: 1 }, silentLogger);
     const done = worker.drain({ forever: false, maxProbesWhenDown: 1000 });
     await new Promise((r) => setTimeout(r, 50));
@@ -137,21 +137,21 @@ describe("outbox worker", () => {
     dest.reachable = true;
     const summary = await done;
     expect(summary.succeeded).toBe(4);
-    expect(store.countPending(["scicat"])).toBe(0);
+    expect(await store.countPending(["scicat"])).toBe(0);
   });
 
-  it("does not lease records leased by another live process, but frees leases of dead ones", () => {
-    store.reconcile(records().slice(0, 1), []);
-    const leased = store.lease({ owner: `${process.pid}-other`, limit: 10, nowMs: Date.now(), leaseMs: 60_000, destinations: ["scicat"] });
+  it("does not lease records leased by another live process, but frees leases of dead ones", async () => {
+    await store.reconcile(records().slice(0, 1), []);
+    const leased = await store.lease({ owner: `${process.pid}-other`, limit: 10, nowMs: Date.now(), leaseMs: 60_000, destinations: ["scicat"] });
     expect(leased).toHaveLength(1);
-    expect(store.lease({ owner: `${process.pid}-mine`, limit: 10, nowMs: Date.now(), leaseMs: 60_000, destinations: ["scicat"] })).toHaveLength(0);
-    expect(store.releaseDeadLeases(() => true)).toBe(0);
-    expect(store.releaseDeadLeases(() => false)).toBe(1);
-    expect(store.lease({ owner: `${process.pid}-mine`, limit: 10, nowMs: Date.now(), leaseMs: 60_000, destinations: ["scicat"] })).toHaveLength(1);
+    expect(await store.lease({ owner: `${process.pid}-mine`, limit: 10, nowMs: Date.now(), leaseMs: 60_000, destinations: ["scicat"] })).toHaveLength(0);
+    expect(await store.releaseDeadLeases(() => true)).toBe(0);
+    expect(await store.releaseDeadLeases(() => false)).toBe(1);
+    expect(await store.lease({ owner: `${process.pid}-mine`, limit: 10, nowMs: Date.now(), leaseMs: 60_000, destinations: ["scicat"] })).toHaveLength(1);
   });
 
   it("waits out a state store it cannot write (locked by another connection) and loses no outcome", async () => {
-    store.reconcile(records(), []);
+    await store.reconcile(records(), []);
     // Another process holds the write lock longer than this store's busy timeout.
     store.db.pragma("busy_timeout = 20");
     const other = new Database(store.file);
@@ -169,13 +169,13 @@ describe("outbox worker", () => {
     const done = new OutboxWorker(store, [dest], options, logger as typeof silentLogger).drain({ forever: false });
     await new Promise((r) => setTimeout(r, 300));
     expect(errors).toContain("state store error; pushes paused");
-    expect(store.uploadLog({ limit: 100 })).toHaveLength(0);
+    expect(await store.uploadLog({ limit: 100 })).toHaveLength(0);
     other.prepare("COMMIT").run();
     other.close();
     const summary = await done;
     expect(summary).toMatchObject({ succeeded: 4, failed: 0 });
-    expect(store.countPending(["scicat"])).toBe(0);
+    expect(await store.countPending(["scicat"])).toBe(0);
     // One upload_log row per attempt: what was pushed while the store was locked was written once it was free.
-    expect(store.uploadLog({ limit: 100 })).toHaveLength(summary.attempts);
+    expect(await store.uploadLog({ limit: 100 })).toHaveLength(summary.attempts);
   });
 });

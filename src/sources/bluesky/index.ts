@@ -71,10 +71,10 @@ async function scanBluesky(options: BlueskySourceOptions, selected: (relative: s
       const out: ScanResult = scan.onBatch ? { snapshot: emptySnapshot(), watermarks: [], unchanged: 0 } : result;
       out.snapshot.problems.push({ source: SOURCE, path: relative, reason: irregular });
       out.watermarks.push({ source: SOURCE, path: relative, size: 0, mtimeMs: 0, problem: irregular, retry: true });
-      if (scan.onBatch) scan.onBatch(out);
+      if (scan.onBatch) await scan.onBatch(out);
       continue;
     }
-    const previous = watermarks.get(SOURCE, relative);
+    const previous = await watermarks.get(SOURCE, relative);
     const data = previous?.data as Partial<FileWatermarkData> | undefined;
     const sameFile = (data?.ino === undefined || data.ino === stat.ino) && (data?.ctimeMs === undefined || data.ctimeMs === stat.ctimeMs);
     const unchanged =
@@ -107,7 +107,7 @@ async function scanBluesky(options: BlueskySourceOptions, selected: (relative: s
     }
     if (problems.length) wm.problem = `${problems.length} problem(s): ${problems.slice(0, 3).join("; ")}`.slice(0, 1000);
     out.watermarks.push(wm);
-    if (scan.onBatch) scan.onBatch(out);
+    if (scan.onBatch) await scan.onBatch(out);
   }
   return result;
 }

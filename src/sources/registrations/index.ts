@@ -20,11 +20,11 @@ interface FileWatermarkData {
 export function createRegistrationSource(folder: RegistrationFolder): Source {
   return {
     kind: REGISTRATION_SOURCE,
-    scan: (watermarks) => Promise.resolve(scanRegistrations(folder, watermarks)),
+    scan: (watermarks) => scanRegistrations(folder, watermarks),
   };
 }
 
-function scanRegistrations(folder: RegistrationFolder, watermarks: WatermarkReader): ScanResult {
+async function scanRegistrations(folder: RegistrationFolder, watermarks: WatermarkReader): Promise<ScanResult> {
   const result: ScanResult = { snapshot: emptySnapshot(), watermarks: [], unchanged: 0 };
   if (!folder.readable()) {
     // Path "." marks the source's root as unreadable: what was registered is not taken as gone.
@@ -33,7 +33,7 @@ function scanRegistrations(folder: RegistrationFolder, watermarks: WatermarkRead
   }
   const view = folder.load();
   for (const file of view.files) {
-    const previous = watermarks.get(REGISTRATION_SOURCE, file.relative);
+    const previous = await watermarks.get(REGISTRATION_SOURCE, file.relative);
     const { watermark, problems } = fileWatermark(file, previous);
     // Its records are handed over all the same (reconcile's hashes find them unchanged); the count is for `sync`.
     if (previous && previous.size === watermark.size && previous.mtimeMs === watermark.mtimeMs && JSON.stringify(previous.data) === JSON.stringify(watermark.data) && previous.problem === watermark.problem) result.unchanged++;

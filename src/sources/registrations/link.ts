@@ -29,7 +29,7 @@ export function linkingSource(inner: Source, folder: RegistrationFolder, config:
     kind: inner.kind,
     scan: async (watermarks: WatermarkReader, options: ScanOptions): Promise<ScanResult> => {
       const view = folder.load();
-      const remembered = watermarks.get(inner.kind, LINKS_PATH);
+      const remembered = await watermarks.get(inner.kind, LINKS_PATH);
       const relink = remembered?.data !== view.fingerprint;
       const link = (batch: ScanResult) => linkBatch(batch, view, config);
       const onBatch = options.onBatch;

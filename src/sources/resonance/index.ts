@@ -75,7 +75,7 @@ async function scanResonance(options: ResonanceSourceOptions, watermarks: Waterm
 
   // 1. The index (cached in its watermark: 200 entries cost nothing to keep).
   const indexRel = config.indexFile.split(path.sep).join("/");
-  const index = readIndex(options, indexRel, watermarks, scan, result);
+  const index = await readIndex(options, indexRel, watermarks, scan, result);
   const indexChanged = index.changed;
 
   // 2. Which DBs: the listed ones (checked), then discovered ones.
@@ -87,7 +87,7 @@ async function scanResonance(options: ResonanceSourceOptions, watermarks: Waterm
     const located = locateDbPath(dataRoot, realRoot, entry.dbPath);
     if (!located.ok) {
       report(entry.dbPath, located.reason, `index ${indexRel}`);
-      const known = (watermarks.get(SOURCE, entry.dbPath)?.data as Partial<DbWatermarkData> | undefined)?.beamtimeKey;
+      const known = ((await watermarks.get(SOURCE, entry.dbPath))?.data as Partial<DbWatermarkData> | undefined)?.beamtimeKey;
       if (known) moved.set(known, entry);
       const data: Partial<DbWatermarkData> | undefined = known ? { beamtimeKey: known } : undefined;
       result.watermarks.push({ source: SOURCE, path: entry.dbPath, size: 0, mtimeMs: 0, problem: located.reason, retry: true, ...(data ? { data } : {}) });
@@ -111,7 +111,7 @@ async function scanResonance(options: ResonanceSourceOptions, watermarks: Waterm
     if (await pace()) break;
     const one = await readOneDb(options, relative, entry, discovered.has(relative), indexChanged, watermarks, scan, moved);
     if (one === "unchanged") result.unchanged++;
-    else if (scan.onBatch) scan.onBatch(one);
+    else if (scan.onBatch) await scan.onBatch(one);
     else mergeInto(result, one);
   }
   return result;
@@ -157,7 +157,7 @@ async function readOneDb(
     return result;
   }
   const journal = fs.existsSync(`${absolute}-journal`);
-  const previous = watermarks.get(SOURCE, relative);
+  const previous = await watermarks.get(SOURCE, relative);
   const changeCounter = (await readDbHeader(absolute))?.changeCounter;
   if (!scan.force && !indexChanged && unchanged(previous, stat, changeCounter, scan.nowMs, config.staleAfterSeconds)) return "unchanged";
   const wm: Watermark = { source: SOURCE, path: relative, size: stat.size, mtimeMs: stat.mtimeMs };
@@ -231,18 +231,18 @@ function unchanged(previous: Watermark | undefined, stat: fs.Stats, changeCounte
   return true;
 }
 
-function readIndex(options: ResonanceSourceOptions, indexRel: string, watermarks: WatermarkReader, scan: ScanOptions, result: ScanResult): { entries: IndexEntry[]; changed: boolean } {
+async function readIndex(options: ResonanceSourceOptions, indexRel: string, watermarks: WatermarkReader, scan: ScanOptions, result: ScanResult): Promise<{ entries: IndexEntry[]; changed: boolean }> {
   const file = path.join(options.dataRoot, indexRel);
   let stat: fs.Stats;
   try {
     stat = fs.statSync(file);
   } catch {
     // No index is the normal case today (resonance's IndexWriter is a skeleton): discovery finds the DBs.
-    const previous = watermarks.get(SOURCE, indexRel);
+    const previous = await watermarks.get(SOURCE, indexRel);
     if (previous) result.watermarks.push({ source: SOURCE, path: indexRel, size: 0, mtimeMs: 0, data: { entries: [] } });
     return { entries: [], changed: previous !== undefined && previous.size !== 0 };
   }
-  const previous = watermarks.get(SOURCE, indexRel);
+  const previous = await watermarks.get(SOURCE, indexRel);
   const cached = (previous?.data as IndexWatermarkData | undefined)?.entries;
   const irregular = notRegularFile(stat);
   if (irregular) {

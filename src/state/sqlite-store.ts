@@ -1,111 +1,48 @@
 import type Database from "better-sqlite3";
 import type { DesiredRecord, DestinationName } from "../mapping/record.js";
 import type { SourceKind } from "../model/types.js";
-import type { Watermark, WatermarkReader } from "../sources/contract.js";
+import type { Watermark } from "../sources/contract.js";
+import type {
+  LeaseOptions,
+  OldestPendingRow,
+  ReconcileCounts,
+  RecordRow,
+  RecordScope,
+  RecordState,
+  RequestRow,
+  SourceProblemRow,
+  SourceSummaryRow,
+  StateEvent,
+  StateStore,
+  SuccessResult,
+  UploadLogEntry,
+  UploadLogRow,
+  WorkerRow,
+} from "./contract.js";
 import { openDatabase, type OpenedDatabase } from "./database.js";
+import { OutcomeQueue, type Outcome } from "./outcomes.js";
 
 /** Every query beamsync makes against its state file, as prepared statements behind named methods. */
 
-/** Longest an attempt outcome waits for its commit, and how many may wait (see queueWrite). */
-const GROUP_COMMIT_MS = 20;
-const GROUP_COMMIT_MAX = 256;
-const GROUP_COMMIT_RETRY_MS = 1000;
-
-export type RecordState = "pending" | "synced" | "failed" | "dead";
-
-export interface RecordRow {
-  id: string;
-  destination: DestinationName;
-  kind: string;
-  key: string;
-  session_identifier: string;
-  run_uid: string | null;
-  beamtime_key: string | null;
-  state: RecordState;
-  desired_hash: string;
-  synced_hash: string | null;
-  payload: string | null;
-  depends_on: string;
-  remote_id: string | null;
-  remote_url: string | null;
-  attempts: number;
-  next_attempt_at: number;
-  lease_owner: string | null;
-  lease_until: number | null;
-  last_error: string | null;
-  changed_at_ms: number | null;
-  created_at: string;
-  updated_at: string;
-  /** JSON of the fields as last written to the catalog (see destinations/scicat/merge.ts). */
-  written: string | null;
-  /** JSON list of FieldConflict met at the last push. */
-  conflicts: string | null;
-}
-
-export interface UploadLogRow {
-  id: number;
-  session_identifier: string;
-  destination_name: string;
-  success: number;
-  timestamp: string;
-  record_id: string | null;
-  record_url: string | null;
-  error_message: string | null;
-  metadata_json: string | null;
-}
-
-export interface UploadLogEntry {
-  sessionIdentifier: string;
-  destination: DestinationName;
-  success: boolean;
-  timestamp?: string;
-  recordId?: string | undefined;
-  recordUrl?: string | undefined;
-  errorMessage?: string | undefined;
-  metadata: Record<string, unknown>;
-}
-
-/** Which records a resync or retry applies to. Empty scope = all. */
-export interface RecordScope {
-  runUid?: string | undefined;
-  beamtime?: string | undefined;
-  destination?: DestinationName | undefined;
-  /** resync only: forget what beamsync last wrote, so the source's values win over curators' edits. */
-  force?: boolean | undefined;
-}
-
-export interface ReconcileCounts {
-  created: number;
-  updated: number;
-  forced: number;
-  unchanged: number;
-}
-
-export interface RequestRow {
-  id: number;
-  action: "resync" | "retry";
-  scope: string;
-  requested_at: string;
-  handled_at: string | null;
-  result: string | null;
-}
-
 const nowIso = () => new Date().toISOString();
 
-export class StateStore implements WatermarkReader {
+export class SqliteStateStore implements StateStore {
+  readonly backend = "sqlite" as const;
+  readonly shared = false;
   readonly db: Database.Database;
   readonly file: string;
+  readonly location: string;
   readonly migration: OpenedDatabase["migration"];
   private readonly stmts;
   /** The lease query, prepared once per number of destinations. */
   private readonly leaseStatements = new Map<number, Database.Statement>();
   private readonly statementCache = new Map<string, Database.Statement>();
-  private readonly pendingWrites: (() => void)[] = [];
-  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly outcomes = new OutcomeQueue((outcomes) => this.commitOutcomes(outcomes));
 
   constructor(opened: OpenedDatabase) {
     this.db = opened.db;
     this.file = opened.file;
+    this.location = opened.file;
     this.migration = opened.migration;
     const db = this.db;
     this.stmts = {
@@ -165,8 +102,8 @@ export class StateStore implements WatermarkReader {
       releaseOwner: db.prepare("UPDATE records SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?"),
       insertLog: db.prepare(
         `INSERT INTO upload_log (session_identifier, destination_name, success, timestamp, record_id, record_url,
-           error_message, metadata_json)
-         VALUES (@sessionIdentifier, @destination, @success, @timestamp, @recordId, @recordUrl, @errorMessage, @metadata)`,
+           error_message, metadata_json, worker)
+         VALUES (@sessionIdentifier, @destination, @success, @timestamp, @recordId, @recordUrl, @errorMessage, @metadata, @worker)`,
       ),
       getMeta: db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?"),
       setMeta: db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
@@ -177,18 +114,26 @@ export class StateStore implements WatermarkReader {
     };
   }
 
-  static open(stateDir: string, options: Parameters<typeof openDatabase>[1] = {}): StateStore {
-    return new StateStore(openDatabase(stateDir, options));
+  static open(stateDir: string, options: Parameters<typeof openDatabase>[1] = {}): SqliteStateStore {
+    return new SqliteStateStore(openDatabase(stateDir, options));
   }
 
-  close(): void {
-    this.flushWrites();
-    if (this.db.open) this.db.close();
+  async close(): Promise<void> {
+    try {
+      await this.flushWrites();
+    } finally {
+      this.outcomes.stop();
+      if (this.db.open) this.db.close();
+    }
+  }
+
+  async schemaVersion(): Promise<number> {
+    return this.db.pragma("user_version", { simple: true }) as number;
   }
 
   // ---- sources -------------------------------------------------------------------------------------------
 
-  get(source: SourceKind, path: string): Watermark | undefined {
+  async getWatermark(source: SourceKind, path: string): Promise<Watermark | undefined> {
     const row = this.stmts.getSource.get(source, path);
     if (!row) return undefined;
     return {
@@ -219,7 +164,7 @@ export class StateStore implements WatermarkReader {
    * Drop the watermarks of `source` files other than `keep` (files a full scan no longer found). Watermarks only
    * spare re-reading: a file dropped here by mistake is read again, and its records compare unchanged.
    */
-  forgetSourcesExcept(source: SourceKind, keep: ReadonlySet<string>): number {
+  async forgetSourcesExcept(source: SourceKind, keep: ReadonlySet<string>): Promise<number> {
     const known = this.prepared("SELECT path FROM sources WHERE source = ?").pluck().all(source) as string[];
     const gone = known.filter((p) => !keep.has(p));
     if (gone.length === 0) return 0;
@@ -230,7 +175,7 @@ export class StateStore implements WatermarkReader {
     return gone.length;
   }
 
-  sourceProblems(): { source: string; path: string; problem: string; retry: boolean; scanned_at: string }[] {
+  async sourceProblems(): Promise<SourceProblemRow[]> {
     return this
       .prepared("SELECT source, path, problem, retry, scanned_at FROM sources WHERE problem IS NOT NULL ORDER BY source, path")
       .all()
@@ -240,7 +185,7 @@ export class StateStore implements WatermarkReader {
       });
   }
 
-  sourceSummary(): { source: string; files: number; problems: number; last_scanned: string | null }[] {
+  async sourceSummary(): Promise<SourceSummaryRow[]> {
     return this
       .prepared(
         `SELECT source, COUNT(*) AS files, SUM(problem IS NOT NULL) AS problems, MAX(scanned_at) AS last_scanned
@@ -256,12 +201,12 @@ export class StateStore implements WatermarkReader {
    * source watermarks that produced them — in one transaction, so a crash never records a file as read
    * without its records queued.
    */
-  reconcile(
+  async reconcile(
     desired: Iterable<DesiredRecord>,
     watermarks: Iterable<Watermark>,
     options: { force?: (r: DesiredRecord) => boolean; nowMs?: number } = {},
-  ): ReconcileCounts {
-    this.flushWrites();
+  ): Promise<ReconcileCounts> {
+    await this.flushWrites();
     const counts: ReconcileCounts = { created: 0, updated: 0, forced: 0, unchanged: 0 };
     const nowMs = options.nowMs ?? Date.now();
     const now = new Date(nowMs).toISOString();
@@ -304,7 +249,7 @@ export class StateStore implements WatermarkReader {
   }
 
   /** Classify desired records against the store without changing anything (dry-run). */
-  diff(desired: Iterable<DesiredRecord>): { record: DesiredRecord; change: "create" | "update" }[] {
+  async diff(desired: Iterable<DesiredRecord>): Promise<{ record: DesiredRecord; change: "create" | "update" }[]> {
     const out: { record: DesiredRecord; change: "create" | "update" }[] = [];
     for (const record of desired) {
       const existing = this.stmts.getHashes.get(`${record.destination}/${record.kind}/${record.key}`);
@@ -320,8 +265,8 @@ export class StateStore implements WatermarkReader {
    * Lease up to `limit` due records whose dependencies exist remotely, for `leaseMs`. Records leased by another
    * process (the daemon, or a CLI sync) are skipped until their lease runs out.
    */
-  lease(options: { owner: string; limit: number; nowMs: number; leaseMs: number; destinations: DestinationName[]; excludeIds?: ReadonlySet<string> }): RecordRow[] {
-    this.flushWrites();
+  async lease(options: LeaseOptions): Promise<RecordRow[]> {
+    await this.flushWrites();
     if (options.destinations.length === 0 || options.limit <= 0) return [];
     const placeholders = options.destinations.map(() => "?").join(", ");
     const sql = `
@@ -361,18 +306,19 @@ export class StateStore implements WatermarkReader {
   }
 
   /** Keep leases of long pushes alive. */
-  extendLeases(owner: string, ids: string[], until: number): void {
-    if (ids.length === 0) return;
-    this
-      .prepared(`UPDATE records SET lease_until = ? WHERE lease_owner = ? AND id IN (${ids.map(() => "?").join(", ")})`)
-      .run(until, owner, ...ids);
+  async extendLeases(owner: string, ids: string[], until: number): Promise<string[]> {
+    if (ids.length === 0) return [];
+    return this
+      .prepared(`UPDATE records SET lease_until = ? WHERE lease_owner = ? AND id IN (${ids.map(() => "?").join(", ")}) RETURNING id`)
+      .pluck()
+      .all(until, owner, ...ids) as string[];
   }
 
   /**
    * Free leases held by processes that no longer exist (a `kill -9` leaves its leases behind; waiting for them
    * to expire would delay the restart's first pushes). Owners are "<pid>-<random>" on this host.
    */
-  releaseDeadLeases(isAlive: (pid: number) => boolean): number {
+  async releaseDeadLeases(isAlive: (pid: number) => boolean): Promise<number> {
     const owners = this.prepared("SELECT DISTINCT lease_owner FROM records WHERE lease_owner IS NOT NULL").pluck().all() as string[];
     let released = 0;
     for (const owner of owners) {
@@ -392,16 +338,16 @@ export class StateStore implements WatermarkReader {
     return statement;
   }
 
-  releaseLease(id: string, owner: string): void {
+  async releaseLease(id: string, owner: string): Promise<void> {
     this.stmts.release.run(id, owner);
   }
 
-  releaseLeases(owner: string): void {
-    this.flushWrites();
+  async releaseLeases(owner: string): Promise<void> {
+    await this.flushWrites();
     this.stmts.releaseOwner.run(owner);
   }
 
-  remoteIdOf(recordId: string): string | undefined {
+  async remoteIdOf(recordId: string): Promise<string | undefined> {
     return this.stmts.remoteId.get(recordId)?.remote_id ?? undefined;
   }
 
@@ -409,8 +355,8 @@ export class StateStore implements WatermarkReader {
    * Earliest time a pending record becomes due, or undefined when none is pending. With `afterMs`, the earliest
    * after it (the worker's question while records due now wait on a dependency in flight).
    */
-  nextDueAt(destinations: DestinationName[], afterMs = -1): number | undefined {
-    this.flushWrites();
+  async nextDueAt(destinations: DestinationName[], afterMs = -1): Promise<number | undefined> {
+    await this.flushWrites();
     if (destinations.length === 0) return undefined;
     const row = this
       .prepared(
@@ -421,8 +367,8 @@ export class StateStore implements WatermarkReader {
   }
 
   /** Pending records that could run now or later (dependencies satisfiable), per destination. */
-  countPending(destinations: DestinationName[]): number {
-    this.flushWrites();
+  async countPending(destinations: DestinationName[]): Promise<number> {
+    await this.flushWrites();
     if (destinations.length === 0) return 0;
     const row = this
       .prepared(`SELECT COUNT(*) AS n FROM records WHERE state = 'pending' AND destination IN (${destinations.map(() => "?").join(", ")})`)
@@ -434,8 +380,8 @@ export class StateStore implements WatermarkReader {
    * Pending records that cannot succeed until an operator acts: a dependency failed, died or is missing —
    * directly or through another blocked record.
    */
-  countBlocked(destinations: DestinationName[]): number {
-    this.flushWrites();
+  async countBlocked(destinations: DestinationName[]): Promise<number> {
+    await this.flushWrites();
     if (destinations.length === 0) return 0;
     const row = this
       .prepared(
@@ -454,132 +400,81 @@ export class StateStore implements WatermarkReader {
     return row.n;
   }
 
-  /**
-   * Attempt outcomes are written together: each is queued, and a transaction commits them all at most
-   * GROUP_COMMIT_MS later (or at once when GROUP_COMMIT_MAX are waiting). A commit per push was the largest
-   * SQLite cost of a cold sync; a commit per 8 or more costs a third. Every read the worker relies on flushes
-   * first, and so do close and releasing leases. A kill -9 can lose only the outcomes of the last few
-   * milliseconds: those pushes are idempotent and are simply made again after the restart.
-   */
-  private queueWrite(write: () => void): void {
-    this.pendingWrites.push(write);
-    if (this.pendingWrites.length >= GROUP_COMMIT_MAX) {
-      this.flushWrites();
-      return;
-    }
-    this.scheduleFlush(GROUP_COMMIT_MS);
-  }
-
-  private scheduleFlush(delayMs: number): void {
-    if (this.flushTimer !== undefined) return;
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = undefined;
-      try {
-        this.flushWrites();
-      } catch {
-        // Kept queued (see flushWrites); the worker's next read meets the same error and reports it.
-        this.scheduleFlush(GROUP_COMMIT_RETRY_MS);
+  /** Commit queued attempt outcomes in one IMMEDIATE transaction (see OutcomeQueue). */
+  private commitOutcomes(outcomes: Outcome[]): void {
+    if (!this.db.open) throw new Error(`the state store ${this.file} is closed`);
+    this.db.transaction(() => {
+      for (const o of outcomes) {
+        switch (o.kind) {
+          case "success": {
+            const params = { id: o.id, hash: o.hash, remoteId: o.remoteId, remoteUrl: o.remoteUrl, written: o.written, conflicts: o.conflicts, now: o.now };
+            if (this.stmts.markSynced.run(params).changes === 0) this.stmts.markSyncedStale.run(params);
+            break;
+          }
+          case "retry":
+            this.stmts.markRetry.run({ id: o.id, nextAttemptAt: o.nextAttemptAt, error: o.error, maxAttempts: o.maxAttempts, now: o.now });
+            break;
+          case "failure":
+            this.stmts.markFailed.run({ id: o.id, error: o.error, now: o.now });
+            break;
+          case "deferred":
+            this.stmts.markDeferred.run({ id: o.id, nextAttemptAt: o.nextAttemptAt, error: o.error, now: o.now });
+            break;
+        }
+        this.insertLog(o.log);
       }
-    }, delayMs);
+    }).immediate();
   }
 
-  /**
-   * Commit the queued outcomes. When the commit fails (the file locked past the busy timeout, a full disk) the
-   * outcomes stay queued, in order, for the next flush, and the error goes to the caller.
-   */
-  flushWrites(): void {
-    if (this.flushTimer !== undefined) {
-      clearTimeout(this.flushTimer);
-      this.flushTimer = undefined;
-    }
-    if (this.pendingWrites.length === 0 || !this.db.open) return;
-    const writes = this.pendingWrites.splice(0);
-    try {
-      this.db.transaction(() => {
-        for (const write of writes) write();
-      }).immediate();
-    } catch (error) {
-      this.pendingWrites.unshift(...writes);
-      throw error;
-    }
+  async flushWrites(): Promise<void> {
+    if (this.outcomes.size === 0) return;
+    await this.outcomes.flush();
   }
 
-  /** Record the outcome of one attempt and its upload_log row together. */
-  recordSuccess(
-    row: RecordRow,
-    result: { remoteId: string; remoteUrl?: string | undefined; written?: Record<string, unknown> | undefined; conflicts?: unknown[] | undefined },
-    log: UploadLogEntry,
-    nowMs: number,
-  ): void {
-    const now = new Date(nowMs).toISOString();
-    this.queueWrite(() => {
-      const params = {
-        id: row.id,
-        hash: row.desired_hash,
-        remoteId: result.remoteId,
-        remoteUrl: result.remoteUrl ?? null,
-        written: result.written ? JSON.stringify(result.written) : null,
-        conflicts: result.conflicts?.length ? JSON.stringify(result.conflicts) : null,
-        now,
-      };
-      const changed = this.stmts.markSynced.run(params).changes;
-      if (changed === 0) this.stmts.markSyncedStale.run(params);
-      this.appendLog(log);
-    });
+  recordSuccess(row: RecordRow, result: SuccessResult, log: UploadLogEntry, nowMs: number): void {
+    this.outcomes.success(row, result, log, nowMs);
   }
 
   recordRetry(row: RecordRow, error: string, nextAttemptAt: number, maxAttempts: number, log: UploadLogEntry, nowMs: number): RecordState {
-    this.queueWrite(() => {
-      this.stmts.markRetry.run({ id: row.id, nextAttemptAt, error, maxAttempts, now: new Date(nowMs).toISOString() });
-      this.appendLog(log);
-    });
-    return row.attempts + 1 >= maxAttempts ? "dead" : "pending";
+    return this.outcomes.retry(row, error, nextAttemptAt, maxAttempts, log, nowMs);
   }
 
   recordFailure(row: RecordRow, error: string, log: UploadLogEntry, nowMs: number): void {
-    this.queueWrite(() => {
-      this.stmts.markFailed.run({ id: row.id, error, now: new Date(nowMs).toISOString() });
-      this.appendLog(log);
-    });
+    this.outcomes.failure(row, error, log, nowMs);
   }
 
   /** The catalog as a whole could not serve this attempt: try again at `nextAttemptAt`, no attempt counted. */
   recordDeferred(row: RecordRow, error: string, nextAttemptAt: number, log: UploadLogEntry, nowMs: number): void {
-    this.queueWrite(() => {
-      this.stmts.markDeferred.run({ id: row.id, nextAttemptAt, error, now: new Date(nowMs).toISOString() });
-      this.appendLog(log);
-    });
+    this.outcomes.deferred(row, error, nextAttemptAt, log, nowMs);
   }
 
   /** `resync --force`: forget what beamsync last wrote, so the next update sends the source's values. */
-  forgetWritten(scope: RecordScope): number {
+  async forgetWritten(scope: RecordScope): Promise<number> {
     const { where, params } = scopeWhere(scope);
     return this.prepared(`UPDATE records SET written = NULL WHERE ${where}`).run(...params).changes;
   }
 
   /** Records whose last push left fields as a curator had changed them. */
-  conflicted(limit: number): RecordRow[] {
-    this.flushWrites();
+  async conflicted(limit: number): Promise<RecordRow[]> {
+    await this.flushWrites();
     return this.prepared("SELECT * FROM records WHERE conflicts IS NOT NULL ORDER BY updated_at DESC LIMIT ?").all(limit) as RecordRow[];
   }
 
-  countConflicted(): number {
+  async countConflicted(): Promise<number> {
     return this.prepared("SELECT COUNT(*) FROM records WHERE conflicts IS NOT NULL").pluck().get() as number;
   }
 
   /** What beamsync last wrote for a record, for `sync --dry-run`. */
-  writtenOf(id: string): Record<string, unknown> | undefined {
+  async writtenOf(id: string): Promise<Record<string, unknown> | undefined> {
     const text = this.prepared("SELECT written FROM records WHERE id = ?").pluck().get(id) as string | null | undefined;
     return text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
   }
 
-  /** Give a leased record back without counting an attempt (shutdown, catalog found down before sending). */
-  release(row: RecordRow, owner: string): void {
-    this.flushWrites();
-    this.stmts.release.run(row.id, owner);
+  async appendLog(entry: UploadLogEntry): Promise<void> {
+    this.insertLog(entry);
   }
 
-  appendLog(entry: UploadLogEntry): void {
+  private insertLog(entry: UploadLogEntry): void {
     this.stmts.insertLog.run({
       sessionIdentifier: entry.sessionIdentifier,
       destination: entry.destination,
@@ -589,12 +484,13 @@ export class StateStore implements WatermarkReader {
       recordUrl: entry.recordUrl ?? null,
       errorMessage: entry.errorMessage ?? null,
       metadata: JSON.stringify(entry.metadata),
+      worker: entry.worker ?? null,
     });
   }
 
   /** Remove up to `limit` upload_log rows written before `beforeIso` (oldest first); returns how many went. */
-  pruneUploadLog(beforeIso: string, limit: number): number {
-    this.flushWrites();
+  async pruneUploadLog(beforeIso: string, limit: number): Promise<number> {
+    await this.flushWrites();
     return this.prepared(
       "DELETE FROM upload_log WHERE id IN (SELECT id FROM upload_log WHERE timestamp < ? ORDER BY timestamp LIMIT ?)",
     ).run(beforeIso, limit).changes;
@@ -603,7 +499,7 @@ export class StateStore implements WatermarkReader {
   // ---- operator actions ----------------------------------------------------------------------------------
 
   /** failed/dead → pending with a fresh attempt budget. Returns how many moved. */
-  retry(scope: RecordScope): number {
+  async retry(scope: RecordScope): Promise<number> {
     const { where, params } = scopeWhere(scope);
     return this
       .prepared(
@@ -613,27 +509,27 @@ export class StateStore implements WatermarkReader {
       .run(nowIso(), ...params).changes;
   }
 
-  addRequest(action: "resync" | "retry", scope: RecordScope): number {
+  async addRequest(action: "resync" | "retry", scope: RecordScope): Promise<number> {
     return Number(this.stmts.addRequest.run(action, JSON.stringify(scope), nowIso()).lastInsertRowid);
   }
 
-  openRequests(): RequestRow[] {
+  async openRequests(): Promise<RequestRow[]> {
     return this.stmts.openRequests.all();
   }
 
-  finishRequest(id: number, result: unknown): void {
+  async finishRequest(id: number, result: unknown): Promise<void> {
     this.stmts.finishRequest.run(nowIso(), JSON.stringify(result), id);
   }
 
-  getRequest(id: number): RequestRow | undefined {
+  async getRequest(id: number): Promise<RequestRow | undefined> {
     return this.stmts.getRequest.get(id);
   }
 
-  getRecord(id: string): RecordRow | undefined {
+  async getRecord(id: string): Promise<RecordRow | undefined> {
     return this.stmts.getRecord.get(id);
   }
 
-  records(scope: RecordScope & { states?: RecordState[]; limit?: number }): RecordRow[] {
+  async records(scope: RecordScope & { states?: RecordState[]; limit?: number }): Promise<RecordRow[]> {
     const { where, params } = scopeWhere(scope);
     const states = scope.states?.length ? ` AND state IN (${scope.states.map(() => "?").join(", ")})` : "";
     return this
@@ -643,15 +539,15 @@ export class StateStore implements WatermarkReader {
 
   // ---- status --------------------------------------------------------------------------------------------
 
-  countsByState(): { destination: string; state: string; n: number }[] {
-    this.flushWrites();
+  async countsByState(): Promise<{ destination: string; state: string; n: number }[]> {
+    await this.flushWrites();
     return this
       .prepared("SELECT destination, state, COUNT(*) AS n FROM records GROUP BY destination, state ORDER BY destination, state")
       .all() as { destination: string; state: string; n: number }[];
   }
 
   /** Pending records whose dependencies are not yet in the catalog, per destination. */
-  waitingCounts(): { destination: string; n: number }[] {
+  async waitingCounts(): Promise<{ destination: string; n: number }[]> {
     return this
       .prepared(
         `SELECT r.destination, COUNT(*) AS n FROM records r WHERE r.state = 'pending' AND EXISTS (
@@ -662,21 +558,21 @@ export class StateStore implements WatermarkReader {
       .all() as { destination: string; n: number }[];
   }
 
-  oldestPending(): { id: string; destination: string; changed_at_ms: number | null; created_at: string; last_error: string | null } | undefined {
+  async oldestPending(): Promise<OldestPendingRow | undefined> {
     return this
       .prepared(
         "SELECT id, destination, changed_at_ms, created_at, last_error FROM records WHERE state = 'pending' ORDER BY changed_at_ms, rowid LIMIT 1",
       )
-      .get() as { id: string; destination: string; changed_at_ms: number | null; created_at: string; last_error: string | null } | undefined;
+      .get() as OldestPendingRow | undefined;
   }
 
-  recentFailures(limit: number): RecordRow[] {
+  async recentFailures(limit: number): Promise<RecordRow[]> {
     return this
       .prepared("SELECT * FROM records WHERE state IN ('failed', 'dead') ORDER BY updated_at DESC LIMIT ?")
       .all(limit) as RecordRow[];
   }
 
-  uploadLog(filter: { runUid?: string | undefined; destination?: string | undefined; failed?: boolean; since?: string | undefined; limit: number }): UploadLogRow[] {
+  async uploadLog(filter: { runUid?: string | undefined; destination?: string | undefined; failed?: boolean; since?: string | undefined; limit: number }): Promise<UploadLogRow[]> {
     const clauses: string[] = [];
     const params: unknown[] = [];
     if (filter.runUid) {
@@ -699,12 +595,71 @@ export class StateStore implements WatermarkReader {
     return rows.reverse();
   }
 
-  getMeta(key: string): string | undefined {
+  async getMeta(key: string): Promise<string | undefined> {
     return this.stmts.getMeta.get(key)?.value;
   }
 
-  setMeta(key: string, value: string): void {
-    this.stmts.setMeta.run(key, value);
+  async setMeta(key: string, value: string, options: { waitMs?: number } = {}): Promise<void> {
+    if (options.waitMs === undefined) this.stmts.setMeta.run(key, value);
+    else this.withBusyTimeout(options.waitMs, () => this.stmts.setMeta.run(key, value));
+  }
+
+  async runRecordsOfBeamtime(beamtimeKey: string): Promise<{ id: string; run_uid: string }[]> {
+    // Ids only (records() would load every payload of a big beamtime); served by the records_beamtime index.
+    return this.prepared("SELECT id, run_uid FROM records WHERE beamtime_key = ? AND run_uid IS NOT NULL").all(beamtimeKey) as { id: string; run_uid: string }[];
+  }
+
+  async remoteIdsOf(recordIds: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (recordIds.length === 0) return out;
+    const unique = [...new Set(recordIds)];
+    for (let i = 0; i < unique.length; i += 500) {
+      const part = unique.slice(i, i + 500);
+      const rows = this
+        .prepared(`SELECT id, remote_id FROM records WHERE remote_id IS NOT NULL AND id IN (${part.map(() => "?").join(", ")})`)
+        .all(...part) as { id: string; remote_id: string }[];
+      for (const row of rows) out.set(row.id, row.remote_id);
+    }
+    return out;
+  }
+
+  // ---- workers -------------------------------------------------------------------------------------------
+
+  async heartbeatWorker(worker: { id: string; host: string; pid: number; startedAt: string }, options: { waitMs?: number } = {}): Promise<void> {
+    const write = () =>
+      this.prepared(
+        `INSERT INTO workers (id, host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, stopped_at = NULL`,
+      ).run(worker.id, worker.host, worker.pid, worker.startedAt, nowIso());
+    if (options.waitMs === undefined) write();
+    else this.withBusyTimeout(options.waitMs, write);
+  }
+
+  async stopWorker(id: string): Promise<void> {
+    this.prepared("UPDATE workers SET stopped_at = ? WHERE id = ?").run(nowIso(), id);
+  }
+
+  async workers(): Promise<WorkerRow[]> {
+    return this.prepared("SELECT * FROM workers ORDER BY heartbeat_at DESC LIMIT 50").all() as WorkerRow[];
+  }
+
+  /** One daemon per stateDir (the instance lock): the scan is always this process's to run. */
+  async tryScanLock(): Promise<() => Promise<void>> {
+    return async () => undefined;
+  }
+
+  /** One process pushes from a SQLite state, and it wakes its own worker: nothing to hear. */
+  async listen(_onEvent: (event: StateEvent) => void): Promise<void> {}
+
+  /** Run `fn` with the connection's lock wait shortened (better-sqlite3 is synchronous, so nothing else interleaves). */
+  private withBusyTimeout<T>(ms: number, fn: () => T): T {
+    const previous = this.db.pragma("busy_timeout", { simple: true }) as number;
+    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(ms))}`);
+    try {
+      return fn();
+    } finally {
+      this.db.pragma(`busy_timeout = ${previous}`);
+    }
   }
 }
 
