@@ -94,7 +94,7 @@ describe.runIf(pgAvailable())("the throwaway PostgreSQL server", () => {
     expect((await query(url, "SELECT k FROM t")).rows).toEqual([{ k: 7 }]);
   });
 
-  it("stop() ends the server and removes its directory; a start takes about a second", async () => {
+  it("stop() ends the server and removes its directory (and reports how long its start took)", async () => {
     const other = await startPostgres();
     const { directory, port } = other;
     const pid = other.postmasterPid()!;

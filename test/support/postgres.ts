@@ -26,7 +26,7 @@ import { afterAll, beforeAll } from "vitest";
  * The postmaster is this process's child, started with a parent-death signal (SIGKILL) where `setpriv` exists, so a
  * test worker that dies without running `afterAll` does not leave a server behind (its directory then stays).
  *
- * When the binaries are missing, `pgAvailable()` throws on CI (`CI=true`) and otherwise returns false after saying
+ * When the binaries are missing, `pgAvailable()` throws on CI (`CI` set, and not to false or 0) and otherwise returns false after saying
  * how to install them, so the PostgreSQL tests are skipped.
  */
 
@@ -88,7 +88,8 @@ let warned = false;
 export function pgAvailable(): boolean {
   if (findPostgresBinaries()) return true;
   const message = `PostgreSQL server binaries (initdb, pg_ctl, postgres) not found on PATH or under /usr/lib/postgresql/*/bin: ${INSTALL_HINT}`;
-  if (process.env.CI === "true") throw new Error(`${message}. On CI the PostgreSQL tests must run (.ci/run installs it).`);
+  const ci = process.env.CI !== undefined && !["", "0", "false"].includes(process.env.CI);
+  if (ci) throw new Error(`${message}. On CI the PostgreSQL tests must run (.ci/run installs it).`);
   if (!warned) console.warn(`${message}. Skipping the PostgreSQL tests.`);
   warned = true;
   return false;
