@@ -99,7 +99,6 @@ describe.runIf(pgAvailable())("the throwaway PostgreSQL server", () => {
     const { directory, port } = other;
     const pid = other.postmasterPid()!;
     console.log(`PostgreSQL ${other.bin.version} from ${other.bin.dir}: started in ${Math.round(other.startMs)} ms`);
-    expect(other.startMs).toBeLessThan(20_000);
     expect(port).not.toBe(server.port);
     await other.stop();
     expect(alive(pid)).toBe(false);

@@ -12,7 +12,8 @@ import { afterAll, beforeAll } from "vitest";
  * One server per test file: `usePostgres()` at the top of a file (inside `describe.runIf(pgAvailable())`) starts it
  * in `beforeAll` and stops it and removes its directory in `afterAll`, whether the tests passed or not. A file may
  * restart or kill -9 its server without disturbing files that run in parallel (vitest runs two at a time), which a
- * server shared through globalSetup would not allow. A start (initdb + postmaster) takes about a second, so
+ * server shared through globalSetup would not allow. A start takes 1.2 to 3 s on a loaded 2-core machine (initdb
+ * most of it; the postmaster answers ~40 ms after its launch, a restart ~150 ms), so
  * `createDatabase(name)` gives each test its own database on the file's server instead of a server per test.
  *
  * The server: `initdb` into a fresh temporary directory (C locale, UTF8, no fsync: it holds nothing worth keeping),
@@ -26,8 +27,13 @@ import { afterAll, beforeAll } from "vitest";
  * The postmaster is this process's child, started with a parent-death signal (SIGKILL) where `setpriv` exists, so a
  * test worker that dies without running `afterAll` does not leave a server behind (its directory then stays).
  *
- * When the binaries are missing, `pgAvailable()` throws on CI (`CI` set, and not to false or 0) and otherwise returns false after saying
- * how to install them, so the PostgreSQL tests are skipped.
+ *   describe.runIf(pgAvailable())("the PostgreSQL state", () => {
+ *     const server = usePostgres();
+ *     it("…", async () => { const url = await server.createDatabase("state_case_1"); … server.kill9(); server.restart(); });
+ *   });
+ *
+ * When the binaries are missing, `pgAvailable()` throws on CI (`CI` set, and not to false or 0) and otherwise
+ * returns false after saying how to install them, so the PostgreSQL tests are skipped.
  */
 
 export const PASSWORD = "b#am@sync:p%ss/word w?th&more";
@@ -319,7 +325,10 @@ export class PostgresServer {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** `pg_ctl stop -m fast` (when it is running), then start again on the same port and data. */
+  /**
+   * `pg_ctl stop -m fast` (when it is running), then start again on the same port and data: the postmaster itself,
+   * as our child like the first time, not `pg_ctl start`, which would detach it from the parent-death signal.
+   */
   async restart(): Promise<void> {
     await this.shutdown();
     // After a kill -9 the old backends notice the postmaster's death and leave; until they have, the postmaster
