@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
 cache="${BEAMSYNC_CI_CACHE:-${TMPDIR:-/tmp}/beamsync-ci-cache}"
-subset=(test/unit test/sources test/mapping test/destinations test/fakes test/integration test/cli)
+subset=(test/unit test/sources test/mapping test/destinations test/fakes test/integration test/cli test/state)
 
 for version in ${NODE_VERSIONS:-22 24}; do
   started=$SECONDS
