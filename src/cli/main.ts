@@ -10,6 +10,7 @@ import { mappingCommand } from "./mapping.js";
 import { resyncCommand } from "./resync.js";
 import { retryCommand } from "./retry.js";
 import { runCommand } from "./run.js";
+import { stateCommand } from "./state.js";
 import { statusCommand } from "./status.js";
 import { syncCommand } from "./sync.js";
 import { VERSION } from "../version.js";
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   }
   // `mapping check` takes the global flags itself (a subcommand of a subcommand).
   program.addCommand(mappingCommand().exitOverride());
+  program.addCommand(stateCommand().exitOverride());
   return program;
 }
 

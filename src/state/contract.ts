@@ -1,6 +1,7 @@
 import type { DesiredRecord, DestinationName } from "../mapping/record.js";
 import type { SourceKind } from "../model/types.js";
 import type { Watermark } from "../sources/contract.js";
+import type { DumpRow } from "./dump.js";
 
 /**
  * What beamsync keeps between runs, as one interface with two backends: SQLite (one instance per beamline,
@@ -237,4 +238,10 @@ export interface StateStore {
   tryScanLock(): Promise<(() => Promise<void>) | undefined>;
   /** Hear what other processes write (new work, operator requests). SQLite: nothing to hear, one process pushes. */
   listen(onEvent: (event: StateEvent) => void): Promise<void>;
+
+  // ---- moving between backends (state export / import, see dump.ts)
+  /** Every row a dump carries, table by table. */
+  exportRows(): AsyncIterable<DumpRow>;
+  /** Load a dump into this state, which must hold no records yet; all or nothing. Returns rows per table. */
+  importRows(rows: AsyncIterable<DumpRow>): Promise<Record<string, number>>;
 }

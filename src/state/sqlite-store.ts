@@ -20,6 +20,7 @@ import type {
   WorkerRow,
 } from "./contract.js";
 import { openDatabase, type OpenedDatabase } from "./database.js";
+import { DUMP_COLUMNS, DUMP_TABLES, PROCESS_META, StateImportError, type DumpRow } from "./dump.js";
 import { OutcomeQueue, type Outcome } from "./outcomes.js";
 
 /** Every query beamsync makes against its state file, as prepared statements behind named methods. */
@@ -650,6 +651,46 @@ export class SqliteStateStore implements StateStore {
 
   /** One process pushes from a SQLite state, and it wakes its own worker: nothing to hear. */
   async listen(_onEvent: (event: StateEvent) => void): Promise<void> {}
+
+  // ---- export / import ------------------------------------------------------------------------------------
+
+  async *exportRows(): AsyncIterable<DumpRow> {
+    await this.flushWrites();
+    for (const table of DUMP_TABLES) {
+      const columns = DUMP_COLUMNS[table].join(", ");
+      // One read transaction per table would hold a snapshot; rows are few enough to stream by rowid.
+      for (const row of this.db.prepare(`SELECT ${columns} FROM ${table} ORDER BY rowid`).iterate() as IterableIterator<Record<string, unknown>>) {
+        if (table === "meta" && PROCESS_META.has(String(row.key))) continue;
+        yield { table, row };
+      }
+    }
+  }
+
+  async importRows(rows: AsyncIterable<DumpRow>): Promise<Record<string, number>> {
+    const held = this.prepared("SELECT (SELECT COUNT(*) FROM records) + (SELECT COUNT(*) FROM upload_log)").pluck().get() as number;
+    if (held > 0) throw new StateImportError(`${this.file} already holds records or upload attempts; import into a new, empty state`);
+    const counts: Record<string, number> = {};
+    const insert = new Map(
+      DUMP_TABLES.map((table) => {
+        const columns = DUMP_COLUMNS[table];
+        const verb = table === "meta" ? "INSERT OR REPLACE" : "INSERT";
+        return [table, this.db.prepare(`${verb} INTO ${table} (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`)];
+      }),
+    );
+    // All or nothing: the file is read within one transaction (a dump of a beamline's state fits in memory of the WAL).
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      for await (const { table, row } of rows) {
+        insert.get(table)!.run(row);
+        counts[table] = (counts[table] ?? 0) + 1;
+      }
+      this.db.exec("COMMIT");
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec("ROLLBACK");
+      throw err;
+    }
+    return counts;
+  }
 
   /** Run `fn` with the connection's lock wait shortened (better-sqlite3 is synchronous, so nothing else interleaves). */
   private withBusyTimeout<T>(ms: number, fn: () => T): T {
