@@ -8,6 +8,7 @@ import { blueskyParse, type ParseResult } from "./parse.js";
 import { TRANSPORTS, type TransportName } from "../src/destinations/transport.js";
 import { coldSync, commitToCatalog, noChangeRescan, type ColdSyncResult, type LatencyResult, type RescanResult } from "./scenarios.js";
 import { slowCatalog, type SlowResult } from "./slow.js";
+import { severalWorkers, type WorkersResult } from "./workers.js";
 
 /**
  * `npm run bench`: the figures issue 7 asks for, on this machine. Sizes are flags so a small machine or a quick
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     latencies: { type: "string" },
     concurrencies: { type: "string" },
     "runs-per-lane": { type: "string" },
+    "workers-runs": { type: "string" },
   },
 });
 
@@ -48,7 +50,10 @@ const sizes = {
   latencySamples: num(values["latency-samples"], 40, 5),
   parseMb: num(values["parse-mb"], 64, 2),
   runsPerLane: num(values["runs-per-lane"], 40, 5),
+  workersRuns: num(values["workers-runs"], 2000, 300),
 };
+/** Several workers: the slow catalog's first latency, each worker at 16 pushes, leases of 30 s. */
+const workersOptions = { latencyMs: 20, concurrency: 16, leaseMs: 30_000 };
 const list = (v: string | undefined, full: number[], small: number[]) => (v !== undefined ? v.split(",").map(Number) : quick ? small : full);
 const latencies = list(values.latencies, [20, 80], [20]);
 const concurrencies = list(values.concurrencies, [1, 4, 16, 64], [1, 16]);
@@ -73,9 +78,10 @@ interface Results {
   latency: LatencyResult;
   parse: ParseResult;
   slow: SlowResult;
+  workers: WorkersResult;
 }
 
-const SCENARIOS = ["cold", "slow", "rescan", "latency", "parse"] as const;
+const SCENARIOS = ["cold", "slow", "rescan", "latency", "parse", "workers"] as const;
 
 /** `--only cold,parse`: run just those and print their figures as JSON, leaving the committed results alone. */
 async function runOnly(names: string[]): Promise<void> {
@@ -87,6 +93,7 @@ async function runOnly(names: string[]): Promise<void> {
   if (names.includes("rescan")) out.rescan = await noChangeRescan(sizes.rescanBeamtimes, sizes.rescanRuns);
   if (names.includes("latency")) out.latency = await commitToCatalog(sizes.latencySamples);
   if (names.includes("parse")) out.parse = await blueskyParse(sizes.parseMb);
+  if (names.includes("workers")) out.workers = await severalWorkers(sizes.workersRuns, { ...workersOptions, log: (line) => process.stderr.write(`${line}\n`) });
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 }
 
@@ -118,6 +125,8 @@ async function main(): Promise<void> {
   log(`bluesky parse: ${sizes.parseMb} MB of documents`);
   const parse = inChild<ParseResult>("parse", "parse");
   log(`  ${parse.mbPerSecond} MB/s, ${parse.documentsPerSecond} documents/s`);
+  log(`several workers on PostgreSQL: ${sizes.workersRuns} runs, latency ${workersOptions.latencyMs} ms, concurrency ${workersOptions.concurrency} per worker`);
+  const workers = inChild<WorkersResult>("workers", "workers");
 
   const results: Results = {
     beamsync: VERSION,
@@ -129,6 +138,7 @@ async function main(): Promise<void> {
     latency,
     parse,
     slow,
+    workers,
   };
   fs.mkdirSync(outDir, { recursive: true });
   fs.writeFileSync(path.join(outDir, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
@@ -141,6 +151,7 @@ function markdown(r: Results): string {
   const s = r.rescan;
   const l = r.latency;
   const p = r.parse;
+  const w = r.workers;
   const mark = (ok: boolean) => (ok ? "✅" : "❌");
   return `# beamsync benchmark
 
@@ -169,8 +180,19 @@ concurrency) beside a bare keep-alive client sending the same requests at the sa
 |---|---|---|---|---|---|---|
 ${r.slow.points.map((q) => `| ${q.latencyMs} ms | ${q.concurrency} | ${q.runs} | ${q.runsPerSecond} runs/s (${q.cpuMsPerRun} ms CPU/run) | ${q.floorRunsPerSecond} runs/s | ${Math.round(q.ofFloor * 100)} % | ${mark(q.ofFloor >= 0.9)} |`).join("\n")}
 
+Several workers on one PostgreSQL state: \`beamsync run\` processes on one DATA root, every request answered ${w.latencyMs} ms late,
+${w.concurrencyPerWorker} pushes in flight per worker; from their start (scan included) until every record is in the catalog.
+
+| workers | runs | runs/s | time |
+|---|---|---|---|
+${w.points.map((q) => `| ${q.workers} | ${q.runs} | ${q.runsPerSecond} | ${q.seconds} s |`).join("\n")}
+
+Failover: three workers pushing, the one holding the most leases killed (SIGKILL): its ${w.failover.leasedAtKill} leased records were in the
+catalog ${w.failover.secondsUntilInCatalog} s later (a worker on the same host is found dead at the next lease renewal; one on another
+host only when its lease runs out, sync.leaseMs = ${w.leaseMs / 1000} s here).
+
 Reproduce: \`npm run bench\` (full sizes, about five minutes on 2 cores) or \`npm run bench -- --quick\`; one scenario with
-\`npm run bench -- --only cold\` (or \`slow\`, \`rescan\`, \`latency\`, \`parse\`), which prints JSON and writes nothing.
+\`npm run bench -- --only cold\` (or \`slow\`, \`rescan\`, \`latency\`, \`parse\`, \`workers\`), which prints JSON and writes nothing.
 The fake SciCat runs in its own process; beamsync runs in the benchmark process (cold sync, rescan) or as
 \`beamsync run\` (commit → catalog). Each scenario runs in a process of its own; peak RSS is that process's,
 sampled every 25 ms. The fake records the requests it is sent; the floor and the transport-only line send those

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import os from "node:os";
 import type { Destination, PushContext, PushResult } from "../destinations/contract.js";
 import type { DestinationName } from "../mapping/record.js";
-import { pidAlive } from "../ops/heartbeat.js";
+import { HEARTBEAT_INTERVAL_MS, pidAlive } from "../ops/heartbeat.js";
 import { scrubSecrets, type Logger } from "../ops/logger.js";
 import type { RecordRow, StateStore } from "../state/contract.js";
 import { CircuitBreaker } from "./circuit.js";
@@ -152,6 +152,9 @@ export class OutboxWorker {
     await this.beat();
     const leaseTimer = setInterval(() => void this.renewLeases(), Math.max(1000, Math.floor(this.options.leaseMs / 3)));
     leaseTimer.unref();
+    // Often enough that `status` and the other workers see this one alive (they call a worker silent after 15 s).
+    const beatTimer = setInterval(() => void this.beat(), HEARTBEAT_INTERVAL_MS);
+    beatTimer.unref();
     let held = options.holdOpenUntil !== undefined;
     void options.holdOpenUntil?.finally(() => {
       held = false;
@@ -181,6 +184,7 @@ export class OutboxWorker {
       await Promise.allSettled([...this.inFlight.values()].map((f) => f.promise));
     } finally {
       clearInterval(leaseTimer);
+      clearInterval(beatTimer);
       this.ready.splice(0);
       this.dependencyIds.clear();
       options.signal?.removeEventListener("abort", onAbort);
@@ -347,10 +351,16 @@ export class OutboxWorker {
         if (held.has(row.id)) row.lease_until = until;
         else this.ready.splice(i, 1);
       }
+      // A worker on this host killed meanwhile: its records go on now rather than when its leases run out.
+      // (Workers on other hosts cannot be told from frozen ones; their leases run out after sync.leaseMs.)
+      const freed = await this.store.releaseDeadLeases(pidAlive);
+      if (freed > 0) {
+        this.logger.info("took over the records of a worker that is gone", { records: freed });
+        this.wake();
+      }
     } catch (err) {
       this.logger.warn("could not renew leases", { error: (err as Error).message });
     }
-    await this.beat();
   }
 
   /** Say who this worker is and that it is alive (`status` lists workers; upload_log names them). */

@@ -1,0 +1,185 @@
+import http from "node:http";
+import path from "node:path";
+import pg from "pg";
+import { describe, expect, it } from "vitest";
+import { manyRuns } from "../fixtures/resonance/index.js";
+import { spawnCli, waitFor, writeConfig } from "../support/cli.js";
+import { pgAvailable, usePostgres } from "../support/postgres.js";
+import { worldPerTest, type ScicatWorld } from "../support/scicat-setup.js";
+import { assertExactlyOnce, figures, FULL } from "./helpers.js";
+
+/**
+ * Issue 19, item 3: three `beamsync run` workers share one PostgreSQL state and one DATA root while a few thousand
+ * runs go to a catalog with latency. Workers are killed (SIGKILL) and frozen past their lease (SIGSTOP), and the
+ * database restarts under them. The catalog ends with exactly one dataset per run and no file listed twice, and
+ * every worker pushed.
+ */
+
+const BEAMTIMES = FULL ? 20 : 10;
+const RUNS_PER_BEAMTIME = FULL ? 250 : 200;
+const LEASE_MS = 3000;
+
+const worlds = worldPerTest();
+
+interface Worker {
+  slot: number;
+  configFile: string;
+  /** Every pid this slot has had (a killed worker is started again). */
+  pids: number[];
+  process: ReturnType<typeof spawnCli>;
+  opsUrl?: string;
+}
+
+function workerConfig(w: ScicatWorld, slot: number, url: string): string {
+  return writeConfig(path.join(w.dir, `worker-${slot}`), {
+    dataRoot: w.dataRoot,
+    stateDir: path.join(w.dir, `worker-${slot}-state`),
+    state: { backend: "postgres", url, poolSize: 6 },
+    sources: { bluesky: { enabled: false } },
+    destinations: { scicat: { url: w.scicat.url, username: "ingestor", password: w.password, pidPrefix: "test/", datasetApi: "v4" } },
+    mapping: { ownerGroup: "group-a", accessGroups: ["staff"], instrument: "bl-1" },
+    sync: { backoffBaseMs: 50, backoffMaxMs: 1000, concurrency: 8, leaseMs: LEASE_MS, requestPollMs: 500, shutdownTimeoutMs: 3000 },
+    http: { enabled: true, host: "127.0.0.1", port: 0 },
+    log: { level: "info" },
+  });
+}
+
+function start(worker: Omit<Worker, "process" | "pids"> & { pids?: number[] }): Worker {
+  const child = spawnCli(["run", "--config", worker.configFile]);
+  const pids = [...(worker.pids ?? []), child.child.pid ?? 0];
+  return { ...worker, pids, process: child };
+}
+
+function alive(worker: Worker): boolean {
+  return worker.process.child.exitCode === null && worker.process.child.signalCode === null;
+}
+
+async function opsUrl(worker: Worker): Promise<string> {
+  return waitFor(
+    () => {
+      for (const line of worker.process.lines) {
+        const parsed = JSON.parse(line) as { message?: string; ops?: string };
+        if (parsed.message === "beamsync daemon started" && parsed.ops) return parsed.ops;
+      }
+      if (!alive(worker)) throw new Error(`worker ${worker.slot} exited: ${worker.process.stderr()}`);
+      return undefined;
+    },
+    { what: `worker ${worker.slot}'s health server`, timeoutMs: 30_000 },
+  );
+}
+
+function get(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, timeout: 10_000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.runIf(pgAvailable())("three workers on one PostgreSQL state", () => {
+  const server = usePostgres();
+
+  it("survive SIGKILL, SIGSTOP past the lease and a database restart: one dataset per run, no file twice, every worker pushed", async () => {
+    const w = await worlds.open(
+      {
+        beamtimes: Array.from({ length: BEAMTIMES }, (_, b) => ({
+          label: `shared-${b}`,
+          researcher: `Researcher ${b % 3}`,
+          samples: [{ name: `sample ${b}` }],
+          runs: manyRuns(RUNS_PER_BEAMTIME, () => ({ state: "closed", frames: 1 })),
+        })),
+        runsPerTransaction: RUNS_PER_BEAMTIME,
+        synchronous: "OFF",
+      },
+      { fake: { latencyMs: 20 } },
+    );
+    const runs = BEAMTIMES * RUNS_PER_BEAMTIME;
+    const url = await server.createDatabase("three_workers");
+    const db = new pg.Pool({ connectionString: url, max: 2 });
+    db.on("error", () => undefined);
+    const outstanding = async (): Promise<number | undefined> => {
+      try {
+        const { rows } = await db.query<{ n: string }>("SELECT COUNT(*) AS n FROM records WHERE state <> 'synced'");
+        return Number(rows[0]!.n);
+      } catch {
+        return undefined;
+      }
+    };
+    const workers = [0, 1, 2].map((slot) => start({ slot, configFile: workerConfig(w, slot, url) }));
+    const faults: string[] = [];
+    try {
+      for (const worker of workers) worker.opsUrl = await opsUrl(worker);
+      // Let every worker take part before the faults begin.
+      await waitFor(async () => (await db.query("SELECT COUNT(DISTINCT worker) AS n FROM upload_log WHERE success = 1").catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n >= 3, { what: "all three workers pushing", timeoutMs: 60_000 });
+
+      // 1. SIGKILL in the middle of pushes; started again at once.
+      const killed = workers[0]!;
+      killed.process.child.kill("SIGKILL");
+      await killed.process.exited;
+      faults.push(`SIGKILL worker ${killed.slot}`);
+      workers[0] = start(killed);
+
+      // 2. SIGSTOP past the lease: the others take its records over; when it wakes, it writes none of them.
+      const frozen = workers[1]!;
+      frozen.process.child.kill("SIGSTOP");
+      faults.push(`SIGSTOP worker ${frozen.slot} for ${LEASE_MS + 2000} ms`);
+      await sleep(LEASE_MS + 2000);
+      frozen.process.child.kill("SIGCONT");
+
+      // 3. The database goes away for 3 s: the workers say why they are not ready, wait, reconnect and go on.
+      const watched = workers[2]!;
+      const restart = server.restart({ downMs: 3000 });
+      faults.push("PostgreSQL restart, 3 s down");
+      const notReady = await waitFor(
+        async () => {
+          const ready = await get(`${watched.opsUrl!}/readyz`).catch(() => undefined);
+          return ready && ready.status === 503 && /state/.test(ready.body) ? ready.body : undefined;
+        },
+        { what: "/readyz to say 503 while the database is down", timeoutMs: 10_000, intervalMs: 100 },
+      );
+      expect(notReady).toMatch(/"state"/);
+      await restart;
+
+      // 4. Another SIGKILL after the restart, of a worker that may hold the scan lock or leases.
+      const again = workers[2]!;
+      again.process.child.kill("SIGKILL");
+      await again.process.exited;
+      faults.push(`SIGKILL worker ${again.slot}`);
+      workers[2] = start(again);
+
+      figures.faultsInjected += faults.length;
+      await waitFor(async () => (await outstanding()) === 0 && w.scicat.datasets().length >= runs, {
+        what: `every record synced (${faults.join(", ")})`,
+        timeoutMs: 240_000,
+        intervalMs: 500,
+      });
+      for (const worker of workers) expect(alive(worker), `worker ${worker.slot} alive: ${worker.process.stderr()}`).toBe(true);
+    } finally {
+      await Promise.all(
+        workers.map(async (worker) => {
+          if (alive(worker)) worker.process.child.kill("SIGCONT");
+          if (alive(worker)) worker.process.child.kill("SIGTERM");
+          await worker.process.exited;
+        }),
+      );
+    }
+
+    const { datasets, duplicates } = assertExactlyOnce(w, expect);
+    expect(datasets).toBe(runs);
+    figures.duplicates += duplicates;
+    // Every slot's processes pushed: each worker names itself "<pid>-<random>" in upload_log.
+    const { rows } = await db.query<{ worker: string }>("SELECT DISTINCT worker FROM upload_log WHERE success = 1 AND worker IS NOT NULL");
+    const pushedPids = new Set(rows.map((r) => Number(r.worker.split("-")[0])));
+    for (const worker of workers) expect(worker.pids.some((pid) => pushedPids.has(pid)), `worker ${worker.slot} pushed`).toBe(true);
+    const { rows: statusRows } = await db.query<{ n: string }>("SELECT COUNT(*) AS n FROM workers");
+    expect(Number(statusRows[0]!.n)).toBeGreaterThanOrEqual(5);
+    await db.end();
+  }, 360_000);
+});
