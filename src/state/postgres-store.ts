@@ -95,7 +95,8 @@ export class PostgresStateStore implements StateStore {
   readonly shared = true;
   readonly file = undefined;
   private readonly outcomes = new OutcomeQueue((outcomes) => this.commitOutcomes(outcomes));
-  private readonly scanLocks = new Set<pg.PoolClient>();
+  /** The scan lock's give-back function while this store holds it. */
+  private readonly scanLocks = new Map<pg.PoolClient, () => Promise<void>>();
   private listener: pg.Client | undefined;
   private listenHandlers: ((event: StateEvent) => void)[] = [];
   private listenTimer: NodeJS.Timeout | undefined;
@@ -144,9 +145,8 @@ export class PostgresStateStore implements StateStore {
       const listener = this.listener;
       this.listener = undefined;
       if (listener) await listener.end().catch(noop);
-      // A scan lock held now goes with its session.
-      for (const client of this.scanLocks) client.release(new Error("state store closed"));
-      this.scanLocks.clear();
+      // A scan lock held now is given back (it would go with its session, but only once the server sees it end).
+      await Promise.all([...this.scanLocks.values()].map((release) => release()));
       await this.pool.end();
     }
   }
@@ -723,8 +723,7 @@ export class PostgresStateStore implements StateStore {
       giveBack();
       return undefined;
     }
-    this.scanLocks.add(client);
-    return async () => {
+    const release = async () => {
       if (!this.scanLocks.delete(client)) return;
       if (broken) return giveBack();
       try {
@@ -734,6 +733,8 @@ export class PostgresStateStore implements StateStore {
         giveBack(error as Error);
       }
     };
+    this.scanLocks.set(client, release);
+    return release;
   }
 
   /**
