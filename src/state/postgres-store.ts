@@ -117,15 +117,7 @@ export class PostgresStateStore implements StateStore {
     // An idle connection that breaks (server restart) is dropped by the pool; the next call opens a new one.
     pool.on("error", noop);
     try {
-      const client = await pool.connect();
-      let migration: MigrationReport;
-      try {
-        migration = await migratePostgres(client, { location, mustExist: options.mustExist });
-      } catch (error) {
-        client.release(error as Error);
-        throw error;
-      }
-      client.release();
+      const migration = await withClient(pool, (client) => migratePostgres(client, { location, mustExist: options.mustExist }));
       return new PostgresStateStore(pool, clientConfig, location, migration);
     } catch (error) {
       await pool.end().catch(noop);
@@ -152,12 +144,7 @@ export class PostgresStateStore implements StateStore {
   }
 
   async schemaVersion(): Promise<number> {
-    const client = await this.pool.connect();
-    try {
-      return await currentVersion(client);
-    } finally {
-      client.release();
-    }
+    return withClient(this.pool, currentVersion);
   }
 
   // ---- plumbing ------------------------------------------------------------------------------------------
@@ -175,27 +162,19 @@ export class PostgresStateStore implements StateStore {
    * before failing (SET LOCAL lock_timeout). A connection that broke is discarded, never returned to the pool.
    */
   private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>, options: { lockTimeoutMs?: number | undefined } = {}): Promise<T> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    const onError = (error: Error) => (broken = error);
-    client.on("error", onError);
-    try {
+    return withClient(this.pool, async (client) => {
       await client.query("BEGIN");
-      if (options.lockTimeoutMs !== undefined) await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(options.lockTimeoutMs))}`);
-      const result = await fn(client);
-      await client.query("COMMIT");
-      return result;
-    } catch (error) {
       try {
-        await client.query("ROLLBACK");
-      } catch (rollbackError) {
-        broken ??= rollbackError as Error;
+        if (options.lockTimeoutMs !== undefined) await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(options.lockTimeoutMs))}`);
+        const result = await fn(client);
+        await client.query("COMMIT");
+        return result;
+      } catch (error) {
+        // A ROLLBACK that fails too means the connection is gone: withClient then discards it.
+        await client.query("ROLLBACK").catch(noop);
+        throw error;
       }
-      throw error;
-    } finally {
-      client.removeListener("error", onError);
-      client.release(broken);
-    }
+    });
   }
 
   // ---- sources -------------------------------------------------------------------------------------------
@@ -555,12 +534,7 @@ export class PostgresStateStore implements StateStore {
   // ---- upload_log ----------------------------------------------------------------------------------------
 
   async appendLog(entry: UploadLogEntry): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await insertLog(client, entry);
-    } finally {
-      client.release();
-    }
+    await withClient(this.pool, (client) => insertLog(client, entry));
   }
 
   async pruneUploadLog(beforeIso: string, limit: number): Promise<number> {
@@ -809,6 +783,32 @@ export class PostgresStateStore implements StateStore {
     }, delay);
     this.listenTimer.unref();
   }
+}
+
+/**
+ * Run `fn` on a connection of the pool. pg reports a connection that breaks as an 'error' event of its client,
+ * which would end the process without a listener: it is heard here, and such a connection (or one whose query
+ * failed at the protocol level) is discarded, never given back to the pool.
+ */
+async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (error: Error) => (broken = error);
+  client.on("error", onError);
+  try {
+    return await fn(client);
+  } catch (error) {
+    // Errors the server answered (they carry a SQLSTATE) leave the connection usable; anything else may not.
+    if (!isServerError(error)) broken ??= error instanceof Error ? error : new Error(String(error));
+    throw error;
+  } finally {
+    client.removeListener("error", onError);
+    client.release(broken);
+  }
+}
+
+function isServerError(error: unknown): boolean {
+  return error instanceof pg.DatabaseError && !/^(08|57P)/.test(error.code ?? "");
 }
 
 /** pg's settings for every connection of the store (the pool's and the listener's). */

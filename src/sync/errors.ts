@@ -101,7 +101,7 @@ export function isTransientStateError(err: unknown): boolean {
     if (/^[0-9A-Z]{5}$/.test(code) && (code.startsWith("08") || code.startsWith("40") || code.startsWith("53") || code.startsWith("57P") || code === "57014" || code === "55P03")) return true;
   }
   const message = err instanceof Error ? err.message : "";
-  return /Connection terminated|timeout exceeded when trying to connect|Query read timeout/i.test(message);
+  return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|not queryable/i.test(message);
 }
 
 /** beamsync's state file or directory cannot be used as configured (missing, not a directory, unwritable, not SQLite): exit 2. */
