@@ -1,7 +1,9 @@
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { makeRecord, type DesiredRecord } from "../../src/mapping/record.js";
+import type { Config } from "../../src/config/schema.js";
 import type { RecordRow, StateEvent } from "../../src/state/contract.js";
+import { openStateStore } from "../../src/state/open.js";
 import { PostgresStateStore } from "../../src/state/postgres-store.js";
 import { isTransientStateError, StateFileError } from "../../src/sync/errors.js";
 import { pgAvailable, usePostgres } from "../support/postgres.js";
@@ -53,6 +55,24 @@ describe.runIf(pgAvailable())("the PostgreSQL state store", () => {
     const again = await open(bare, { password: server.password });
     expect(again.migration).toEqual({ from: 4, to: 4, applied: [] });
     expect(await again.schemaVersion()).toBe(4);
+  });
+
+  it("is what openStateStore opens for state.backend: postgres, with state.password and poolSize", async () => {
+    const url = await fresh();
+    const bare = url.replace(`:${encodeURIComponent(server.password)}@`, "@");
+    const config = { stateDir: "/nonexistent", state: { backend: "postgres", url: bare, password: server.password, poolSize: 2 } } as unknown as Config;
+    await expect(openStateStore(config, { mustExist: true })).rejects.toThrow(StateFileError);
+    const store = await openStateStore(config);
+    try {
+      expect(store).toBeInstanceOf(PostgresStateStore);
+      expect(store.location).toBe(bare);
+      await store.setMeta("k", "v");
+      expect(await store.getMeta("k")).toBe("v");
+    } finally {
+      await store.close();
+    }
+    const status = await openStateStore(config, { mustExist: true });
+    await status.close();
   });
 
   it("migrates a fresh database once when three workers start at once", async () => {
