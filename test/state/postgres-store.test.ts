@@ -5,7 +5,10 @@ import type { Config } from "../../src/config/schema.js";
 import type { RecordRow, StateEvent } from "../../src/state/contract.js";
 import { openStateStore } from "../../src/state/open.js";
 import { PostgresStateStore } from "../../src/state/postgres-store.js";
+import { silentLogger } from "../../src/ops/logger.js";
 import { isTransientStateError, StateFileError } from "../../src/sync/errors.js";
+import { OutboxWorker } from "../../src/sync/worker.js";
+import { MemoryDestination } from "../support/memory-destination.js";
 import { pgAvailable, usePostgres } from "../support/postgres.js";
 
 /** What only a shared state has to get right: several workers on one database, and a server that goes away. */
@@ -113,6 +116,31 @@ describe.runIf(pgAvailable())("the PostgreSQL state store", () => {
     await Promise.all([take(a, "a1"), take(a, "a2"), take(b, "b1"), take(b, "b2")]);
     expect(got.size).toBe(300);
     expect(await count(url, "SELECT COUNT(*) AS n FROM records WHERE lease_owner IS NULL")).toBe(0);
+  });
+
+  it("lets two outbox workers on two stores drain one state: every record pushed once, dependencies first", async () => {
+    const url = await fresh();
+    const [a, b] = [await open(url), await open(url)];
+    const proposal = makeRecord({ destination: "scicat", kind: "proposal", key: "P1", payload: { title: "t" }, dependsOn: [] });
+    const runs = Array.from({ length: 60 }, (_, i) =>
+      makeRecord({ destination: "scicat", kind: "dataset", key: `ds${i}`, runUid: `run${i}`, payload: { proposalKey: "P1", i }, dependsOn: ["scicat/proposal/P1"] }),
+    );
+    await a.reconcile([proposal, ...runs], [], { nowMs: Date.now() });
+    const [da, db] = [new MemoryDestination(), new MemoryDestination()];
+    const options = { concurrency: 4, maxAttempts: 3, backoffBaseMs: 1, backoffMaxMs: 5, leaseMs: 60_000, probeBaseMs: 5, probeMaxMs: 20 };
+    const [x, y] = await Promise.all([
+      new OutboxWorker(a, [da], options, silentLogger).drain({ forever: false }),
+      new OutboxWorker(b, [db], options, silentLogger).drain({ forever: false }),
+    ]);
+    expect(x.succeeded + y.succeeded).toBe(61);
+    const pushed = [...da.pushes, ...db.pushes].map((p) => p.key);
+    expect(new Set(pushed).size).toBe(61);
+    expect(pushed).toHaveLength(61);
+    expect([...da.pushes, ...db.pushes].filter((p) => p.kind === "dataset").every((p) => p.dependencyIds.proposal === "remote-P1")).toBe(true);
+    expect(await a.countsByState()).toEqual([{ destination: "scicat", state: "synced", n: 61 }]);
+    const workers = new Set((await a.uploadLog({ limit: 100 })).map((r) => r.worker));
+    expect(workers.size).toBeGreaterThanOrEqual(1);
+    expect((await a.workers()).length).toBe(2);
   });
 
   it("lets two workers reconcile the same records at once: each record is created once", async () => {
