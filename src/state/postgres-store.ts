@@ -100,6 +100,7 @@ export class PostgresStateStore implements StateStore {
   private listener: pg.Client | undefined;
   private listenHandlers: ((event: StateEvent) => void)[] = [];
   private listenTimer: NodeJS.Timeout | undefined;
+  private listenConnecting = false;
   private listenRetryMs = LISTEN_RETRY_MIN_MS;
   private closed = false;
 
@@ -718,8 +719,11 @@ export class PostgresStateStore implements StateStore {
    */
   async listen(onEvent: (event: StateEvent) => void): Promise<void> {
     this.listenHandlers.push(onEvent);
-    if (this.listener || this.listenTimer || this.closed) return;
-    if (!(await this.connectListener())) this.scheduleListener();
+    if (this.listener || this.listenTimer || this.listenConnecting || this.closed) return;
+    this.listenConnecting = true;
+    const connected = await this.connectListener();
+    this.listenConnecting = false;
+    if (!connected || !this.listener) this.scheduleListener();
   }
 
   private emit(event: StateEvent): void {
@@ -767,19 +771,21 @@ export class PostgresStateStore implements StateStore {
   }
 
   private scheduleListener(): void {
-    if (this.closed || this.listenTimer) return;
+    if (this.closed || this.listenTimer || this.listenConnecting) return;
     const delay = this.listenRetryMs;
     this.listenRetryMs = Math.min(LISTEN_RETRY_MAX_MS, delay * 2);
     this.listenTimer = setTimeout(() => {
-      void (async () => {
-        const connected = await this.connectListener();
-        this.listenTimer = undefined;
+      this.listenTimer = undefined;
+      this.listenConnecting = true;
+      void this.connectListener().then((connected) => {
+        this.listenConnecting = false;
         if (this.closed) return;
-        if (!connected) return this.scheduleListener();
+        // Not connected, or dropped again already: the next try, later.
+        if (!connected || !this.listener) return this.scheduleListener();
         this.listenRetryMs = LISTEN_RETRY_MIN_MS;
         this.emit("work");
         this.emit("request");
-      })();
+      });
     }, delay);
     this.listenTimer.unref();
   }
