@@ -1,6 +1,5 @@
 import type { Config } from "../config/schema.js";
 import { registerSecret } from "../ops/logger.js";
-import { UsageError } from "../sync/errors.js";
 import type { StateStore } from "./contract.js";
 import { SqliteStateStore } from "./sqlite-store.js";
 
@@ -17,7 +16,9 @@ export async function openStateStore(config: Config, options: OpenStateOptions =
   const url = config.state.url;
   if (!url) throw new Error("state.url is not set");
   registerSecret(passwordInUrl(url));
-  throw new UsageError("state.backend: postgres is not in this build yet; use state.backend: sqlite");
+  // Loaded only when configured: SQLite installations never load pg.
+  const { PostgresStateStore } = await import("./postgres-store.js");
+  return PostgresStateStore.open({ url, password: config.state.password, poolSize: config.state.poolSize, mustExist: options.mustExist ?? false });
 }
 
 /** The password a postgres:// URL may carry, so the logger scrubs it like the other secrets. */

@@ -83,10 +83,25 @@ export class StateStoreError extends Error {
   }
 }
 
-/** A lock, a full disk: errors of the state file that may pass by themselves. */
+const TRANSIENT_NODE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
+
+/**
+ * Errors of the state that may pass by themselves. SQLite: a lock, a full disk. PostgreSQL: the server away or
+ * restarting (SQLSTATE class 08 connection, 53 insufficient resources, 57P operator intervention such as a
+ * shutdown), a serialization failure or deadlock (class 40), a lock or statement timeout (55P03, 57014), the
+ * connection refused, reset or timed out, and pg's own "Connection terminated" errors.
+ */
 export function isTransientStateError(err: unknown): boolean {
+  if (typeof err !== "object" || err === null) return false;
   const code = (err as { code?: unknown }).code;
-  return typeof code === "string" && (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED") || code === "SQLITE_FULL" || code.startsWith("SQLITE_IOERR"));
+  if (typeof code === "string") {
+    if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED") || code === "SQLITE_FULL" || code.startsWith("SQLITE_IOERR")) return true;
+    if (TRANSIENT_NODE_CODES.has(code)) return true;
+    // SQLSTATE: five characters, digits and capitals.
+    if (/^[0-9A-Z]{5}$/.test(code) && (code.startsWith("08") || code.startsWith("40") || code.startsWith("53") || code.startsWith("57P") || code === "57014" || code === "55P03")) return true;
+  }
+  const message = err instanceof Error ? err.message : "";
+  return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|not queryable/i.test(message);
 }
 
 /** beamsync's state file or directory cannot be used as configured (missing, not a directory, unwritable, not SQLite): exit 2. */
