@@ -22,6 +22,7 @@ import type {
   WorkerRow,
 } from "./contract.js";
 import { redactUrl } from "./open.js";
+import { DUMP_COLUMNS, DUMP_TABLES, PROCESS_META, StateImportError, type DumpRow, type DumpTable } from "./dump.js";
 import { OutcomeQueue, type Outcome } from "./outcomes.js";
 import { currentVersion, migratePostgres } from "./postgres-schema.js";
 
@@ -717,6 +718,47 @@ export class PostgresStateStore implements StateStore {
    * (1 s, doubling to 30 s) until close(); after each reconnection `onEvent` hears both events once, for what
    * may have been said meanwhile.
    */
+  // ---- export / import (see dump.ts) ----------------------------------------------------------------------
+
+  async *exportRows(): AsyncIterable<DumpRow> {
+    await this.flushWrites();
+    for (const table of DUMP_TABLES) {
+      const columns = DUMP_COLUMNS[table];
+      const order = EXPORT_ORDER[table];
+      // Keyset pages: a big state streams without a cursor held open across the caller's writes.
+      let after: unknown[] | undefined;
+      for (;;) {
+        const where = after ? `WHERE (${order.join(", ")}) > (${order.map((_, i) => `$${i + 1}`).join(", ")})` : "";
+        const { rows } = await this.pool.query<Record<string, unknown>>(
+          `SELECT ${[...new Set([...columns, ...order])].join(", ")} FROM ${table} ${where} ORDER BY ${order.join(", ")} LIMIT ${EXPORT_PAGE}`,
+          after ?? [],
+        );
+        for (const row of rows) {
+          if (table === "meta" && PROCESS_META.has(String(row.key))) continue;
+          yield { table, row: Object.fromEntries(columns.map((c) => [c, row[c]])) };
+        }
+        if (rows.length < EXPORT_PAGE) break;
+        const last = rows[rows.length - 1]!;
+        after = order.map((c) => last[c]);
+      }
+    }
+  }
+
+  async importRows(rows: AsyncIterable<DumpRow>): Promise<Record<string, number>> {
+    return this.transaction(async (client) => {
+      const { rows: held } = await client.query<{ n: number }>("SELECT (SELECT COUNT(*) FROM records) + (SELECT COUNT(*) FROM upload_log) AS n");
+      if (Number(held[0]?.n ?? 0) > 0) throw new StateImportError(`${this.location} already holds records or upload attempts; import into a new, empty database`);
+      const counts: Record<string, number> = {};
+      for await (const { table, row } of rows) {
+        const columns = DUMP_COLUMNS[table];
+        const upsert = table === "meta" ? " ON CONFLICT (key) DO UPDATE SET value = excluded.value" : "";
+        await client.query(`INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(", ")})${upsert}`, columns.map((c) => row[c] ?? null));
+        counts[table] = (counts[table] ?? 0) + 1;
+      }
+      return counts;
+    });
+  }
+
   async listen(onEvent: (event: StateEvent) => void): Promise<void> {
     this.listenHandlers.push(onEvent);
     if (this.listener || this.listenTimer || this.listenConnecting || this.closed) return;
@@ -796,6 +838,16 @@ export class PostgresStateStore implements StateStore {
  * which would end the process without a listener: it is heard here, and such a connection (or one whose query
  * failed at the protocol level) is discarded, never given back to the pool.
  */
+/** Rows per page of an export, and the key each table is paged by (the order a dump keeps). */
+const EXPORT_PAGE = 2000;
+const EXPORT_ORDER: Record<DumpTable, readonly string[]> = {
+  meta: ["key"],
+  sources: ["source", "path"],
+  records: ["seq"],
+  requests: ["id"],
+  upload_log: ["id"],
+};
+
 async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;

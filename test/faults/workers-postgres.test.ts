@@ -155,11 +155,18 @@ describe.runIf(pgAvailable())("three workers on one PostgreSQL state", () => {
       workers[2] = start(again);
 
       figures.faultsInjected += faults.length;
-      await waitFor(async () => (await outstanding()) === 0 && w.scicat.datasets().length >= runs, {
-        what: `every record synced (${faults.join(", ")})`,
-        timeoutMs: 240_000,
-        intervalMs: 500,
-      });
+      try {
+        await waitFor(async () => (await outstanding()) === 0 && w.scicat.datasets().length >= runs, {
+          what: `every record synced (${faults.join(", ")})`,
+          timeoutMs: 240_000,
+          intervalMs: 500,
+        });
+      } catch (err) {
+        // What was left, and what the workers last said: the failure should explain itself.
+        const left = await db.query("SELECT state, kind, COUNT(*) AS n, MIN(last_error) AS error, COUNT(lease_owner) AS leased FROM records WHERE state <> 'synced' GROUP BY 1, 2").catch((e: unknown) => ({ rows: [String(e)] }));
+        const said = workers.map((worker) => `worker ${worker.slot} (alive ${alive(worker)}): ${worker.process.lines.slice(-8).join("\n")}\n${worker.process.stderr().slice(-1000)}`);
+        throw new Error(`${(err as Error).message}; ${w.scicat.datasets().length}/${runs} datasets; left: ${JSON.stringify(left.rows)}\n${said.join("\n")}`);
+      }
       for (const worker of workers) expect(alive(worker), `worker ${worker.slot} alive: ${worker.process.stderr()}`).toBe(true);
     } finally {
       await Promise.all(
