@@ -6,7 +6,7 @@ import type { ReferenceResolver } from "./reference.js";
 
 /** `beamsync doctor` for ICAT: reachable, version, login, and every piece of reference data, each with its fix. */
 
-function versionAtLeast(version: string, minimum: string): boolean {
+export function versionAtLeast(version: string, minimum: string): boolean {
   const a = version.split(".").map((p) => Number.parseInt(p, 10) || 0);
   const b = minimum.split(".").map((p) => Number.parseInt(p, 10) || 0);
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
