@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { rulesSchema } from "../../src/config/mapping-rules.js";
 import type { Config } from "../../src/config/schema.js";
+import { createIcatDestination } from "../../src/destinations/icat/index.js";
+import { createMemoryLogger } from "../../src/ops/logger.js";
 import { mapToIcat } from "../../src/mapping/icat/index.js";
 import type { Snapshot } from "../../src/model/types.js";
 import type { LoggedRequest } from "../fakes/icat/index.js";
@@ -58,5 +60,25 @@ describe("ICAT techniques from the mapping rules", () => {
     expect(fake.entities("Dataset")[0]?.description).toMatch(/ — Carbon K-edge of PS-b-PMMA$/);
     expect(writes(fake.requests).join("\n")).not.toMatch(/datasetTechniques|Technique/);
     expect(logger.lines.some((l) => l.level === "warn" && /before 5\.0/.test(l.message))).toBe(true);
+  });
+
+  it("doctor checks each technique the rules name against ICAT's: found, missing, or named otherwise", async () => {
+    const { fake, config } = await setup();
+    fake.create([{ Technique: { name: SCATTERING.name, pid: SCATTERING.pid } }, { Technique: { name: "something else", pid: ABSORPTION.pid } }]);
+    const missing = { pid: "http://example.org/technique/not-loaded", name: "not loaded" };
+    const ruleTechniques = [SCATTERING, ABSORPTION, missing].map((t) => ({ ...t, rule: "nexafs" }));
+    const destination = createIcatDestination(config.destinations.icat, { logger: createMemoryLogger(), ruleTechniques });
+    try {
+      const checks = (await destination.preflight()).filter((c) => c.name.startsWith("icat.technique"));
+      expect(checks.map((c) => [c.name, c.severity])).toEqual([
+        [`icat.technique.${SCATTERING.pid}`, "ok"],
+        [`icat.technique.${ABSORPTION.pid}`, "warning"],
+        [`icat.technique.${missing.pid}`, "warning"],
+      ]);
+      expect(checks[1]?.message).toMatch(/is 'something else' in ICAT, 'test absorption' in rule nexafs/);
+      expect(checks[2]?.message).toMatch(/not found: datasets are not linked to it/);
+    } finally {
+      await destination.close();
+    }
   });
 });

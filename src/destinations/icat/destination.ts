@@ -15,7 +15,7 @@ import { ReferenceResolver } from "./reference.js";
 import { lookupSample, pushSample } from "./sample.js";
 import { entitySchemas } from "./schema.js";
 import { IcatSession } from "./session.js";
-import { TechniqueResolver } from "./techniques.js";
+import { TechniqueResolver, type RuleTechnique } from "./techniques.js";
 
 /**
  * The ICAT destination (icat-api.md §9): session handling, cached reference data, and idempotent
@@ -28,6 +28,8 @@ export interface IcatDestinationDeps {
   now?: () => number;
   /** Transport override (tests). */
   http?: IcatHttp;
+  /** The techniques the mapping rules name, checked against ICAT's by `doctor`. */
+  ruleTechniques?: RuleTechnique[];
 }
 
 function describe(record: PushRecord): string {
@@ -52,6 +54,7 @@ class IcatDestination implements Destination {
   private readonly reference: ReferenceResolver;
   private readonly techniques: TechniqueResolver;
   private readonly deps: SyncDeps;
+  private readonly ruleTechniques: RuleTechnique[];
 
   constructor(
     private readonly config: IcatConfig,
@@ -62,6 +65,7 @@ class IcatDestination implements Destination {
     this.api = new IcatApi(this.http, this.session, entitySchemas(config.locationLength));
     this.reference = new ReferenceResolver(this.api, config);
     this.techniques = new TechniqueResolver(this.api, deps.logger);
+    this.ruleTechniques = deps.ruleTechniques ?? [];
     this.deps = { api: this.api, reference: this.reference, techniques: this.techniques, config, logger: deps.logger, precision: new ServerPrecision() };
   }
 
@@ -139,7 +143,7 @@ class IcatDestination implements Destination {
   }
 
   preflight(): Promise<CheckResult[]> {
-    return icatPreflight(this.api, this.reference, this.config);
+    return icatPreflight(this.api, this.reference, this.config, { resolver: this.techniques, wanted: this.ruleTechniques });
   }
 
   async close(): Promise<void> {

@@ -15,6 +15,11 @@ export interface WantedTechnique {
   name: string;
 }
 
+/** A technique as the mapping rules name it, with the rule (for messages). */
+export interface RuleTechnique extends WantedTechnique {
+  rule: string;
+}
+
 /** pids per IN list: the GET URI stays short. */
 const IN_CHUNK = 20;
 
@@ -28,6 +33,20 @@ export class TechniqueResolver {
     private readonly api: IcatApi,
     private readonly logger: Logger,
   ) {}
+
+  /** The Techniques ICAT has for these pids (pid → id and name), or "unsupported" before ICAT 5.0 — for `doctor`. */
+  async inspect(pids: readonly string[]): Promise<Map<string, { id: number; name: string }> | "unsupported"> {
+    if (!(await this.hasTechniques())) return "unsupported";
+    const found = new Map<string, { id: number; name: string }>();
+    const unique = [...new Set(pids)];
+    for (let i = 0; i < unique.length; i += IN_CHUNK) {
+      const list = unique.slice(i, i + IN_CHUNK).map(jpqlString).join(", ");
+      for (const row of await this.api.searchEntities("Technique", `SELECT t FROM Technique t WHERE t.pid IN (${list})`)) {
+        if (typeof row.pid === "string") found.set(row.pid, { id: row.id, name: String(row.name) });
+      }
+    }
+    return found;
+  }
 
   /** Technique ids for the wanted pids, in their order; those ICAT cannot link are left out and warned about once. */
   async resolve(wanted: readonly WantedTechnique[], dataset: string): Promise<number[]> {
