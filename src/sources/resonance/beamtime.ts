@@ -98,8 +98,11 @@ export function beamtimeRecords(read: Extract<BeamtimeDbRead, { kind: "resonance
   for (const group of read.imageGroups) committed.set(group.zarr_group, group.max_index);
   const imageGroupsByRun = new Map<string, ImageGroupRow[]>();
   for (const group of read.imageGroups) {
+    // zarr_group is "runs/<run uid>/<field>" (resonance-data.md §1).
     const runUid = group.zarr_group.split("/")[1] ?? "";
-    imageGroupsByRun.set(runUid, [...(imageGroupsByRun.get(runUid) ?? []), group]);
+    const list = imageGroupsByRun.get(runUid) ?? [];
+    list.push(group);
+    imageGroupsByRun.set(runUid, list);
   }
 
   const zarrRoot = path.join(path.dirname(ctx.absolute), `${path.basename(ctx.absolute, path.extname(ctx.absolute))}.zarr`);
