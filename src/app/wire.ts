@@ -5,6 +5,7 @@ import type { Destination } from "../destinations/contract.js";
 import { createIcatDestination } from "../destinations/icat/index.js";
 import { createScicatDestination } from "../destinations/scicat/index.js";
 import { mapToIcat } from "../mapping/icat/index.js";
+import { ruleTechniques } from "../mapping/rules.js";
 import { mapToScicat } from "../mapping/scicat/index.js";
 import type { Logger } from "../ops/logger.js";
 import { createBlueskySource } from "../sources/bluesky/index.js";
@@ -40,7 +41,7 @@ export function buildSources(config: Config, logger: Logger, pins: ReadonlyMap<s
 export function buildDestinations(config: Config, logger: Logger): Destination[] {
   const destinations: Destination[] = [];
   if (config.destinations.scicat.enabled) destinations.push(createScicatDestination(config.destinations.scicat, { logger }));
-  if (config.destinations.icat.enabled) destinations.push(createIcatDestination(config.destinations.icat, { logger }));
+  if (config.destinations.icat.enabled) destinations.push(createIcatDestination(config.destinations.icat, { logger, ruleTechniques: ruleTechniques(config.mapping.rules) }));
   return destinations;
 }
 

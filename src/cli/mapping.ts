@@ -3,8 +3,8 @@ import { Command } from "commander";
 import { readRulesFile } from "../config/rules-file.js";
 import type { Config } from "../config/schema.js";
 import { indexSnapshot } from "../mapping/common.js";
-import { applyRules } from "../mapping/rules.js";
-import { instrumentFor } from "../mapping/scicat/dataset.js";
+import { datasetText } from "../mapping/dataset-text.js";
+import { icatDatasetDescription } from "../mapping/icat/map.js";
 import { mapToScicat } from "../mapping/scicat/index.js";
 import type { Run, Snapshot } from "../model/types.js";
 import { silentLogger } from "../ops/logger.js";
@@ -16,7 +16,8 @@ import { createOutput, printJson } from "./output.js";
 
 /**
  * `beamsync mapping check`: the per-instrument rules validated (a mistake names its line), and the dataset
- * fields they give for one resonance and one bluesky run — of `--source FILE`, else of the DATA root.
+ * fields they give for one resonance and one bluesky run — of `--source FILE`, else of the DATA root — in SciCat,
+ * and in ICAT when it is enabled.
  */
 export function mappingCommand(): Command {
   const check = new Command("check")
@@ -38,10 +39,12 @@ export function mappingCommand(): Command {
       const report = samples.map((run) => {
         const beamtime = run.beamtimeKey ? index.beamtimes.get(run.beamtimeKey) : undefined;
         const sample = run.sampleKey ? index.samples.get(run.sampleKey) : undefined;
-        const outcome = applyRules(config.mapping.rules, { run, sample, beamtime, beamline: instrumentFor(run, config).uniqueName });
+        const text = datasetText(run, beamtime, sample, config);
         const dataset = records.find((r) => r.kind === "dataset" && r.runUid === run.uid)?.payload ?? {};
         const { datasetName, description, keywords, techniques } = dataset;
-        return { source: run.source, run: run.uid, plan: run.planName, rule: outcome.rule ?? null, dataset: { datasetName, description, keywords, techniques }, problems: outcome.problems };
+        // ICAT's Dataset: its name is the run uid; the same name and description in its one text field, the same techniques.
+        const icat = config.destinations.icat.enabled ? { icat: { description: icatDatasetDescription(text), techniques: text.techniques } } : {};
+        return { source: run.source, run: run.uid, plan: run.planName, rule: text.rule ?? null, dataset: { datasetName, description, keywords, techniques }, ...icat, problems: text.problems };
       });
       const rules = config.mapping.rules;
       if (out.json) return printJson(out, { rules: rules ? rules.rules.length : 0, fallback: rules?.fallback !== undefined, runs: report });
@@ -50,6 +53,7 @@ export function mappingCommand(): Command {
       for (const r of report) {
         out.write(`\n${r.source} run ${r.run} (plan ${r.plan}): ${r.rule ? `rule "${r.rule}"` : "no rule applies (default mapping)"}`);
         out.write(JSON.stringify(r.dataset, null, 2).replace(/^/gm, "  "));
+        if (r.icat) out.write(`  ICAT dataset:\n${JSON.stringify(r.icat, null, 2).replace(/^/gm, "  ")}`);
         for (const p of r.problems) out.write(`  left out — ${p}`);
       }
     });

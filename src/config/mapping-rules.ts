@@ -10,7 +10,11 @@ const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]
 
 export const techniqueSchema = z
   .object({
-    /** A PaNET term, e.g. http://purl.org/pan-science/PaNET/PaNET01196 (NEXAFS). */
+    /**
+     * A PaNET term's URL, http://purl.org/pan-science/PaNET/PaNET<digits>. beamsync checks the shape only: the
+     * project's reference material (shared/reference) lists no PaNET terms, so no id it ships (the examples in
+     * config/) is verified against one — check each in the PaNET ontology before use.
+     */
     pid: z.string().url({ message: "must be the term's URL, e.g. http://purl.org/pan-science/PaNET/PaNET01196" }),
     name: z.string().min(1),
   })

@@ -1,10 +1,38 @@
-import type { Run, StreamInfo } from "../model/types.js";
+import path from "node:path";
+import type { ImageSeries, Run, StreamInfo } from "../model/types.js";
 
 /**
- * What a run's preview shows (issue 17 item 4): its main signal against its scan axis — for NEXAFS the signal
- * normalised by I0 against energy, for a count the signal against time. Pure: chosen from the stream's series
- * and data keys, so the same run always gives the same plot (and record hash).
+ * What a run's preview shows (issue 17 item 4): for a run whose main data is an image series, its first frame;
+ * otherwise its main signal against its scan axis — for NEXAFS the signal normalised by I0 against energy, for a
+ * count the signal against time. Pure: chosen from the run's image series, stream series and data keys, so the
+ * same run always gives the same preview (and record hash); the frame itself is read when the preview is drawn.
  */
+
+export interface PreviewFrame {
+  title: string;
+  field: string;
+  /** Absolute directory of the Zarr array. */
+  arrayPath: string;
+  frames: number;
+  /** `[rows, columns]`. */
+  shape: [number, number];
+  dtype: string;
+  /** Size and time of the first frame's chunk files: a frame written again is drawn again. */
+  chunks: { path: string; size: number; mtimeMs: number }[];
+}
+
+/** The image series a preview shows: the one the run's data keys mark as a detector, else the first by name. */
+export function previewFrame(run: Run, title: string): PreviewFrame | undefined {
+  const images = run.images ?? [];
+  const isDetector = (s: ImageSeries) => run.streams.some((stream) => stream.dataKeys[s.field]?.source === "detector");
+  const series = images.find(isDetector) ?? images[0];
+  if (!series) return undefined;
+  // Chunks of frame 0: `c/0/…` (Zarr 3) or `0.…` / `0/…` (Zarr 2).
+  const chunks = run.files
+    .filter((f) => /^(c[/.])?0([/.]|$)/.test(path.relative(series.arrayPath, f.path).split(path.sep).join("/")) && f.path.startsWith(series.arrayPath + path.sep))
+    .map((f) => ({ path: path.relative(series.arrayPath, f.path), size: f.size, mtimeMs: f.mtimeMs }));
+  return { title, field: series.field, arrayPath: series.arrayPath, frames: series.frames, shape: series.shape, dtype: series.dtype, chunks };
+}
 
 export interface PreviewPlot {
   title: string;

@@ -95,3 +95,11 @@ function placeholder(name: string, ctx: RuleContext): string | undefined {
   const value = getPath(run.metadata, name.slice("metadata.".length));
   return typeof value === "string" || typeof value === "number" || typeof value === "boolean" ? String(value) : undefined;
 }
+
+/** Every technique the rules (and the fallback) name, once per pid, with the first rule naming it — for `doctor`. */
+export function ruleTechniques(rules: MappingRules | undefined): { pid: string; name: string; rule: string }[] {
+  const out = new Map<string, { pid: string; name: string; rule: string }>();
+  const all = [...(rules?.rules ?? []).map((r, i) => ({ rule: r, label: r.name ?? `rule ${i + 1}` })), ...(rules?.fallback ? [{ rule: rules.fallback, label: rules.fallback.name ?? "fallback" }] : [])];
+  for (const { rule, label } of all) for (const t of rule.techniques) if (!out.has(t.pid)) out.set(t.pid, { pid: t.pid, name: t.name, rule: label });
+  return [...out.values()];
+}

@@ -94,6 +94,19 @@ export interface FileRef {
   checksum?: string | undefined;
 }
 
+/** A detector image series the run wrote as a Zarr array (resonance `image_refs`): frames committed with the run. */
+export interface ImageSeries {
+  field: string;
+  /** Absolute directory of the Zarr array, `<stem>.zarr/runs/<uid>/<field>`. */
+  arrayPath: string;
+  /** Frames committed (image_refs rows); chunks beyond them are orphans. */
+  frames: number;
+  /** `[rows, columns]` as image_refs states them. */
+  shape: [number, number];
+  /** numpy dtype name, e.g. "uint16". */
+  dtype: string;
+}
+
 /** Normalised exit status: event-model words, or a source's unknown word kept verbatim. */
 export type ExitStatus = "success" | "abort" | "fail" | (string & {});
 
@@ -130,6 +143,8 @@ export interface Run {
   /** The run's own folder, when `sourceFolder` is shared with other runs (resonance: its Zarr group). */
   ownFolder?: string | undefined;
   files: FileRef[];
+  /** Image series the run wrote (resonance Zarr arrays): its main data, shown by a preview as the first frame. */
+  images?: ImageSeries[] | undefined;
   /** Files the run names but that do not exist (reported, never invented). */
   missingFiles?: string[] | undefined;
   dataFormat: string;

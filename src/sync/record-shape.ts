@@ -19,8 +19,10 @@ export interface RecordShape {
  * Raised when a beamsync release maps the same files to different records (names, metadata, file lists), so
  * that the first full pass after an upgrade maps every source again and the catalogs follow, like a
  * configuration change. 2: identities and groups from the proposal, names and quantities people search for.
+ * 3: ICAT datasets take the SciCat dataset's name, description and techniques (dataset-text.ts); a run with
+ * detector images gets its first frame as its preview.
  */
-export const MAPPING_REVISION = 2;
+export const MAPPING_REVISION = 3;
 
 export function recordShape(config: Config): RecordShape {
   const scicat = config.destinations.scicat;

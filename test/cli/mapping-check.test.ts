@@ -18,7 +18,7 @@ afterEach(() => {
   dirs = [];
 });
 
-function world() {
+function world(extra: Record<string, unknown> = {}) {
   const dir = tempDir("mapping-check");
   dirs.push(dir);
   const dataRoot = path.join(dir, "DATA");
@@ -26,13 +26,13 @@ function world() {
   fs.mkdirSync(path.join(dataRoot, "bluesky"));
   fs.copyFileSync(REALDOC, path.join(dataRoot, "bluesky", "uid-3ab777ae.json"));
   const configFile = path.join(dir, "beamsync.yaml");
-  fs.writeFileSync(configFile, YAML.stringify({ dataRoot, stateDir: path.join(dir, "state"), mapping: { instrument: "11.0.1.2", rulesFile: EXAMPLE } }));
+  fs.writeFileSync(configFile, YAML.stringify({ dataRoot, stateDir: path.join(dir, "state"), mapping: { instrument: "11.0.1.2", rulesFile: EXAMPLE }, ...extra }));
   return { dir, dataRoot, written, configFile };
 }
 
 interface Report {
   rules: number;
-  runs: { source: string; rule: string | null; dataset: Record<string, unknown>; problems: string[] }[];
+  runs: { source: string; rule: string | null; dataset: Record<string, unknown>; icat?: { description: string; techniques: unknown[] }; problems: string[] }[];
 }
 
 describe("mapping rules", () => {
@@ -54,6 +54,17 @@ describe("mapping rules", () => {
     expect(bluesky.problems).toEqual([]);
     const text = await runCli(["mapping", "check", "--config", configFile]);
     expect(text.stdout).toContain('rule "nexafs"');
+  });
+
+  it("with ICAT enabled, also shows the ICAT dataset the same rule gives", async () => {
+    const icat = { enabled: true, url: "https://icat.example.org", plugin: "simple", username: "ingest", password: "pw", facility: "ALS" };
+    const { configFile } = world({ destinations: { scicat: { enabled: false }, icat } });
+    const result = await runCli(["mapping", "check", "--config", configFile, "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const resonance = (JSON.parse(result.stdout) as Report).runs.find((r) => r.source === "resonance")!;
+    expect(resonance.icat).toEqual({ description: "NEXAFS HOPG #1 2026-11-03", techniques: resonance.dataset.techniques });
+    const text = await runCli(["mapping", "check", "--config", configFile]);
+    expect(text.stdout).toContain("ICAT dataset:");
   });
 
   it("a field whose template names what the run lacks is left out and reported; the rest still applies", () => {

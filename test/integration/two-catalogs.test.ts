@@ -51,4 +51,51 @@ describe("SciCat and ICAT together", () => {
     expect(new Set(log.map((r) => r.destination_name))).toEqual(new Set(["scicat", "icat"]));
     expect(log.some((r) => r.destination_name === "icat" && r.success === 0)).toBe(true);
   });
+
+  it("one mapping rule shapes the dataset in both catalogs: name and description, and techniques as ICAT DatasetTechniques", async () => {
+    icat = await startFakeIcat({ fixtures: true });
+    // A test term, not a PaNET id: ICAT links what its facility loaded, found by pid.
+    const technique = { pid: "http://example.org/technique/test-nexafs", name: "test NEXAFS" };
+    const [techniqueId] = icat.create({ Technique: technique });
+    const password = DEFAULT_PLUGINS.simple?.users?.ingestor ?? "";
+    world = await scicatWorld(
+      { beamtimes: [{ label: "2026-09-02", researcher: "Ada", samples: [{ name: "HOPG" }], runs: [{ state: "closed", planName: "nexafs" }, { state: "closed", planName: "count" }] }] },
+      { config: { destinations: undefined } },
+    );
+    const w = world;
+    const { writeConfig } = await import("../support/cli.js");
+    const YAML = await import("yaml");
+    const fs = await import("node:fs");
+    const document = YAML.parse(fs.readFileSync(w.configFile, "utf8")) as Record<string, unknown>;
+    document.destinations = {
+      scicat: { url: w.scicat.url, username: "ingestor", password: w.password, pidPrefix: "test/" },
+      icat: { enabled: true, url: icat.url, plugin: "simple", username: "ingestor", password, facility: FIXTURE.facility, instrument: FIXTURE.instrument, createInvestigations: true },
+    };
+    const rule = (description: string) => ({
+      rules: [{ name: "nexafs", match: { source: "resonance", plan: "nexafs" }, techniques: [technique], fields: { datasetName: "NEXAFS {sample} #{scan_id} {label}", description } }],
+    });
+    document.mapping = { ...(document.mapping as Record<string, unknown>), rules: rule("Carbon K-edge of {sample}") };
+    writeConfig(w.dir, document);
+
+    const first = await runCli(["sync", "--config", w.configFile]);
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    const [nexafs, count] = w.written.beamtimes[0]!.runs;
+    const scicatDataset = (uid: string) => w.scicat.datasets().find((d) => d.pid === `test/${uid}`)!;
+    const icatDataset = (uid: string) => icat!.entities("Dataset").find((d) => d.name === uid)!;
+    expect(scicatDataset(nexafs!.uid)).toMatchObject({ datasetName: "NEXAFS HOPG #1 2026-09-02", description: "Carbon K-edge of HOPG", techniques: [technique] });
+    expect(icatDataset(nexafs!.uid).description).toBe("NEXAFS HOPG #1 2026-09-02 — Carbon K-edge of HOPG");
+    expect(icat.entities("DatasetTechnique").map((dt) => [dt.dataset, dt.technique])).toEqual([[icatDataset(nexafs!.uid).id, techniqueId]]);
+    // The run no rule matches keeps the default name in both, and has no technique.
+    expect(icatDataset(count!.uid).description).toBe(scicatDataset(count!.uid).datasetName);
+    expect(scicatDataset(count!.uid).techniques ?? []).toEqual([]);
+
+    // Changing the rule changes both catalogs' records on the next pass.
+    document.mapping = { ...(document.mapping as Record<string, unknown>), rules: rule("HOPG reference, {plan_name}") };
+    writeConfig(w.dir, document);
+    const second = await runCli(["sync", "--config", w.configFile]);
+    expect(second.code, second.stdout + second.stderr).toBe(0);
+    expect(scicatDataset(nexafs!.uid).description).toBe("HOPG reference, nexafs");
+    expect(icatDataset(nexafs!.uid).description).toBe("NEXAFS HOPG #1 2026-09-02 — HOPG reference, nexafs");
+    expect(icat.entities("DatasetTechnique")).toHaveLength(1);
+  });
 });

@@ -102,7 +102,8 @@ describe("ICAT mapping", () => {
     expect(record!.dependsOn).toEqual(["icat/investigation/jdoe/2026-03-05.db", "icat/sample/jdoe/2026-03-05.db#1"]);
     expect(payload).toMatchObject({
       name: "0123456789abcdef0123456789ab0000",
-      description: "nexafs PS-b-PMMA 2026-03-05",
+      // The SciCat datasetName and description (the beamtime's), in ICAT's one text field.
+      description: "nexafs PS-b-PMMA 2026-03-05 — Polymer films",
       location: "/data/jdoe",
       complete: true,
       startDate: "2026-03-05T08:56:40.250Z",

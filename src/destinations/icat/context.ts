@@ -6,11 +6,13 @@ import type { PushContext } from "../contract.js";
 import { jpqlId, jpqlString, type EntityRow, type IcatApi } from "./api.js";
 import type { ServerPrecision } from "./diff.js";
 import type { ReferenceResolver } from "./reference.js";
+import type { TechniqueResolver } from "./techniques.js";
 
 /** What the per-kind sync code shares, and the look-ups by unique key that every kind needs. */
 export interface SyncDeps {
   api: IcatApi;
   reference: ReferenceResolver;
+  techniques: TechniqueResolver;
   config: IcatConfig;
   logger: Logger;
   /** What the server keeps of dates, learned from its answers. */

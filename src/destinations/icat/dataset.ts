@@ -85,13 +85,14 @@ async function sampleIdFor(deps: SyncDeps, payload: IcatDatasetPayload, investig
 export async function pushDataset(deps: SyncDeps, payload: IcatDatasetPayload, ctx: PushContext, useHints: boolean): Promise<PushResult> {
   const ref = await deps.reference.get();
   const parameters = resolveParameters(deps, ref, payload);
+  const techniqueIds = await deps.techniques.resolve(payload.techniques ?? [], payload.name);
   const investigationId = await requireInvestigationId(deps, payload.investigationKey, payload.investigation, ctx, useHints);
   const sampleId = await sampleIdFor(deps, payload, investigationId, ctx, useHints);
 
   let existing = await findDataset(deps, investigationId, payload.name);
   if (!existing) {
     try {
-      return await createDataset(deps, ref, payload, parameters, investigationId, sampleId);
+      return await createDataset(deps, ref, payload, parameters, techniqueIds, investigationId, sampleId);
     } catch (err) {
       // A concurrent writer, or our own earlier request whose answer was lost: it is there, so compare instead.
       if (!isIcatCode(err, "OBJECT_ALREADY_EXISTS")) throw err;
@@ -99,7 +100,7 @@ export async function pushDataset(deps: SyncDeps, payload: IcatDatasetPayload, c
       if (!existing) throw err.serverMessage.startsWith("Dataset exists") ? hiddenByReadRules(err, "Dataset", `${payload.name}`) : err;
     }
   }
-  return updateDataset(deps, existing, payload, parameters, sampleId);
+  return updateDataset(deps, existing, payload, parameters, techniqueIds, sampleId);
 }
 
 async function createDataset(
@@ -107,6 +108,7 @@ async function createDataset(
   ref: ReferenceData,
   payload: IcatDatasetPayload,
   parameters: ResolvedParameter[],
+  techniqueIds: number[],
   investigationId: number,
   sampleId: number | undefined,
 ): Promise<PushResult> {
@@ -128,6 +130,8 @@ async function createDataset(
         complete: completeNow,
         parameters: parameters.map((p) => ({ type: { id: p.typeId }, ...parameterValue(p) })),
         datafiles: first.map(datafileFields),
+        // Only when there are any: servers before 5.0 know no datasetTechniques.
+        ...(techniqueIds.length > 0 ? { datasetTechniques: techniqueIds.map((id) => ({ technique: { id } })) } : {}),
       },
     },
   ]);
@@ -143,6 +147,7 @@ async function updateDataset(
   existing: EntityRow,
   payload: IcatDatasetPayload,
   parameters: ResolvedParameter[],
+  techniqueIds: number[],
   sampleId: number | undefined,
 ): Promise<PushResult> {
   const id = existing.id;
@@ -155,6 +160,7 @@ async function updateDataset(
   );
   if (sampleId !== undefined && !(await hasSample(deps, existing, sampleId))) changes.sample = { id: sampleId };
   writes += await syncParameters(deps, id, parameters);
+  writes += await syncTechniques(deps, id, techniqueIds);
   writes += await syncDatafiles(deps, id, payload.datafiles);
   // Never back from complete: once ICAT has it complete, a later "incomplete" view does not undo that.
   // Set last, with any other change in the same request: each Dataset update makes the server walk all its children.
@@ -198,6 +204,27 @@ async function syncParameters(deps: SyncDeps, datasetId: number, wanted: Resolve
       await deps.api.write(entities);
       return 1;
     } catch (err) {
+      if (!isIcatCode(err, "OBJECT_ALREADY_EXISTS") || round >= 3) throw err;
+    }
+  }
+}
+
+/**
+ * Links the dataset to the techniques it lacks. Links are only added: one made by hand in ICAT stays, and so does
+ * one a changed rule no longer names (unlink it in ICAT), as with parameters.
+ */
+async function syncTechniques(deps: SyncDeps, datasetId: number, wanted: number[]): Promise<number> {
+  if (wanted.length === 0) return 0;
+  for (let round = 1; ; round++) {
+    const rows = await deps.api.search(`SELECT dt.technique.id FROM DatasetTechnique dt WHERE dt.dataset.id = ${jpqlId(datasetId)}`);
+    const linked = new Set(rows.map(Number));
+    const missing = wanted.filter((id) => !linked.has(id));
+    if (missing.length === 0) return 0;
+    try {
+      await deps.api.write(missing.map((id) => ({ DatasetTechnique: { dataset: { id: datasetId }, technique: { id } } })));
+      return 1;
+    } catch (err) {
+      // Another writer linked one of them first (and the request was rolled back whole): look again.
       if (!isIcatCode(err, "OBJECT_ALREADY_EXISTS") || round >= 3) throw err;
     }
   }

@@ -15,6 +15,7 @@ import { ReferenceResolver } from "./reference.js";
 import { lookupSample, pushSample } from "./sample.js";
 import { entitySchemas } from "./schema.js";
 import { IcatSession } from "./session.js";
+import { TechniqueResolver, type RuleTechnique } from "./techniques.js";
 
 /**
  * The ICAT destination (icat-api.md §9): session handling, cached reference data, and idempotent
@@ -27,6 +28,8 @@ export interface IcatDestinationDeps {
   now?: () => number;
   /** Transport override (tests). */
   http?: IcatHttp;
+  /** The techniques the mapping rules name, checked against ICAT's by `doctor`. */
+  ruleTechniques?: RuleTechnique[];
 }
 
 function describe(record: PushRecord): string {
@@ -49,7 +52,9 @@ class IcatDestination implements Destination {
   private readonly session: IcatSession;
   private readonly api: IcatApi;
   private readonly reference: ReferenceResolver;
+  private readonly techniques: TechniqueResolver;
   private readonly deps: SyncDeps;
+  private readonly ruleTechniques: RuleTechnique[];
 
   constructor(
     private readonly config: IcatConfig,
@@ -59,7 +64,9 @@ class IcatDestination implements Destination {
     this.session = new IcatSession(this.http, config, deps.logger, deps.now ?? Date.now);
     this.api = new IcatApi(this.http, this.session, entitySchemas(config.locationLength));
     this.reference = new ReferenceResolver(this.api, config);
-    this.deps = { api: this.api, reference: this.reference, config, logger: deps.logger, precision: new ServerPrecision() };
+    this.techniques = new TechniqueResolver(this.api, deps.logger);
+    this.ruleTechniques = deps.ruleTechniques ?? [];
+    this.deps = { api: this.api, reference: this.reference, techniques: this.techniques, config, logger: deps.logger, precision: new ServerPrecision() };
   }
 
   async authenticate(): Promise<void> {
@@ -79,6 +86,7 @@ class IcatDestination implements Destination {
       // A cached or hinted id is gone: forget them all, resolve by unique keys, try once more.
       this.deps.logger.info("ICAT object not found; resolving references again", { record: what, reason: err.serverMessage });
       this.reference.invalidate();
+      this.techniques.invalidate();
       try {
         return await this.dispatch(record, ctx, false);
       } catch (again) {
@@ -135,7 +143,7 @@ class IcatDestination implements Destination {
   }
 
   preflight(): Promise<CheckResult[]> {
-    return icatPreflight(this.api, this.reference, this.config);
+    return icatPreflight(this.api, this.reference, this.config, { resolver: this.techniques, wanted: this.ruleTechniques });
   }
 
   async close(): Promise<void> {

@@ -49,6 +49,11 @@ export function decodeDataset(p: Bag): IcatDatasetPayload {
     if (!Number.isSafeInteger(df.fileSize) || df.fileSize < 0) throw malformed("dataset", `datafile ${df.name} has fileSize ${df.fileSize}, not a whole number of bytes`);
     if (df.location !== undefined && typeof df.location !== "string") throw malformed("dataset", "a datafile location must be a string");
   }
+  if (p.techniques !== undefined) {
+    if (!Array.isArray(p.techniques) || !(p.techniques as Bag[]).every((t) => typeof t?.pid === "string" && typeof t.name === "string")) {
+      throw malformed("dataset", "techniques must be a list of {pid, name}");
+    }
+  }
   for (const pr of p.parameters as Bag[]) {
     if (typeof pr?.type !== "string" || typeof pr.units !== "string") throw malformed("dataset", "each parameter needs type and units");
   }

@@ -3,10 +3,14 @@ import type { CheckResult } from "../contract.js";
 import type { IcatApi } from "./api.js";
 import { classifyIcatError } from "./errors.js";
 import type { ReferenceResolver } from "./reference.js";
+import type { RuleTechnique, TechniqueResolver } from "./techniques.js";
 
-/** `beamsync doctor` for ICAT: reachable, version, login, and every piece of reference data, each with its fix. */
+/**
+ * `beamsync doctor` for ICAT: reachable, version, login, every piece of reference data and the Techniques the
+ * mapping rules name, each with its fix.
+ */
 
-function versionAtLeast(version: string, minimum: string): boolean {
+export function versionAtLeast(version: string, minimum: string): boolean {
   const a = version.split(".").map((p) => Number.parseInt(p, 10) || 0);
   const b = minimum.split(".").map((p) => Number.parseInt(p, 10) || 0);
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
@@ -37,7 +41,33 @@ function locationCheck(version: string, configured: number): CheckResult {
   return { name: "icat.locationLength", severity: "ok", message: `locations of up to ${stored} characters are sent` };
 }
 
-export async function icatPreflight(api: IcatApi, reference: ReferenceResolver, config: IcatConfig): Promise<CheckResult[]> {
+/**
+ * The techniques the mapping rules name, each against ICAT's Techniques: one ICAT lacks is a warning (datasets
+ * land without that link), and so is a name that differs from the Technique's (a pid that may be wrong).
+ */
+async function techniqueChecks(resolver: TechniqueResolver, wanted: readonly RuleTechnique[]): Promise<CheckResult[]> {
+  if (wanted.length === 0) return [];
+  let found: Awaited<ReturnType<TechniqueResolver["inspect"]>>;
+  try {
+    found = await resolver.inspect(wanted.map((t) => t.pid));
+  } catch (err) {
+    return [{ name: "icat.techniques", severity: "warning", message: classifyIcatError(err, "looking up Techniques").message, fix: "see the message; retry when ICAT answers" }];
+  }
+  if (found === "unsupported") {
+    return [{ name: "icat.techniques", severity: "warning", message: `the mapping rules name ${wanted.length} technique(s); ICAT before 5.0 has no Techniques, so ICAT datasets carry none`, fix: "upgrade icat.server to 5.0 or later" }];
+  }
+  return wanted.map((t): CheckResult => {
+    const name = `icat.technique.${t.pid}`;
+    const technique = found.get(t.pid);
+    if (!technique) return { name, severity: "warning", message: `Technique with pid ${t.pid} ('${t.name}', rule ${t.rule}) not found: datasets are not linked to it`, fix: "load the PaNET term into ICAT, or correct the pid in the mapping rules" };
+    if (technique.name.toLowerCase() !== t.name.toLowerCase()) {
+      return { name, severity: "warning", message: `Technique ${t.pid} is '${technique.name}' in ICAT, '${t.name}' in rule ${t.rule}`, fix: "check the pid in the mapping rules against the PaNET ontology" };
+    }
+    return { name, severity: "ok", message: `Technique '${technique.name}' (${t.pid}, id ${technique.id})` };
+  });
+}
+
+export async function icatPreflight(api: IcatApi, reference: ReferenceResolver, config: IcatConfig, techniques?: { resolver: TechniqueResolver; wanted: readonly RuleTechnique[] }): Promise<CheckResult[]> {
   const checks: CheckResult[] = [];
   let version: string;
   try {
@@ -85,6 +115,7 @@ export async function icatPreflight(api: IcatApi, reference: ReferenceResolver, 
   } catch (err) {
     checks.push({ name: "icat.referenceData", severity: "error", message: classifyIcatError(err, "resolving reference data").message, fix: "see the message; retry when ICAT answers" });
   }
+  if (techniques) checks.push(...(await techniqueChecks(techniques.resolver, techniques.wanted)));
   checks.push({
     name: "icat.investigations",
     severity: "ok",

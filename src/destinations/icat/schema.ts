@@ -66,8 +66,10 @@ export function entitySchemas(locationLength: number): Record<string, EntitySche
         endDate: date,
         parameters: children("DatasetParameter"),
         datafiles: children("Datafile"),
+        datasetTechniques: children("DatasetTechnique"),
       },
     },
+    DatasetTechnique: { fields: { dataset: ref, technique: ref } },
     DatasetParameter: { fields: { dataset: ref, ...parameter } },
     Datafile: { fields: { dataset: ref, name: str(), location: str(locationLength), fileSize: long, datafileModTime: date } },
   };

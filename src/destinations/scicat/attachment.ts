@@ -1,6 +1,7 @@
 import { z } from "zod";
-import type { PreviewPlot } from "../../mapping/preview.js";
-import { renderPreview } from "../../previews/render.js";
+import type { PreviewFrame, PreviewPlot } from "../../mapping/preview.js";
+import { renderFramePreview, renderPreview } from "../../previews/render.js";
+import { FrameReadError, readFirstFrame } from "../../previews/zarr-frame.js";
 import { PermanentError } from "../../sync/errors.js";
 import type { PushResult, RemoteState } from "../contract.js";
 import { expectAnswer, keyedDocument, type Doc } from "./answers.js";
@@ -11,7 +12,9 @@ import type { DatasetRoutes } from "./routes.js";
 /**
  * A dataset's preview as a v4 Attachment (scicat-api.md §5.8). SciCat does not check duplicates (§5.10), so the
  * attachment has an id of ours (`aid`): read it first, then PATCH it, or POST it once. The PNG is drawn here,
- * at push time; a plot that cannot be drawn fails this record alone.
+ * at push time (an image series' first frame is read from its Zarr chunks then); a preview that cannot be drawn
+ * — a corrupt or unsupported chunk, a plot without points — fails this record alone, as a permanent error naming
+ * why, and is tried again when the run's files change.
  */
 
 export interface AttachmentDeps {
@@ -27,7 +30,8 @@ interface AttachmentPayload {
   accessGroups: string[];
   width: number;
   height: number;
-  plot: PreviewPlot;
+  plot?: PreviewPlot;
+  frame?: PreviewFrame;
 }
 
 const attachmentDocument = (aid: string) => keyedDocument("aid", aid);
@@ -69,10 +73,26 @@ export async function lookupAttachment(deps: AttachmentDeps, raw: Doc): Promise<
 }
 
 async function draw(payload: AttachmentPayload): Promise<string> {
+  if (payload.frame) return drawFrame(payload, payload.frame);
   const plot = z.object({ title: z.string(), xLabel: z.string(), yLabel: z.string(), points: z.array(z.tuple([z.number(), z.number()])).min(2) }).safeParse(payload.plot);
   if (!plot.success) throw new PermanentError(`the preview of dataset ${payload.datasetId} has no plot to draw`);
   try {
     return await renderPreview(plot.data, payload.width, payload.height);
+  } catch (err) {
+    throw new PermanentError(`could not draw the preview of dataset ${payload.datasetId}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+async function drawFrame(payload: AttachmentPayload, frame: PreviewFrame): Promise<string> {
+  let pixels;
+  try {
+    pixels = await readFirstFrame(frame.arrayPath);
+  } catch (err) {
+    if (err instanceof FrameReadError) throw new PermanentError(`no preview for dataset ${payload.datasetId}: the first frame of ${frame.field} could not be read (${err.problem}): ${err.message}`);
+    throw err;
+  }
+  try {
+    return await renderFramePreview(pixels, frame.title, payload.width, payload.height);
   } catch (err) {
     throw new PermanentError(`could not draw the preview of dataset ${payload.datasetId}: ${err instanceof Error ? err.message : String(err)}`);
   }

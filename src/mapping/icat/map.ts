@@ -2,8 +2,9 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import type { Config } from "../../config/schema.js";
 import type { Beamtime, Run, Sample, Snapshot } from "../../model/types.js";
-import { datasetNameFor, indexSnapshot, isoFromMs, isoFromSeconds, isPushable, proposalIdFor, relativeFilePath, type MappingIndex } from "../common.js";
+import { indexSnapshot, isoFromMs, isoFromSeconds, isPushable, proposalIdFor, relativeFilePath, type MappingIndex } from "../common.js";
 import { accessFor } from "../access.js";
+import { datasetText, type DatasetText } from "../dataset-text.js";
 import { makeRecord, recordId, type DesiredRecord } from "../record.js";
 import { datasetParameters } from "./parameters.js";
 import { fitsColumn, fitTail, fitText } from "./text.js";
@@ -200,12 +201,22 @@ export function datafilesFor(run: Run, locationLength: number): IcatDatafilePayl
   return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+/**
+ * ICAT's Dataset has one free-text field: its name is the run uid (the key beamsync finds it by), so the
+ * description carries what SciCat shows as datasetName and description — "<name> — <description>", cut to fit.
+ */
+export function icatDatasetDescription(text: DatasetText): string {
+  return truncate(text.description ? `${text.datasetName} — ${text.description}` : text.datasetName, ICAT_LIMITS.description);
+}
+
 export function datasetPayload(run: Run, beamtime: Beamtime, sample: Sample | undefined, config: Config, names: ReadonlyMap<string, string> = new Map()): IcatDatasetPayload {
+  // The same name, description and techniques as the SciCat dataset (dataset-text.ts: defaults, then the rules).
+  const text = datasetText(run, beamtime, sample, config);
   const payload: IcatDatasetPayload = {
     investigationKey: beamtime.key,
     investigation: investigationRef(beamtime, config),
     name: run.uid,
-    description: truncate(datasetNameFor(run, sample, beamtime), ICAT_LIMITS.description),
+    description: icatDatasetDescription(text),
     ...fitLocation(run.sourceFolder, config.destinations.icat.locationLength),
     complete: run.state === "complete",
     startDate: isoFromSeconds(run.timeStart),
@@ -217,6 +228,7 @@ export function datasetPayload(run: Run, beamtime: Beamtime, sample: Sample | un
     payload.sampleName = sampleName(sample, names);
   }
   if (run.state === "complete" && run.timeStop !== undefined) payload.endDate = isoFromSeconds(run.timeStop);
+  if (text.techniques.length > 0) payload.techniques = text.techniques.map((t) => ({ pid: t.pid, name: t.name }));
   return payload;
 }
 

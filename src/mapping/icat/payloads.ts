@@ -69,6 +69,11 @@ export interface IcatDatasetPayload {
   endDate?: string;
   parameters: IcatParameterPayload[];
   datafiles: IcatDatafilePayload[];
+  /**
+   * PaNET terms the mapping rules chose (the same as the SciCat dataset's `techniques`): linked as
+   * DatasetTechniques to the ICAT Techniques with these pids (ICAT 5.0+); absent when the rules name none.
+   */
+  techniques?: { pid: string; name: string }[];
 }
 
 /** ICAT's VARCHAR limits for the fields the mapping fills from free text (icat-api.md §7), held as UTF-8 bytes (text.ts). */

@@ -1,26 +1,16 @@
 import type { Config } from "../../config/schema.js";
 import type { Beamtime, Researcher, Run, Sample, StreamInfo } from "../../model/types.js";
 import { accessFor } from "../access.js";
-import { datasetNameFor, exitStatusFor, isoFromSeconds, personName, proposalIdFor } from "../common.js";
-import { firstString } from "../lookup.js";
+import { exitStatusFor, isoFromSeconds, personName, proposalIdFor } from "../common.js";
+import { datasetText } from "../dataset-text.js";
 import { runQuantities } from "../quantities.js";
-import { applyRules } from "../rules.js";
 import { publicPath, scicatSourceFolder } from "./folder.js";
 import { principalInvestigator, scicatSampleId } from "./proposal-sample.js";
 
+export { instrumentFor } from "../dataset-text.js";
+
 export function datasetPid(run: Run, config: Config): string {
   return `${config.destinations.scicat.pidPrefix}${run.uid}`;
-}
-
-/**
- * The instrument a run was measured on: the bluesky start document's beamline selects it, else the configured
- * one. A document never renames it: the configured instrument keeps mapping.instrumentName whichever run names it.
- */
-export function instrumentFor(run: Run, config: Config): { uniqueName: string; name: string } {
-  const fromDocument = run.source === "bluesky" ? firstString(run.metadata, config.sources.bluesky.keys.beamline) : undefined;
-  const uniqueName = fromDocument ?? config.mapping.instrument;
-  const name = uniqueName === config.mapping.instrument ? (config.mapping.instrumentName ?? uniqueName) : uniqueName;
-  return { uniqueName, name };
 }
 
 /**
@@ -63,8 +53,10 @@ export function datasetPayload(run: Run, beamtime: Beamtime | undefined, sample:
   const owner = ownerOf(run, beamtime, pi.login ? undefined : pi.name);
   const email = researcher?.email ?? pi.email ?? mapping.defaultEmail;
   const status = exitStatusFor(run);
+  const text = datasetText(run, beamtime, sample, config);
   const keywords = new Set<string>([...(sample?.tags ?? []), run.planName, ...mapping.keywords]);
   if (status !== "success") keywords.add(status);
+  for (const k of text.ruleKeywords) keywords.add(k);
 
   const scientificMetadata: Record<string, unknown> = {
     run: {
@@ -90,7 +82,7 @@ export function datasetPayload(run: Run, beamtime: Beamtime | undefined, sample:
   const payload: Record<string, unknown> = {
     pid: datasetPid(run, config),
     type: "raw",
-    datasetName: datasetNameFor(run, sample, beamtime),
+    datasetName: text.datasetName,
     owner,
     contactEmail: email,
     ownerGroup: access.ownerGroup,
@@ -112,13 +104,8 @@ export function datasetPayload(run: Run, beamtime: Beamtime | undefined, sample:
   if (sample) payload.sampleIds = [scicatSampleId(sample, config)];
   if (run.scanId !== undefined) payload.runNumber = String(run.scanId);
   if (mapping.sourceFolderHost) payload.sourceFolderHost = mapping.sourceFolderHost;
-  const description = (run.source === "bluesky" ? firstString(run.metadata, ["sample_desc", "purpose"]) : undefined) ?? beamtime?.description;
-  if (description) payload.description = description;
-  const ruled = applyRules(mapping.rules, { run, sample, beamtime, beamline: instrument });
-  if (ruled.fields.datasetName) payload.datasetName = ruled.fields.datasetName;
-  if (ruled.fields.description) payload.description = ruled.fields.description;
-  if (ruled.fields.keywords) payload.keywords = [...new Set([...(payload.keywords as string[]), ...ruled.fields.keywords])];
-  if (ruled.techniques.length > 0) payload.techniques = ruled.techniques;
+  if (text.description) payload.description = text.description;
+  if (text.techniques.length > 0) payload.techniques = text.techniques;
   return payload;
 }
 

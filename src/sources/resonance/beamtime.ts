@@ -1,9 +1,9 @@
 import path from "node:path";
 import { firstString } from "../../mapping/lookup.js";
 import type { IdentityPin } from "../../model/keys.js";
-import type { Beamtime, Researcher, Run, Sample, SourceProblem, StreamInfo, StreamSeries } from "../../model/types.js";
+import type { Beamtime, ImageSeries, Researcher, Run, Sample, SourceProblem, StreamInfo, StreamSeries } from "../../model/types.js";
 import { looksLikeLogin } from "../people.js";
-import type { BeamtimeDbRead, RunRow, SampleRow, SeriesRow } from "./beamtime-db.js";
+import type { BeamtimeDbRead, ImageGroupRow, RunRow, SampleRow, SeriesRow } from "./beamtime-db.js";
 import type { IndexEntry } from "./index-db.js";
 import { parseJsonObject, parseStringList } from "../python-json.js";
 import { filesUnder } from "./locate.js";
@@ -96,10 +96,18 @@ export function beamtimeRecords(read: Extract<BeamtimeDbRead, { kind: "resonance
   // Committed frames per run: chunks at higher indexes are orphans (a crash, a late frame) and are not registered.
   const committed = new Map<string, number>();
   for (const group of read.imageGroups) committed.set(group.zarr_group, group.max_index);
+  const imageGroupsByRun = new Map<string, ImageGroupRow[]>();
+  for (const group of read.imageGroups) {
+    // zarr_group is "runs/<run uid>/<field>" (resonance-data.md §1).
+    const runUid = group.zarr_group.split("/")[1] ?? "";
+    const list = imageGroupsByRun.get(runUid) ?? [];
+    list.push(group);
+    imageGroupsByRun.set(runUid, list);
+  }
 
   const zarrRoot = path.join(path.dirname(ctx.absolute), `${path.basename(ctx.absolute, path.extname(ctx.absolute))}.zarr`);
   // Runs are read in start order and never deleted: a run's place in its beamtime is its scan number.
-  const runs = read.runs.map((row, i) => ({ ...toRun(row, key, ctx, { sampleKeys, streamsByRun, committed, zarrRoot, problem }), scanId: i + 1 }));
+  const runs = read.runs.map((row, i) => ({ ...toRun(row, key, ctx, { sampleKeys, streamsByRun, committed, imageGroupsByRun, zarrRoot, problem }), scanId: i + 1 }));
   return { beamtime, samples, runs, problems };
 }
 
@@ -173,6 +181,7 @@ interface RunLookups {
   sampleKeys: Map<number, string>;
   streamsByRun: Map<string, StreamInfo[]>;
   committed: Map<string, number>;
+  imageGroupsByRun: Map<string, ImageGroupRow[]>;
   zarrRoot: string;
   problem: (reason: string, location?: string) => void;
 }
@@ -212,7 +221,19 @@ function toRun(row: RunRow, beamtimeKey: string, ctx: BeamtimeContext, lookups: 
   if (state !== "open") run.files = runFiles(row.uid, ctx, lookups);
   // The run's own folder is its Zarr group, when it has frames there; a run of scalars lives in the DB alone.
   if (run.files.some((f) => !f.shared)) run.ownFolder = path.join(lookups.zarrRoot, "runs", row.uid);
+  if (state !== "open") {
+    const images = imageSeriesOf(lookups.imageGroupsByRun.get(row.uid) ?? [], lookups.zarrRoot);
+    if (images.length > 0) run.images = images;
+  }
   return run;
+}
+
+/** The run's committed image series, by field name (image_refs rows grouped by their Zarr array). */
+function imageSeriesOf(groups: ImageGroupRow[], zarrRoot: string): ImageSeries[] {
+  return groups
+    .filter((g) => g.frames > 0)
+    .map((g) => ({ field: g.field_name, arrayPath: path.join(zarrRoot, ...g.zarr_group.split("/")), frames: g.frames, shape: [g.shape_x, g.shape_y] as [number, number], dtype: g.dtype }))
+    .sort((a, b) => (a.field < b.field ? -1 : a.field > b.field ? 1 : 0));
 }
 
 /** The beamtime DB (shared by all its runs, so marked shared) plus every committed file under `<stem>.zarr/runs/<uid>/`. */
