@@ -81,6 +81,25 @@ function get(url: string): Promise<{ status: number; body: string }> {
   });
 }
 
+/** When a file is listed twice, say by whom and when: the attempts on its blocks record, beside the faults. */
+async function explainDuplicates(w: ScicatWorld, db: pg.Pool, faults: string[]): Promise<void> {
+  const doubled: string[] = [];
+  for (const dataset of w.scicat.datasets()) {
+    const pid = String(dataset.pid);
+    const blocks = w.scicat.origdatablocks(pid);
+    const paths = blocks.flatMap((b) => (b.dataFileList as { path: string }[]).map((f) => f.path));
+    if (paths.length !== new Set(paths).size) doubled.push(pid);
+  }
+  if (doubled.length === 0) return;
+  const lines: string[] = [];
+  for (const pid of doubled.slice(0, 3)) {
+    const blocks = w.scicat.origdatablocks(pid).map((b) => `${String(b._id ?? b.id)} created ${String(b.createdAt)} files ${(b.dataFileList as unknown[]).length}`);
+    const { rows } = await db.query("SELECT timestamp, worker, success, error_message, metadata_json FROM upload_log WHERE session_identifier = $1 ORDER BY id", [pid.replace(/^test\//, "")]);
+    lines.push(`${pid}: blocks ${blocks.join("; ")}\n  attempts: ${rows.map((r) => JSON.stringify(r)).join("\n  ")}`);
+  }
+  throw new Error(`${doubled.length} dataset(s) list a file twice. Faults: ${faults.join("; ")}\n${lines.join("\n")}`);
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.runIf(pgAvailable())("three workers on one PostgreSQL state", () => {
@@ -123,20 +142,20 @@ describe.runIf(pgAvailable())("three workers on one PostgreSQL state", () => {
       const killed = workers[0]!;
       killed.process.child.kill("SIGKILL");
       await killed.process.exited;
-      faults.push(`SIGKILL worker ${killed.slot}`);
+      faults.push(`${new Date().toISOString()} SIGKILL worker ${killed.slot} (pid ${killed.pids.at(-1)})`);
       workers[0] = start(killed);
 
       // 2. SIGSTOP past the lease: the others take its records over; when it wakes, it writes none of them.
       const frozen = workers[1]!;
       frozen.process.child.kill("SIGSTOP");
-      faults.push(`SIGSTOP worker ${frozen.slot} for ${LEASE_MS + 2000} ms`);
+      faults.push(`${new Date().toISOString()} SIGSTOP worker ${frozen.slot} (pid ${frozen.pids.at(-1)}) for ${LEASE_MS + 2000} ms`);
       await sleep(LEASE_MS + 2000);
       frozen.process.child.kill("SIGCONT");
 
       // 3. The database goes away for 3 s: the workers say why they are not ready, wait, reconnect and go on.
       const watched = workers[2]!;
       const restart = server.restart({ downMs: 3000 });
-      faults.push("PostgreSQL restart, 3 s down");
+      faults.push(`${new Date().toISOString()} PostgreSQL restart, 3 s down`);
       const notReady = await waitFor(
         async () => {
           const ready = await get(`${watched.opsUrl!}/readyz`).catch(() => undefined);
@@ -151,7 +170,7 @@ describe.runIf(pgAvailable())("three workers on one PostgreSQL state", () => {
       const again = workers[2]!;
       again.process.child.kill("SIGKILL");
       await again.process.exited;
-      faults.push(`SIGKILL worker ${again.slot}`);
+      faults.push(`${new Date().toISOString()} SIGKILL worker ${again.slot} (pid ${again.pids.at(-1)})`);
       workers[2] = start(again);
 
       figures.faultsInjected += faults.length;
@@ -178,6 +197,7 @@ describe.runIf(pgAvailable())("three workers on one PostgreSQL state", () => {
       );
     }
 
+    await explainDuplicates(w, db, faults);
     const { datasets, duplicates } = assertExactlyOnce(w, expect);
     expect(datasets).toBe(runs);
     figures.duplicates += duplicates;

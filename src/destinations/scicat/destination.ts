@@ -24,6 +24,12 @@ export interface ScicatDestinationDeps {
   now?: () => number;
   /** Transport override (tests, benchmarks). */
   http?: ScicatHttp;
+  /**
+   * Other workers push from the same state (PostgreSQL): a dataset this process created may have had its file
+   * list written by another one since (an outcome not yet committed when a lease ran out), so every file-list push
+   * reads the blocks first.
+   */
+  sharedState?: boolean;
 }
 
 const KEYED: Record<string, KeyedResource> = { proposal: proposals, sample: samples, instrument: instruments };
@@ -39,6 +45,7 @@ class ScicatDestination implements Destination {
    * the read. Taken out before that push, so a retry (after a lost answer) reads as usual.
    */
   private readonly freshDatasets = new Set<string>();
+  private readonly sharedState: boolean;
 
   constructor(
     private readonly config: ScicatConfig,
@@ -48,6 +55,7 @@ class ScicatDestination implements Destination {
     this.auth = new ScicatAuth(this.http, config, deps.logger, deps.now);
     this.client = new ScicatClient(this.http, this.auth);
     this.routes = new DatasetRoutes(this.http, config, deps.logger);
+    this.sharedState = deps.sharedState ?? false;
   }
 
   async authenticate(): Promise<void> {
@@ -96,6 +104,7 @@ class ScicatDestination implements Destination {
   }
 
   private rememberFresh(pid: string): void {
+    if (this.sharedState) return;
     // Bounded: a dataset whose file list never comes (no files) must not keep its entry for ever.
     if (this.freshDatasets.size >= 10_000) this.freshDatasets.clear();
     this.freshDatasets.add(pid);
