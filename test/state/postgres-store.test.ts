@@ -213,6 +213,8 @@ describe.runIf(pgAvailable())("the PostgreSQL state store", () => {
     const leased = await store.lease({ owner: "w", limit: 10, nowMs: T0, leaseMs: 60_000, destinations: ["scicat"] });
     expect(leased).toHaveLength(3);
     await server.kill9();
+    // The backends outlive the postmaster by a moment (a connection of the pool may still commit): until they are gone.
+    await expect.poll(() => store.getMeta("k").then(() => "up", () => "down"), { timeout: 10_000 }).toBe("down");
     for (const row of leased) {
       store.recordSuccess(row, { remoteId: `remote-${row.key}` }, { sessionIdentifier: row.session_identifier, destination: "scicat", success: true, metadata: {}, worker: "w" }, T0 + 1);
     }

@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import type { BeamtimeSpec } from "../fixtures/resonance/index.js";
+import { runCli } from "../support/cli.js";
+import { pgAvailable, usePostgres } from "../support/postgres.js";
+import { worldPerTest } from "../support/scicat-setup.js";
+
+/** The operator commands on a PostgreSQL state (state.backend: postgres), as subprocesses. */
+
+const SPEC: { beamtimes: BeamtimeSpec[] } = {
+  beamtimes: [{ label: "2026-05-01", researcher: "Ada Lovelace", samples: [{ name: "wafer" }], runs: [{ state: "closed", frames: 1 }, { state: "closed" }] }],
+};
+
+const json = <T>(text: string): T => JSON.parse(text) as T;
+
+describe.runIf(pgAvailable())("beamsync on a PostgreSQL state", () => {
+  const server = usePostgres();
+  const worlds = worldPerTest();
+
+  it("status refuses a database where beamsync never ran; sync fills it, and status and log read it", async () => {
+    const url = await server.createDatabase("cli_state");
+    // The password beside the URL (state.password), not in it.
+    const bare = url.replace(`:${encodeURIComponent(server.password)}@`, "@");
+    const world = await worlds.open(SPEC, { config: { state: { backend: "postgres", url: bare, password: server.password } } });
+
+    const never = await runCli(["status", "--config", world.configFile]);
+    expect(never.code, never.stderr).toBe(2);
+    expect(never.stderr).toMatch(/no beamsync state at postgres:\/\//);
+
+    const sync = await runCli(["sync", "--json", "--config", world.configFile]);
+    expect(sync.code, sync.stderr).toBe(0);
+    const summary = json<{ records: Record<string, { synced: number; pending: number }> }>(sync.stdout);
+    // The proposal, the sample, the instrument, two datasets and one file list.
+    expect(summary.records.scicat).toMatchObject({ synced: 6, pending: 0 });
+
+    const status = await runCli(["status", "--json", "--config", world.configFile]);
+    expect(status.code, status.stderr).toBe(0);
+    expect(json<{ records: Record<string, { synced: number }> }>(status.stdout).records.scicat?.synced).toBe(6);
+    const log = await runCli(["log", "--json", "--config", world.configFile]);
+    expect(log.code, log.stderr).toBe(0);
+    expect(log.stdout).toContain("scicat");
+    expect(`${sync.stderr}${status.stdout}${log.stdout}`).not.toContain(server.password);
+
+    const again = await runCli(["sync", "--json", "--config", world.configFile]);
+    expect(again.code, again.stderr).toBe(0);
+  });
+});
