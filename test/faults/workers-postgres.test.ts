@@ -50,6 +50,14 @@ function start(worker: Omit<Worker, "process" | "pids"> & { pids?: number[] }): 
   return { ...worker, pids, process: child };
 }
 
+/** Start a killed worker's slot again; its health server's URL is filled in once it is up. */
+function restartWorker(killed: Worker): Worker {
+  const { opsUrl: _old, ...rest } = killed;
+  const worker = start(rest);
+  void opsUrl(worker).then((url) => (worker.opsUrl = url)).catch(() => undefined);
+  return worker;
+}
+
 function alive(worker: Worker): boolean {
   return worker.process.child.exitCode === null && worker.process.child.signalCode === null;
 }
@@ -143,7 +151,7 @@ describe.runIf(pgAvailable())("three workers on one PostgreSQL state", () => {
       killed.process.child.kill("SIGKILL");
       await killed.process.exited;
       faults.push(`${new Date().toISOString()} SIGKILL worker ${killed.slot} (pid ${killed.pids.at(-1)})`);
-      workers[0] = start(killed);
+      workers[0] = restartWorker(killed);
 
       // 2. SIGSTOP past the lease: the others take its records over; when it wakes, it writes none of them.
       const frozen = workers[1]!;
@@ -171,7 +179,7 @@ describe.runIf(pgAvailable())("three workers on one PostgreSQL state", () => {
       again.process.child.kill("SIGKILL");
       await again.process.exited;
       faults.push(`${new Date().toISOString()} SIGKILL worker ${again.slot} (pid ${again.pids.at(-1)})`);
-      workers[2] = start(again);
+      workers[2] = restartWorker(again);
 
       figures.faultsInjected += faults.length;
       try {
@@ -183,8 +191,10 @@ describe.runIf(pgAvailable())("three workers on one PostgreSQL state", () => {
       } catch (err) {
         // What was left, and what the workers last said: the failure should explain itself.
         const left = await db.query("SELECT state, kind, COUNT(*) AS n, MIN(last_error) AS error, COUNT(lease_owner) AS leased FROM records WHERE state <> 'synced' GROUP BY 1, 2").catch((e: unknown) => ({ rows: [String(e)] }));
+        const rowsLeft = await db.query("SELECT id, attempts, next_attempt_at, lease_owner, lease_until, depends_on, (extract(epoch from now()) * 1000)::bigint AS now_ms FROM records WHERE state <> 'synced' LIMIT 5").catch((e: unknown) => ({ rows: [String(e)] }));
+        const readiness = await Promise.all(workers.map((worker) => get(`${worker.opsUrl ?? ""}/readyz`).then((r) => `${worker.slot}: ${r.status} ${r.body}`).catch((e: unknown) => `${worker.slot}: ${String(e)}`)));
         const said = workers.map((worker) => `worker ${worker.slot} (alive ${alive(worker)}): ${worker.process.lines.slice(-8).join("\n")}\n${worker.process.stderr().slice(-1000)}`);
-        throw new Error(`${(err as Error).message}; ${w.scicat.datasets().length}/${runs} datasets; left: ${JSON.stringify(left.rows)}\n${said.join("\n")}`);
+        throw new Error(`${(err as Error).message}; ${w.scicat.datasets().length}/${runs} datasets; left: ${JSON.stringify(left.rows)}\nrows: ${JSON.stringify(rowsLeft.rows)}\nreadiness: ${readiness.join("\n")}\n${said.join("\n")}`);
       }
       for (const worker of workers) expect(alive(worker), `worker ${worker.slot} alive: ${worker.process.stderr()}`).toBe(true);
     } finally {
