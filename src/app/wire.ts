@@ -40,7 +40,7 @@ export function buildSources(config: Config, logger: Logger, pins: ReadonlyMap<s
 export function buildDestinations(config: Config, logger: Logger): Destination[] {
   const destinations: Destination[] = [];
   if (config.destinations.scicat.enabled) destinations.push(createScicatDestination(config.destinations.scicat, { logger }));
-  if (config.destinations.icat.enabled) destinations.push(createIcatDestination(config.destinations.icat, { logger }));
+  if (config.destinations.icat.enabled) destinations.push(createIcatDestination(config.destinations.icat, { logger, registrations: config.sources.registrations.enabled }));
   return destinations;
 }
 

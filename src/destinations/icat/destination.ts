@@ -18,7 +18,8 @@ import { IcatSession } from "./session.js";
 
 /**
  * The ICAT destination (icat-api.md §9): session handling, cached reference data, and idempotent
- * create-or-update of Investigations, Samples and Datasets (with parameters and datafiles) by unique key.
+ * create-or-update of Investigations, Samples (with parameters) and Datasets (with parameters and datafiles) by
+ * unique key.
  */
 
 export interface IcatDestinationDeps {
@@ -27,6 +28,8 @@ export interface IcatDestinationDeps {
   now?: () => number;
   /** Transport override (tests). */
   http?: IcatHttp;
+  /** Registrations are read (sources.registrations.enabled): preflight checks the sample ParameterTypes too. */
+  registrations?: boolean;
 }
 
 function describe(record: PushRecord): string {
@@ -50,6 +53,7 @@ class IcatDestination implements Destination {
   private readonly api: IcatApi;
   private readonly reference: ReferenceResolver;
   private readonly deps: SyncDeps;
+  private readonly registrations: boolean;
 
   constructor(
     private readonly config: IcatConfig,
@@ -60,6 +64,7 @@ class IcatDestination implements Destination {
     this.api = new IcatApi(this.http, this.session, entitySchemas(config.locationLength));
     this.reference = new ReferenceResolver(this.api, config);
     this.deps = { api: this.api, reference: this.reference, config, logger: deps.logger, precision: new ServerPrecision() };
+    this.registrations = deps.registrations ?? false;
   }
 
   async authenticate(): Promise<void> {
@@ -135,7 +140,7 @@ class IcatDestination implements Destination {
   }
 
   preflight(): Promise<CheckResult[]> {
-    return icatPreflight(this.api, this.reference, this.config);
+    return icatPreflight(this.api, this.reference, this.config, { sampleParameters: this.registrations });
   }
 
   async close(): Promise<void> {

@@ -31,6 +31,10 @@ export function decodeSample(p: Bag): IcatSamplePayload {
   text("sample", p, "investigationKey");
   text("sample", p, "name");
   investigationRef("sample", p.investigation);
+  if (p.parameters !== undefined) {
+    if (!Array.isArray(p.parameters)) throw malformed("sample", "parameters must be an array");
+    checkParameters("sample", p.parameters as Bag[]);
+  }
   return p as unknown as IcatSamplePayload;
 }
 
@@ -49,8 +53,12 @@ export function decodeDataset(p: Bag): IcatDatasetPayload {
     if (!Number.isSafeInteger(df.fileSize) || df.fileSize < 0) throw malformed("dataset", `datafile ${df.name} has fileSize ${df.fileSize}, not a whole number of bytes`);
     if (df.location !== undefined && typeof df.location !== "string") throw malformed("dataset", "a datafile location must be a string");
   }
-  for (const pr of p.parameters as Bag[]) {
-    if (typeof pr?.type !== "string" || typeof pr.units !== "string") throw malformed("dataset", "each parameter needs type and units");
-  }
+  checkParameters("dataset", p.parameters as Bag[]);
   return p as unknown as IcatDatasetPayload;
+}
+
+function checkParameters(kind: string, parameters: Bag[]): void {
+  for (const pr of parameters) {
+    if (typeof pr?.type !== "string" || typeof pr.units !== "string") throw malformed(kind, "each parameter needs type and units");
+  }
 }

@@ -37,7 +37,7 @@ function locationCheck(version: string, configured: number): CheckResult {
   return { name: "icat.locationLength", severity: "ok", message: `locations of up to ${stored} characters are sent` };
 }
 
-export async function icatPreflight(api: IcatApi, reference: ReferenceResolver, config: IcatConfig): Promise<CheckResult[]> {
+export async function icatPreflight(api: IcatApi, reference: ReferenceResolver, config: IcatConfig, options: { sampleParameters?: boolean } = {}): Promise<CheckResult[]> {
   const checks: CheckResult[] = [];
   let version: string;
   try {
@@ -80,7 +80,9 @@ export async function icatPreflight(api: IcatApi, reference: ReferenceResolver, 
   }
 
   try {
-    const { checks: referenceChecks } = await reference.inspect();
+    const { data, checks: referenceChecks } = await reference.inspect();
+    // Only registered specimens have sample parameters: their types are checked where registrations are read.
+    if (data && options.sampleParameters) referenceChecks.push(...(await reference.inspectSampleParameterTypes(data.facilityId)).checks);
     for (const c of referenceChecks) checks.push({ name: c.name, severity: c.ok ? "ok" : "error", message: c.message, ...(c.ok ? {} : { fix: c.fix }) });
   } catch (err) {
     checks.push({ name: "icat.referenceData", severity: "error", message: classifyIcatError(err, "resolving reference data").message, fix: "see the message; retry when ICAT answers" });

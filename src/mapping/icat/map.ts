@@ -5,7 +5,7 @@ import type { Beamtime, Run, Sample, Snapshot } from "../../model/types.js";
 import { datasetNameFor, indexSnapshot, isoFromMs, isoFromSeconds, isPushable, proposalIdFor, relativeFilePath, type MappingIndex } from "../common.js";
 import { accessFor } from "../access.js";
 import { makeRecord, recordId, type DesiredRecord } from "../record.js";
-import { datasetParameters } from "./parameters.js";
+import { datasetParameters, sampleParameters } from "./parameters.js";
 import { fitsColumn, fitTail, fitText } from "./text.js";
 import {
   ICAT_LIMITS,
@@ -19,8 +19,8 @@ import {
 
 /**
  * Model → ICAT records (pure; resonance-data.md §9, bluesky-documents.md §9.3):
- * one Investigation per beamtime, one Sample per sample, one Dataset per pushable run (with its
- * DatasetParameters and Datafiles). Records that cannot be placed are returned in `skipped`, never guessed:
+ * one Investigation per beamtime, one Sample per sample (a registered specimen's with its SampleParameters),
+ * one Dataset per pushable run (with its DatasetParameters and Datafiles). Records that cannot be placed are returned in `skipped`, never guessed:
  * an ICAT Dataset must belong to an Investigation, so a run without a known beamtime is skipped.
  */
 
@@ -173,6 +173,8 @@ function sampleRecord(sample: Sample, names: ReadonlyMap<string, string>, beamti
     investigation: investigationRef(beamtime, config),
     name: sampleName(sample, names),
   };
+  const parameters = sampleParameters(sample, config.destinations.icat.sampleParameters, config.destinations.icat.sampleMetadata);
+  if (parameters.length > 0) payload.parameters = parameters;
   return makeRecord({
     destination: "icat",
     kind: "sample",

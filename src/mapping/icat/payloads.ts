@@ -29,10 +29,12 @@ export interface IcatSamplePayload {
   investigationKey: string;
   investigation: InvestigationRef;
   name: string;
+  /** SampleParameters: a registered specimen's tray, slot, QR label and metadata (absent for other samples). */
+  parameters?: IcatParameterPayload[];
 }
 
 export interface IcatParameterPayload {
-  /** Run field the value came from (config key of destinations.icat.parameters). */
+  /** Field the value came from (a key of destinations.icat.parameters or sampleParameters, a quantity, a metadata key). */
   field: string;
   /** ParameterType name and units; the adapter resolves them to an id. */
   type: string;
