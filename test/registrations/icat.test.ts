@@ -105,6 +105,38 @@ describe("registrations in ICAT", () => {
     expect(after.filter((p) => p.stringValue !== before.get(p.id)?.stringValue).map((p) => p.stringValue)).toEqual(["B7"]);
   });
 
+  it("makes the registered groups readers of the investigation and links the members ICAT knows, for that proposal only", async () => {
+    const { w, icat: fake } = await openWorld();
+    fake.create({ User: { name: "simple/grace", email: "grace@example.org" } });
+    const file = path.join(w.dataRoot, "registrations", "p.yaml");
+    fs.writeFileSync(file, REGISTRATION.replace("members: [grace@example.org]", `members: [grace@example.org, "${FIXTURE.user}", nobody@example.org]\n  groups: [battery-lab]`));
+    fs.writeFileSync(path.join(w.dataRoot, "registrations", "q.yaml"), "proposal:\n  id: P-REG-2\n  pi: { name: Grace Hopper, email: grace@example.org }\nsamples:\n  - { id: S-0900, name: other film }\n");
+    await cli(w, ["sync"]);
+
+    const investigation = (name: string) => fake.entities("Investigation").find((i) => i.name === name)!;
+    const groupNames = new Map(fake.entities("Grouping").map((g) => [g.id, String(g.name)]));
+    const userNames = new Map(fake.entities("User").map((u) => [u.id, String(u.name)]));
+    const links = (name: string) => ({
+      groups: fake.entities("InvestigationGroup").filter((g) => g.investigation === investigation(name).id).map((g) => `${String(g.role)} ${groupNames.get(g.grouping as number)}`).sort(),
+      members: fake.entities("InvestigationUser").filter((u) => u.investigation === investigation(name).id && u.role === "member").map((u) => userNames.get(u.user as number)).sort(),
+    });
+    const mine = links("P-REG-1");
+    expect(mine.groups).toContain("reader battery-lab");
+    // Members are linked where ICAT has their User (by e-mail or by name); nobody@example.org has none.
+    expect(mine.members).toEqual(["simple/grace", FIXTURE.user]);
+    const theirs = links("P-REG-2");
+    expect(theirs.groups).not.toContain("reader battery-lab");
+    expect(theirs.groups.length).toBeGreaterThan(0);
+    expect(theirs.members).toEqual([]);
+    // The other groups are the configured ones, the same for both proposals.
+    expect(mine.groups.filter((g) => g !== "reader battery-lab").map((g) => g.replace("P-REG-1", "P"))).toEqual(theirs.groups.map((g) => g.replace("P-REG-2", "P")));
+
+    // Taken out of the file, a member and a group are unlinked.
+    fs.writeFileSync(file, REGISTRATION);
+    await cli(w, ["sync"]);
+    expect(links("P-REG-1")).toEqual({ groups: theirs.groups.map((g) => g.replace("P-REG-2", "P-REG-1")), members: ["simple/grace"] });
+  });
+
   it("without the sample ParameterTypes in ICAT, names the missing types and how to fix them", async () => {
     const { w, icat: fake } = await openWorld();
     const document = YAML.parse(fs.readFileSync(w.configFile, "utf8")) as { destinations: { icat: Record<string, unknown> } };

@@ -24,6 +24,7 @@ function investigationRef(kind: string, v: unknown): InvestigationRef {
 export function decodeInvestigation(p: Bag): IcatInvestigationPayload {
   for (const f of ["name", "visitId", "title"]) text("investigation", p, f);
   for (const f of ["summary", "startDate", "endDate"]) text("investigation", p, f, true);
+  if (p.members !== undefined && (!Array.isArray(p.members) || p.members.some((m) => typeof m !== "string"))) throw malformed("investigation", "members must be a list of strings");
   return p as unknown as IcatInvestigationPayload;
 }
 

@@ -19,6 +19,11 @@ export interface IcatInvestigationPayload extends InvestigationRef {
    * them: role "owner" for the owner group, "reader" for the others. The same groups as the SciCat records.
    */
   groups: { owner: string; readers: string[] };
+  /**
+   * A registered proposal's members (e-mail addresses or user names): linked as InvestigationUsers with role
+   * "member" where ICAT has a User of that name or e-mail. Absent for proposals that are not registered.
+   */
+  members?: string[];
   summary?: string;
   startDate?: string;
   endDate?: string;
