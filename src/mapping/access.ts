@@ -81,8 +81,13 @@ export interface RegisteredAccess {
 
 const NO_REGISTERED_ACCESS: RegisteredAccess = { groups: [], members: [] };
 
+/** Is `beamtime` the registration of `proposalId` (the only beamtime whose groups and members its records take)? */
+export function isRegistrationOf(beamtime: Beamtime | undefined, proposalId: string | undefined): beamtime is Beamtime {
+  return beamtime !== undefined && beamtime.source === "registration" && proposalId !== undefined && beamtime.proposalId === proposalId;
+}
+
 export function registeredAccess(beamtime: Beamtime | undefined, proposalId: string | undefined): RegisteredAccess {
-  if (!beamtime || beamtime.source !== "registration" || proposalId === undefined || beamtime.proposalId !== proposalId) return NO_REGISTERED_ACCESS;
+  if (!isRegistrationOf(beamtime, proposalId)) return NO_REGISTERED_ACCESS;
   const registration = (beamtime.extra.registration ?? {}) as { groups?: unknown; members?: unknown };
   const texts = (list: unknown) => unique((Array.isArray(list) ? list : []).filter((v): v is string => typeof v === "string").map((v) => v.trim()).filter((v) => v !== ""));
   return { groups: texts(registration.groups), members: texts(registration.members) };

@@ -198,6 +198,9 @@ describe("registrations", () => {
     expect(proposal("P-REG-1").accessGroups).toEqual(["bl-1-staff"]);
     for (const sample of samples("P-REG-1")) expect(sample.accessGroups).toEqual(["bl-1-staff"]);
     expect(datasetOf(w, "e0000000-0000-4000-8000-000000000011")).toMatchObject({ accessGroups: ["bl-1-staff"], sharedWith: ["grace@example.org"] });
+    register(w, "p-reg-1.yaml", REGISTRATION.replace("  members: [grace@example.org]\n", ""));
+    await sync(w);
+    expect(datasetOf(w, "e0000000-0000-4000-8000-000000000011")!.sharedWith).toEqual([]);
   });
 
   it("beamsync register FILE checks one file and pushes it at once; --dry-run pushes nothing; a bad file names its mistakes", async () => {

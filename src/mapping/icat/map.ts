@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Config } from "../../config/schema.js";
 import type { Beamtime, Run, Sample, Snapshot } from "../../model/types.js";
 import { datasetNameFor, indexSnapshot, isoFromMs, isoFromSeconds, isPushable, proposalIdFor, relativeFilePath, type MappingIndex } from "../common.js";
-import { proposalAccess, registeredAccess } from "../access.js";
+import { isRegistrationOf, proposalAccess, registeredAccess } from "../access.js";
 import { makeRecord, recordId, type DesiredRecord } from "../record.js";
 import { datasetParameters, sampleParameters } from "./parameters.js";
 import { fitsColumn, fitTail, fitText } from "./text.js";
@@ -149,7 +149,7 @@ export function investigationPayload(beamtime: Beamtime, config: Config): IcatIn
   const access = proposalAccess(ref.name, config.mapping, beamtime);
   const payload: IcatInvestigationPayload = { ...ref, title: truncate(title, ICAT_LIMITS.title), groups: { owner: access.ownerGroup, readers: access.accessGroups } };
   // A registered proposal always states its members (none too), so one removed from the file is unlinked.
-  if (beamtime.source === "registration" && beamtime.proposalId === ref.name) payload.members = registeredAccess(beamtime, ref.name).members;
+  if (isRegistrationOf(beamtime, ref.name)) payload.members = registeredAccess(beamtime, ref.name).members;
   // A description too long for a title is kept whole (up to ICAT's limit) as the summary.
   if (description && payload.title !== description) payload.summary = truncate(description, ICAT_LIMITS.summary);
   if (beamtime.timeStart !== undefined) payload.startDate = isoFromSeconds(beamtime.timeStart);

@@ -1,6 +1,6 @@
 import type { Config } from "../../config/schema.js";
 import type { Beamtime, Researcher, Run, Sample, StreamInfo } from "../../model/types.js";
-import { proposalAccess, registeredMemberEmails } from "../access.js";
+import { isRegistrationOf, proposalAccess, registeredMemberEmails } from "../access.js";
 import { datasetNameFor, exitStatusFor, isoFromSeconds, personName, proposalIdFor } from "../common.js";
 import { firstString } from "../lookup.js";
 import { runQuantities } from "../quantities.js";
@@ -106,8 +106,8 @@ export function datasetPayload(run: Run, beamtime: Beamtime | undefined, sample:
     instrumentIds: [instrument],
   };
   // A registered proposal's members read its datasets: SciCat shares a record with people by e-mail only here.
-  const members = registeredMemberEmails(beamtime, proposalId);
-  if (members.length > 0) payload.sharedWith = members;
+  // Always stated for a registered proposal (none too), so a member taken out of the file is taken off.
+  if (isRegistrationOf(beamtime, proposalId)) payload.sharedWith = registeredMemberEmails(beamtime, proposalId);
   if (researcher?.email) payload.ownerEmail = researcher.email;
   if (researcher?.orcid) payload.orcidOfOwner = researcher.orcid;
   if (run.state === "complete" && run.timeStop !== undefined) payload.endTime = isoFromSeconds(run.timeStop);
