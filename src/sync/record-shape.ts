@@ -19,8 +19,9 @@ export interface RecordShape {
  * Raised when a beamsync release maps the same files to different records (names, metadata, file lists), so
  * that the first full pass after an upgrade maps every source again and the catalogs follow, like a
  * configuration change. 2: identities and groups from the proposal, names and quantities people search for.
+ * 3: a registration's groups and members on its proposal's records, registered specimens' SampleParameters.
  */
-export const MAPPING_REVISION = 2;
+export const MAPPING_REVISION = 3;
 
 export function recordShape(config: Config): RecordShape {
   const scicat = config.destinations.scicat;
@@ -36,7 +37,7 @@ export function recordShape(config: Config): RecordShape {
     mapping: config.mapping,
     scicat: scicat.enabled ? { pidPrefix: scicat.pidPrefix } : null,
     icat: icat.enabled
-      ? { investigationType: icat.investigationType, datasetType: icat.datasetType, instrument: icat.instrument, parameters: icat.parameters, quantities: icat.quantities, locationLength: icat.locationLength }
+      ? { investigationType: icat.investigationType, datasetType: icat.datasetType, instrument: icat.instrument, parameters: icat.parameters, quantities: icat.quantities, sampleParameters: icat.sampleParameters, sampleMetadata: icat.sampleMetadata, locationLength: icat.locationLength }
       : null,
     bluesky: { keys: config.sources.bluesky.keys, rootMap: config.sources.bluesky.rootMap, staleAfterSeconds: config.sources.bluesky.staleAfterSeconds },
     resonance: { staleAfterSeconds: config.sources.resonance.staleAfterSeconds },
