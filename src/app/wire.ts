@@ -41,7 +41,9 @@ export function buildSources(config: Config, logger: Logger, pins: ReadonlyMap<s
 export function buildDestinations(config: Config, logger: Logger): Destination[] {
   const destinations: Destination[] = [];
   if (config.destinations.scicat.enabled) destinations.push(createScicatDestination(config.destinations.scicat, { logger, sharedState: config.state.backend === "postgres" }));
-  if (config.destinations.icat.enabled) destinations.push(createIcatDestination(config.destinations.icat, { logger, ruleTechniques: ruleTechniques(config.mapping.rules) }));
+  if (config.destinations.icat.enabled) {
+    destinations.push(createIcatDestination(config.destinations.icat, { logger, ruleTechniques: ruleTechniques(config.mapping.rules), registrations: config.sources.registrations.enabled }));
+  }
   return destinations;
 }
 

@@ -27,7 +27,7 @@ export function labelsCommand(): Command {
     .description("write the QR label sheet of a registered proposal: one label per tray and per specimen")
     .requiredOption("--proposal <id>", "the registered proposal id")
     .requiredOption("--out <file>", "the PDF to write; with --format png|svg, the folder for one image per label")
-    .addOption(new Option("--format <format>", "pdf: a printable sheet; png or svg: one image per label").choices(["pdf", "png", "svg"]).default("pdf"))
+    .addOption(new Option("--format <format>", "pdf: a printable sheet; png or svg: one image per label, the QR code with the id, name and place beside it").choices(["pdf", "png", "svg"]).default("pdf"))
     .addOption(new Option("--paper <paper>", `label stock: a4 = ${LABEL_STOCKS.a4.name}; letter = ${LABEL_STOCKS.letter.name}`).choices(["a4", "letter"]).default("a4"))
     .option("--file <registration>", "read this registration file instead of the registrations folder")
     .addHelpText(
@@ -37,6 +37,7 @@ Examples:
   beamsync labels --proposal P-2026-001 --out P-2026-001-labels.pdf
   beamsync labels --proposal P-2026-001 --out labels.pdf --paper letter
   beamsync labels --proposal P-2026-001 --out labels/ --format svg
+  beamsync labels --proposal P-2026-001 --out labels/ --format png
 
 Each QR code holds bsr:<facility>/<proposal>/s/<specimen id> (t/<tray id> for a tray), with
 facility = sources.registrations.facility. Exit status: 0 written, 2 bad usage, configuration or registration.`,

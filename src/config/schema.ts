@@ -85,6 +85,22 @@ export const icatSchema = z
      * each where ICAT has a ParameterType of that name and units (`N/A` for none) applicable to datasets.
      */
     quantities: z.boolean().default(true),
+    /**
+     * Fields of a registered specimen sent as SampleParameters: field → ParameterType name and units, the type
+     * applicable to samples. Fields: specimenId, tray, trayLabel, slot, qrLabel, metadata.<key>.
+     */
+    sampleParameters: z
+      .record(z.string(), z.object({ type: z.string(), units: z.string() }).strict())
+      .default({
+        tray: { type: "tray", units: "N/A" },
+        slot: { type: "slot", units: "N/A" },
+        qrLabel: { type: "qr_label", units: "N/A" },
+      }),
+    /**
+     * Also send each scalar of a registered specimen's metadata (string, number, boolean) as a SampleParameter,
+     * where ICAT has a ParameterType of the key's name with units `N/A` applicable to samples.
+     */
+    sampleMetadata: z.boolean().default(true),
     timeoutMs: z.number().int().positive().default(30_000),
     /** What carries the HTTP exchanges under axios (README Benchmarks): "undici" (default) or "node-http". */
     transport: z.enum(["undici", "node-http"]).default("undici"),

@@ -1,4 +1,5 @@
 import type { GroupMapEntry } from "../config/schema.js";
+import type { Beamtime } from "../model/types.js";
 import { UsageError } from "../sync/errors.js";
 import type { MappingConfig } from "./common.js";
 import { fillTemplate, slug } from "./common.js";
@@ -66,6 +67,48 @@ export function accessFor(proposalId: string | undefined, mapping: MappingConfig
   const accessGroups = override?.accessGroups ?? mapping.accessGroups.map((t, i) => fillGroup(t, `mapping.accessGroups[${i}]`, proposalId, mapping));
   return { ownerGroup, accessGroups: unique(accessGroups) };
 }
+
+/**
+ * What a registration file adds to its proposal's access (issue 14): its `groups` read every record of the
+ * proposal, and its `members` are the people to share it with. Taken from the registered beamtime only when
+ * it is that proposal's own registration, so one proposal's file never opens another's records.
+ */
+export interface RegisteredAccess {
+  groups: string[];
+  /** E-mail addresses or user names, as the file lists them. */
+  members: string[];
+}
+
+const NO_REGISTERED_ACCESS: RegisteredAccess = { groups: [], members: [] };
+
+/** Is `beamtime` the registration of `proposalId` (the only beamtime whose groups and members its records take)? */
+export function isRegistrationOf(beamtime: Beamtime | undefined, proposalId: string | undefined): beamtime is Beamtime {
+  return beamtime !== undefined && beamtime.source === "registration" && proposalId !== undefined && beamtime.proposalId === proposalId;
+}
+
+export function registeredAccess(beamtime: Beamtime | undefined, proposalId: string | undefined): RegisteredAccess {
+  if (!isRegistrationOf(beamtime, proposalId)) return NO_REGISTERED_ACCESS;
+  const registration = (beamtime.extra.registration ?? {}) as { groups?: unknown; members?: unknown };
+  const texts = (list: unknown) => unique((Array.isArray(list) ? list : []).filter((v): v is string => typeof v === "string").map((v) => v.trim()).filter((v) => v !== ""));
+  return { groups: texts(registration.groups), members: texts(registration.members) };
+}
+
+/**
+ * The groups of a proposal's records, with its registered groups as readers beside the configured ones.
+ * `beamtime` is the record's beamtime; only a registration of the same proposal adds anything.
+ */
+export function proposalAccess(proposalId: string | undefined, mapping: MappingConfig, beamtime: Beamtime | undefined): Access {
+  const access = accessFor(proposalId, mapping);
+  const registered = registeredAccess(beamtime, proposalId).groups.filter((g) => g !== access.ownerGroup);
+  return registered.length === 0 ? access : { ownerGroup: access.ownerGroup, accessGroups: unique([...access.accessGroups, ...registered]) };
+}
+
+/** The e-mail addresses among a proposal's registered members: SciCat shares a dataset with people by e-mail (`sharedWith`). */
+export function registeredMemberEmails(beamtime: Beamtime | undefined, proposalId: string | undefined): string[] {
+  return registeredAccess(beamtime, proposalId).members.filter((m) => EMAIL.test(m));
+}
+
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 /** The principal investigator the group map names for a proposal, if any. */
 export function groupMapPi(proposalId: string | undefined, mapping: MappingConfig): { name?: string; email?: string } {

@@ -1,13 +1,13 @@
 import type { Config } from "../config/schema.js";
 import type { Beamtime, Snapshot } from "../model/types.js";
-import { accessFor } from "./access.js";
+import { proposalAccess } from "./access.js";
 import { isoFromSeconds, splitName, type MappingIndex } from "./common.js";
 import { makeRecord, type DesiredRecord } from "./record.js";
 
 /**
  * SciCat records of registrations (pure). A registered proposal is the user's own statement, so its Proposal
  * shows the registered title, abstract, PI, dates and trays, with the groups of issue 13's rules
- * (mapping/access.ts): every record of the proposal carries the same ones. Its samples go through the common
+ * (mapping/access.ts) and the registered groups as readers: every record of the proposal carries the same ones. Its samples go through the common
  * sample mapping (their characteristics hold the tray, slot and QR label).
  *
  * Trays are proposal metadata (`metadata.registration.trays`, each with its specimens and QR label), and each
@@ -35,7 +35,7 @@ export function withRegisteredProposals(base: Mapper): Mapper {
 export function registeredProposalRecord(beamtime: Beamtime, config: Config): DesiredRecord {
   const proposalId = beamtime.proposalId ?? beamtime.label;
   const registration = (beamtime.extra.registration ?? {}) as Record<string, unknown>;
-  const access = accessFor(proposalId, config.mapping);
+  const access = proposalAccess(proposalId, config.mapping, beamtime);
   const email = beamtime.researcher.email ?? config.mapping.defaultEmail;
   const { first, last } = splitName(beamtime.researcher.name);
   const payload: Record<string, unknown> = {

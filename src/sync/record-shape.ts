@@ -21,8 +21,9 @@ export interface RecordShape {
  * configuration change. 2: identities and groups from the proposal, names and quantities people search for.
  * 3: ICAT datasets take the SciCat dataset's name, description and techniques (dataset-text.ts); a run with
  * detector images gets its first frame as its preview.
+ * 4: a registration's groups and members on its proposal's records, registered specimens' SampleParameters.
  */
-export const MAPPING_REVISION = 3;
+export const MAPPING_REVISION = 4;
 
 export function recordShape(config: Config): RecordShape {
   const scicat = config.destinations.scicat;
@@ -38,7 +39,7 @@ export function recordShape(config: Config): RecordShape {
     mapping: config.mapping,
     scicat: scicat.enabled ? { pidPrefix: scicat.pidPrefix } : null,
     icat: icat.enabled
-      ? { investigationType: icat.investigationType, datasetType: icat.datasetType, instrument: icat.instrument, parameters: icat.parameters, quantities: icat.quantities, locationLength: icat.locationLength }
+      ? { investigationType: icat.investigationType, datasetType: icat.datasetType, instrument: icat.instrument, parameters: icat.parameters, quantities: icat.quantities, sampleParameters: icat.sampleParameters, sampleMetadata: icat.sampleMetadata, locationLength: icat.locationLength }
       : null,
     bluesky: { keys: config.sources.bluesky.keys, rootMap: config.sources.bluesky.rootMap, staleAfterSeconds: config.sources.bluesky.staleAfterSeconds },
     resonance: { staleAfterSeconds: config.sources.resonance.staleAfterSeconds },

@@ -310,6 +310,42 @@ describe("writes", () => {
     expect((await icat.write(sessionId, { DatasetParameter: { id: numEvents!.id, stringValue: "more" } })).status).toBe(200);
   });
 
+  it("stores SampleParameters as the server does: nested in a Sample or on their own, applicable to samples only, one per (sample, type)", async () => {
+    const types = ids().parameterTypes;
+    const created = await icat.write(sessionId, {
+      Sample: { investigation: { id: ids().investigation }, name: "S-0001", parameters: [{ type: { id: types.tray }, stringValue: "T1" }, { type: { id: types.sample_temperature }, numericValue: 295 }] },
+    });
+    expect(created.status, created.text).toBe(200);
+    const [sampleId] = created.json as number[];
+    expect(created.json).toHaveLength(1);
+    expect(fake.entities("SampleParameter").map((p) => [p.sample, p.type, p.stringValue ?? p.numericValue])).toEqual([
+      [sampleId, types.tray, "T1"],
+      [sampleId, types.sample_temperature, 295],
+    ]);
+    // SampleParameter.preparePersist: the type must be applicable to samples.
+    const notApplicable = await icat.write(sessionId, { SampleParameter: { sample: { id: sampleId }, type: { id: types.plan_name }, stringValue: "x" } });
+    expect(notApplicable).toMatchObject({ status: 412, json: { code: "VALIDATION", message: "Parameter of type plan_name is not applicable to a Sample" } });
+    // Unique (sample, type): a second one of a type is refused, whole request rolled back.
+    const duplicate = await icat.write(sessionId, [
+      { SampleParameter: { sample: { id: sampleId }, type: { id: types.slot }, stringValue: "A1" } },
+      { SampleParameter: { sample: { id: sampleId }, type: { id: types.tray }, stringValue: "T2" } },
+    ]);
+    expect(duplicate.json).toMatchObject({ code: "OBJECT_ALREADY_EXISTS", offset: 1 });
+    expect(fake.entities("SampleParameter")).toHaveLength(2);
+    // Added alone, updated by id, found by its sample, removed with its sample.
+    expect((await icat.write(sessionId, { SampleParameter: { sample: { id: sampleId }, type: { id: types.slot }, stringValue: "A1" } })).status).toBe(200);
+    const slot = fake.entities("SampleParameter").find((p) => p.type === types.slot)!;
+    expect((await icat.write(sessionId, { SampleParameter: { id: slot.id, stringValue: "B2" } })).json).toEqual([]);
+    const found = await icat.search(sessionId, `SELECT p.id, p.type.name, p.stringValue FROM SampleParameter p WHERE p.sample.id = ${sampleId} AND p.id > 0 ORDER BY p.id LIMIT 0, 10`);
+    expect((found.json as unknown[][]).map(([, type, value]) => [type, value])).toEqual([
+      ["tray", "T1"],
+      ["sample_temperature", null],
+      ["slot", "B2"],
+    ]);
+    expect((await icat.call("DELETE", "/entityManager", { query: { sessionId, entities: JSON.stringify([{ Sample: { id: sampleId } }]) } })).status).toBe(204);
+    expect(fake.entities("SampleParameter")).toHaveLength(0);
+  });
+
   it("updates only the listed fields when the object has an id, answering []", async () => {
     const [id] = (await icat.write(sessionId, { Dataset: { investigation: { id: ids().investigation }, type: { id: ids().datasetTypes.raw }, name: "u", description: "keep" } })).json as number[];
     const a = await icat.write(sessionId, [{ Dataset: { id, complete: true } }]);

@@ -57,14 +57,28 @@ describe("beamsync labels", () => {
     });
   }
 
-  it("writes one image per label: PNG QR codes that decode to their payload, SVG with the id and name", async () => {
+  it("writes one image per label: PNG QR codes that decode to their payload with text beside them, SVG with the id and name", async () => {
     const pngDir = path.join(dir, "png");
     expect((await runCli(["labels", "--config", configFile, "--proposal", "P-LBL-7", "--out", pngDir, "--format", "png"])).code).toBe(0);
     const decoded = fs.readdirSync(pngDir).map((name) => {
       const png = PNG.sync.read(fs.readFileSync(path.join(pngDir, name)));
-      return decode({ width: png.width, height: png.height, data: new Uint8ClampedArray(png.data) });
+      const image = { width: png.width, height: png.height, data: new Uint8ClampedArray(png.data) };
+      // The QR code is the square on the left; the id and the name are drawn in the bands beside it.
+      const qr = png.height;
+      expect(png.width, name).toBeGreaterThan(2 * qr);
+      expect(darkPixels(image, qr, 0, png.width - qr, qr / 4), `${name}: the id beside the QR code`).toBeGreaterThan(100);
+      expect(darkPixels(image, qr, qr / 4, png.width - qr, qr / 4), `${name}: the name beside the QR code`).toBeGreaterThan(100);
+      // Only the QR code decodes: the text does not disturb it.
+      expect(decode(crop(image, 0, 0, qr, qr)), name).toBe(decode(image));
+      return decode(image);
     });
     expect(decoded.sort()).toEqual(expected);
+    // Text, not a smudge: two labels' id bands differ where their ids do.
+    const band = (file: string) => {
+      const png = PNG.sync.read(fs.readFileSync(path.join(pngDir, file)));
+      return crop({ width: png.width, height: png.height, data: new Uint8ClampedArray(png.data) }, png.height, 0, png.width - png.height, png.height / 4).data;
+    };
+    expect(Buffer.from(band("specimen-S-0003.png")).equals(Buffer.from(band("specimen-S-0004.png")))).toBe(false);
     const svgDir = path.join(dir, "svg");
     expect((await runCli(["labels", "--config", configFile, "--proposal", "P-LBL-7", "--out", svgDir, "--format", "svg"])).code).toBe(0);
     expect(fs.readdirSync(svgDir)).toHaveLength(28);
@@ -77,3 +91,11 @@ describe("beamsync labels", () => {
     expect(r.stderr).toContain("proposal P-NOPE is not registered");
   });
 });
+
+/** Pixels darker than mid-grey in a rectangle of an RGBA image. */
+function darkPixels(image: { width: number; height: number; data: Uint8ClampedArray }, x: number, y: number, width: number, height: number): number {
+  const cell = crop(image, x, y, width, height);
+  let dark = 0;
+  for (let i = 0; i < cell.data.length; i += 4) if ((cell.data[i] ?? 255) < 128) dark++;
+  return dark;
+}

@@ -189,3 +189,29 @@ describe("ICAT mapping", () => {
     expect((byKind(mapToIcat(dbGrew, config), "dataset")[0]!.payload as unknown as IcatDatasetPayload).datafiles[0]?.fileSize).toBe(16384);
   });
 });
+
+describe("ICAT sample parameters", () => {
+  it("gives a registered specimen its tray, slot, QR label and metadata scalars, and other samples none", () => {
+    const snapshot = smallSnapshot({ runs: 1, files: 1 });
+    const beamtime = snapshot.beamtimes[0]!;
+    const registered = {
+      key: "registration:P-1/S-1",
+      beamtimeKey: beamtime.key,
+      name: "film",
+      tags: [],
+      extra: { specimenId: "S-1", tray: "T1", trayLabel: "Front", slot: "A1", qrLabel: "bsr:F/P-1/s/S-1", metadata: { cycles: 100, cured: true, notes: { nested: 1 }, empty: "" } },
+    };
+    const records = mapToIcat({ ...snapshot, samples: [...snapshot.samples, registered] }, config);
+    const samples = new Map(byKind(records, "sample").map((r) => [r.key, r.payload as unknown as IcatSamplePayload]));
+    expect(samples.get(registered.key)?.parameters).toEqual([
+      { field: "metadata.cured", type: "cured", units: "N/A", stringValue: "true", optional: true },
+      { field: "metadata.cycles", type: "cycles", units: "N/A", numericValue: 100, optional: true },
+      { field: "qrLabel", type: "qr_label", units: "N/A", stringValue: "bsr:F/P-1/s/S-1" },
+      { field: "slot", type: "slot", units: "N/A", stringValue: "A1" },
+      { field: "tray", type: "tray", units: "N/A", stringValue: "T1" },
+    ]);
+    for (const sample of snapshot.samples) expect(samples.get(sample.key)).not.toHaveProperty("parameters");
+    const quiet = configSchema.parse({ dataRoot: "/data", destinations: { scicat: { enabled: false }, icat: { enabled: true, sampleParameters: {}, sampleMetadata: false } } });
+    expect(byKind(mapToIcat({ ...snapshot, samples: [registered] }, quiet), "sample")[0]!.payload).not.toHaveProperty("parameters");
+  });
+});

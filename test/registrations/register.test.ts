@@ -158,6 +158,51 @@ describe("registrations", () => {
     expect(w.scicat.writeCount()).toBe(writes);
   });
 
+  it("makes the registered groups readers of every record of the proposal, shares its datasets with its members, and never another proposal's", async () => {
+    const w = await openWorld();
+    const file = REGISTRATION.replace("members: [grace@example.org]", "members: [grace@example.org, jdoe]\n  groups: [battery-lab, pP-REG-1]");
+    register(w, "p-reg-1.yaml", file);
+    register(w, "p-reg-2.yaml", OTHER);
+    blueskyRun(w, "mine", "e0000000-0000-4000-8000-000000000011", { proposal_id: "P-REG-1", specimen_id: "S-0002" });
+    blueskyRun(w, "theirs", "e0000000-0000-4000-8000-000000000012", { proposal_id: "P-REG-2", specimen_id: "S-0900" });
+    // A run of the registered proposal that names no specimen: still the proposal's record, with its groups.
+    blueskyRun(w, "plain", "e0000000-0000-4000-8000-000000000013", { proposal_id: "P-REG-1", sample_name: "offcut" });
+    await sync(w);
+
+    // The owner group named again is no extra reader; the configured readers stay first.
+    const readers = ["bl-1-staff", "battery-lab"];
+    const proposal = (id: string) => w.scicat.proposals().find((p) => p.proposalId === id)!;
+    expect(proposal("P-REG-1")).toMatchObject({ ownerGroup: "pP-REG-1", accessGroups: readers });
+    const samples = (id: string) => w.scicat.samples().filter((s) => s.proposalId === id);
+    expect(samples("P-REG-1").length).toBeGreaterThanOrEqual(2);
+    for (const sample of samples("P-REG-1")) expect(sample, String(sample.sampleId)).toMatchObject({ ownerGroup: "pP-REG-1", accessGroups: readers });
+    for (const uid of ["e0000000-0000-4000-8000-000000000011", "e0000000-0000-4000-8000-000000000013"]) {
+      const dataset = datasetOf(w, uid)!;
+      // SciCat shares a dataset with people by e-mail: the member named by a user name has no place there.
+      expect(dataset, uid).toMatchObject({ proposalIds: ["P-REG-1"], ownerGroup: "pP-REG-1", accessGroups: readers, sharedWith: ["grace@example.org"] });
+      for (const block of w.scicat.origdatablocks(String(dataset.pid))) expect(block.accessGroups).toEqual(readers);
+    }
+
+    // Nothing of P-REG-1's registration reaches P-REG-2's records.
+    const theirs = datasetOf(w, "e0000000-0000-4000-8000-000000000012")!;
+    const others = [proposal("P-REG-2"), ...samples("P-REG-2"), theirs, ...w.scicat.origdatablocks(String(theirs.pid))];
+    expect(others.length).toBeGreaterThanOrEqual(3);
+    for (const record of others) {
+      expect(record.accessGroups).toEqual(["bl-1-staff"]);
+      expect(record.sharedWith ?? []).toEqual([]);
+    }
+
+    // A group and a member taken out of the file are taken off the records at the next pass.
+    register(w, "p-reg-1.yaml", REGISTRATION);
+    await sync(w);
+    expect(proposal("P-REG-1").accessGroups).toEqual(["bl-1-staff"]);
+    for (const sample of samples("P-REG-1")) expect(sample.accessGroups).toEqual(["bl-1-staff"]);
+    expect(datasetOf(w, "e0000000-0000-4000-8000-000000000011")).toMatchObject({ accessGroups: ["bl-1-staff"], sharedWith: ["grace@example.org"] });
+    register(w, "p-reg-1.yaml", REGISTRATION.replace("  members: [grace@example.org]\n", ""));
+    await sync(w);
+    expect(datasetOf(w, "e0000000-0000-4000-8000-000000000011")!.sharedWith).toEqual([]);
+  });
+
   it("beamsync register FILE checks one file and pushes it at once; --dry-run pushes nothing; a bad file names its mistakes", async () => {
     const w = await openWorld();
     const file = path.join(w.dataRoot, "registrations", "p-reg-1.yaml");

@@ -4,10 +4,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { readGroupMapFile } from "../../src/config/group-map.js";
 import { loadConfig } from "../../src/config/loader.js";
 import { configSchema } from "../../src/config/schema.js";
-import { accessFor, groupTemplateProblems } from "../../src/mapping/access.js";
+import { accessFor, groupTemplateProblems, proposalAccess, registeredAccess, registeredMemberEmails } from "../../src/mapping/access.js";
 import { mapToScicat } from "../../src/mapping/scicat/index.js";
 import { urlSafeId } from "../../src/model/keys.js";
-import type { Snapshot } from "../../src/model/types.js";
+import type { Beamtime, Snapshot } from "../../src/model/types.js";
 import { tempDir } from "../support/cli.js";
 
 /** Group templates, the group map file, and who a proposal's PI is (issue 13, item 1 and 2). */
@@ -121,5 +121,33 @@ describe("sample ids in the catalog", () => {
     const ids = keys.map(urlSafeId);
     expect(new Set(ids).size).toBe(keys.length);
     for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9._~-]+$/);
+  });
+});
+
+describe("a registration's groups and members (issue 14)", () => {
+  const registered = (proposalId: string, registration: Record<string, unknown>): Beamtime => ({
+    key: `registration:${proposalId}`,
+    source: "registration",
+    label: proposalId,
+    proposalId,
+    researcher: { name: "Ada Lovelace" },
+    extra: { registration },
+  });
+  const m = mapping({ ownerGroup: "p{proposalId}", accessGroups: ["{beamline}-staff"] });
+
+  it("adds the registered groups as readers of the proposal's own records, after the configured ones, without the owner", () => {
+    const beamtime = registered("P-1", { groups: ["lab", " lab ", "", "pP-1", "11.0.1.2-staff"], members: ["ada@example.org", "jdoe", 7] });
+    expect(proposalAccess("P-1", m, beamtime)).toEqual({ ownerGroup: "pP-1", accessGroups: ["11.0.1.2-staff", "lab"] });
+    expect(registeredAccess(beamtime, "P-1")).toEqual({ groups: ["lab", "pP-1", "11.0.1.2-staff"], members: ["ada@example.org", "jdoe"] });
+    expect(registeredMemberEmails(beamtime, "P-1")).toEqual(["ada@example.org"]);
+  });
+
+  it("never gives them to another proposal's records, nor to records of no proposal, nor from a beamtime that is not registered", () => {
+    const beamtime = registered("P-1", { groups: ["lab"], members: ["ada@example.org"] });
+    expect(proposalAccess("P-2", m, beamtime)).toEqual(accessFor("P-2", m));
+    expect(proposalAccess(undefined, m, beamtime)).toEqual(accessFor(undefined, m));
+    expect(registeredMemberEmails(beamtime, "P-2")).toEqual([]);
+    const bluesky: Beamtime = { ...beamtime, source: "bluesky" };
+    expect(proposalAccess("P-1", m, bluesky)).toEqual(accessFor("P-1", m));
   });
 });

@@ -1,69 +1,19 @@
 import type { IcatDatasetPayload } from "../../mapping/icat/payloads.js";
-import { ConfigurationError, DependencyError } from "../../sync/errors.js";
+import { DependencyError } from "../../sync/errors.js";
 import type { PushContext, PushResult, RemoteState } from "../contract.js";
 import { jpqlId, jpqlString, type EntityRow } from "./api.js";
 import { findSample, investigationIdFor, parseRemoteId, remoteUrl, requireInvestigationId, updateTimeoutMs, type SyncDeps } from "./context.js";
 import { datafileFields, listDatafiles, syncDatafiles } from "./datafiles.js";
-import { changedFields, present, sameNumber } from "./diff.js";
+import { changedFields } from "./diff.js";
 import { hiddenByReadRules, isIcatCode } from "./errors.js";
-import { parameterTypeKey, type ReferenceData } from "./reference.js";
-import { DOUBLE_LIMIT } from "./schema.js";
+import { DATASET_PARAMETERS, listParameters, nestedParameters, resolveParameters, syncParameters, type ResolvedParameter } from "./parameters.js";
+import type { ReferenceData } from "./reference.js";
 
 /**
  * Datasets by (investigation, name = run uid), icat-api.md §9.4: absent → one request with the parameters and
  * the first chunk of datafiles; present → update changed attributes, add or fix parameters and datafiles;
  * `complete: true` always last, so a complete dataset in ICAT has all its files.
  */
-
-interface ResolvedParameter {
-  typeId: number;
-  stringValue?: string;
-  numericValue?: number;
-}
-
-/** Payload parameters → ParameterType ids and the value field the type takes; one per type. */
-function resolveParameters(deps: SyncDeps, ref: ReferenceData, payload: IcatDatasetPayload): ResolvedParameter[] {
-  const out = new Map<number, ResolvedParameter>();
-  for (const p of payload.parameters) {
-    const type = ref.parameterTypes.get(parameterTypeKey(p.type, p.units));
-    if (!type && p.optional) continue; // a quantity ICAT has no ParameterType for
-    if (!type) {
-      throw new ConfigurationError(
-        `ParameterType '${p.type}' (units '${p.units}') for run field ${p.field} is not configured in destinations.icat.parameters or not resolved in ICAT`,
-      );
-    }
-    if (out.has(type.id)) continue;
-    const raw = p.numericValue ?? p.stringValue;
-    let parameter: ResolvedParameter;
-    if (type.valueType === "NUMERIC") {
-      const value = typeof raw === "number" ? raw : Number(raw);
-      if (raw === undefined || raw === "" || !Number.isFinite(value)) {
-        deps.logger.warn("ICAT parameter skipped: value is not numeric", { dataset: payload.name, type: type.name, value: raw });
-        continue;
-      }
-      if (Math.abs(value) >= DOUBLE_LIMIT) {
-        // Oracle's NUMBER(38,19) cannot hold it, and the server would answer with a misleading OBJECT_ALREADY_EXISTS.
-        deps.logger.warn("ICAT parameter skipped: beyond ±1e19, more than ICAT's numeric column holds", { dataset: payload.name, type: type.name, value });
-        continue;
-      }
-      const { minimumNumericValue: min, maximumNumericValue: max } = type;
-      if (type.enforced && ((min !== undefined && value < min) || (max !== undefined && value > max))) {
-        deps.logger.warn("ICAT parameter skipped: outside the type's enforced range", { dataset: payload.name, type: type.name, value, min, max });
-        continue;
-      }
-      parameter = { typeId: type.id, numericValue: value };
-    } else {
-      if (raw === undefined) continue;
-      parameter = { typeId: type.id, stringValue: String(raw) };
-    }
-    out.set(type.id, parameter);
-  }
-  return [...out.values()];
-}
-
-function parameterValue(p: ResolvedParameter): Record<string, unknown> {
-  return p.numericValue !== undefined ? { numericValue: p.numericValue } : { stringValue: p.stringValue };
-}
 
 async function findDataset(deps: SyncDeps, investigationId: number, name: string): Promise<EntityRow | undefined> {
   const [row] = await deps.api.searchEntities(
@@ -84,7 +34,7 @@ async function sampleIdFor(deps: SyncDeps, payload: IcatDatasetPayload, investig
 
 export async function pushDataset(deps: SyncDeps, payload: IcatDatasetPayload, ctx: PushContext, useHints: boolean): Promise<PushResult> {
   const ref = await deps.reference.get();
-  const parameters = resolveParameters(deps, ref, payload);
+  const parameters = resolveParameters(deps, ref.parameterTypes, payload.parameters, DATASET_PARAMETERS, payload.name);
   const techniqueIds = await deps.techniques.resolve(payload.techniques ?? [], payload.name);
   const investigationId = await requireInvestigationId(deps, payload.investigationKey, payload.investigation, ctx, useHints);
   const sampleId = await sampleIdFor(deps, payload, investigationId, ctx, useHints);
@@ -128,7 +78,7 @@ async function createDataset(
         startDate: payload.startDate,
         ...(payload.endDate !== undefined ? { endDate: payload.endDate } : {}),
         complete: completeNow,
-        parameters: parameters.map((p) => ({ type: { id: p.typeId }, ...parameterValue(p) })),
+        parameters: nestedParameters(parameters),
         datafiles: first.map(datafileFields),
         // Only when there are any: servers before 5.0 know no datasetTechniques.
         ...(techniqueIds.length > 0 ? { datasetTechniques: techniqueIds.map((id) => ({ technique: { id } })) } : {}),
@@ -159,7 +109,7 @@ async function updateDataset(
     ["startDate", "endDate"],
   );
   if (sampleId !== undefined && !(await hasSample(deps, existing, sampleId))) changes.sample = { id: sampleId };
-  writes += await syncParameters(deps, id, parameters);
+  writes += await syncParameters(deps, DATASET_PARAMETERS, id, parameters);
   writes += await syncTechniques(deps, id, techniqueIds);
   writes += await syncDatafiles(deps, id, payload.datafiles);
   // Never back from complete: once ICAT has it complete, a later "incomplete" view does not undo that.
@@ -182,31 +132,6 @@ async function hasSample(deps: SyncDeps, existing: EntityRow, sampleId: number):
   if (included !== undefined) return included === sampleId;
   const rows = await deps.api.search(`SELECT ds.id FROM Dataset ds WHERE ds.id = ${jpqlId(existing.id)} AND ds.sample.id = ${jpqlId(sampleId)}`);
   return rows.length > 0;
-}
-
-async function syncParameters(deps: SyncDeps, datasetId: number, wanted: ResolvedParameter[]): Promise<number> {
-  for (let round = 1; ; round++) {
-    const rows = await deps.api.allTuples(
-      (after, limit) =>
-        `SELECT p.id, p.type.id, p.stringValue, p.numericValue FROM DatasetParameter p WHERE p.dataset.id = ${jpqlId(datasetId)} AND p.id > ${jpqlId(after)} ORDER BY p.id LIMIT 0, ${limit}`,
-    );
-    const byType = new Map(rows.map(([id, typeId, stringValue, numericValue]) => [Number(typeId), { id: Number(id), stringValue, numericValue }]));
-    const entities: unknown[] = [];
-    for (const p of wanted) {
-      const have = byType.get(p.typeId);
-      if (!have) entities.push({ DatasetParameter: { dataset: { id: datasetId }, type: { id: p.typeId }, ...parameterValue(p) } });
-      else if (p.numericValue !== undefined ? !sameNumber(have.numericValue, p.numericValue) : present(have.stringValue) !== p.stringValue) {
-        entities.push({ DatasetParameter: { id: have.id, ...parameterValue(p) } });
-      }
-    }
-    if (entities.length === 0) return 0;
-    try {
-      await deps.api.write(entities);
-      return 1;
-    } catch (err) {
-      if (!isIcatCode(err, "OBJECT_ALREADY_EXISTS") || round >= 3) throw err;
-    }
-  }
 }
 
 /**
@@ -235,21 +160,13 @@ export async function lookupDataset(deps: SyncDeps, payload: IcatDatasetPayload,
   if (investigationId === undefined) return { exists: false };
   const row = await findDataset(deps, investigationId, payload.name);
   if (!row) return { exists: false };
-  const parameterRows = await deps.api.allTuples(
-    (after, limit) =>
-      `SELECT p.id, p.type.name, p.type.units, p.stringValue, p.numericValue FROM DatasetParameter p WHERE p.dataset.id = ${jpqlId(row.id)} AND p.id > ${jpqlId(after)} ORDER BY p.id LIMIT 0, ${limit}`,
-  );
+  const parameters = await listParameters(deps, DATASET_PARAMETERS, row.id);
   const files = await listDatafiles(deps, row.id);
   const fields: Record<string, unknown> = {};
   for (const f of ["name", "description", "location", "complete", "startDate", "endDate"]) if (row[f] !== undefined) fields[f] = row[f];
   const sample = row.sample as { name?: unknown } | undefined;
   if (sample?.name !== undefined) fields.sampleName = sample.name;
-  fields.parameters = parameterRows.map(([, type, units, stringValue, numericValue]) => ({
-    type,
-    units,
-    ...(numericValue !== null ? { numericValue } : {}),
-    ...(stringValue !== null ? { stringValue } : {}),
-  }));
+  fields.parameters = parameters;
   fields.datafiles = [...files.keys()].sort();
   return { exists: true, remoteId: String(row.id), fields };
 }

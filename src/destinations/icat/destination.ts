@@ -19,7 +19,8 @@ import { TechniqueResolver, type RuleTechnique } from "./techniques.js";
 
 /**
  * The ICAT destination (icat-api.md §9): session handling, cached reference data, and idempotent
- * create-or-update of Investigations, Samples and Datasets (with parameters and datafiles) by unique key.
+ * create-or-update of Investigations, Samples (with parameters) and Datasets (with parameters and datafiles) by
+ * unique key.
  */
 
 export interface IcatDestinationDeps {
@@ -30,6 +31,8 @@ export interface IcatDestinationDeps {
   http?: IcatHttp;
   /** The techniques the mapping rules name, checked against ICAT's by `doctor`. */
   ruleTechniques?: RuleTechnique[];
+  /** Registrations are read (sources.registrations.enabled): preflight checks the sample ParameterTypes too. */
+  registrations?: boolean;
 }
 
 function describe(record: PushRecord): string {
@@ -55,6 +58,7 @@ class IcatDestination implements Destination {
   private readonly techniques: TechniqueResolver;
   private readonly deps: SyncDeps;
   private readonly ruleTechniques: RuleTechnique[];
+  private readonly registrations: boolean;
 
   constructor(
     private readonly config: IcatConfig,
@@ -67,6 +71,7 @@ class IcatDestination implements Destination {
     this.techniques = new TechniqueResolver(this.api, deps.logger);
     this.ruleTechniques = deps.ruleTechniques ?? [];
     this.deps = { api: this.api, reference: this.reference, techniques: this.techniques, config, logger: deps.logger, precision: new ServerPrecision() };
+    this.registrations = deps.registrations ?? false;
   }
 
   async authenticate(): Promise<void> {
@@ -143,7 +148,7 @@ class IcatDestination implements Destination {
   }
 
   preflight(): Promise<CheckResult[]> {
-    return icatPreflight(this.api, this.reference, this.config, { resolver: this.techniques, wanted: this.ruleTechniques });
+    return icatPreflight(this.api, this.reference, this.config, { techniques: { resolver: this.techniques, wanted: this.ruleTechniques }, sampleParameters: this.registrations });
   }
 
   async close(): Promise<void> {

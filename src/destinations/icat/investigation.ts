@@ -11,7 +11,8 @@ import { hiddenByReadRules, isIcatCode } from "./errors.js";
  * beamsync then only finds them. With createInvestigations it creates them (linked to the instrument) and
  * keeps their title, dates and groups up to date: the proposal's owner group as an InvestigationGroup with
  * role "owner", each reader group with role "reader" (what ICAT's authorization rules grant access by), the
- * same groups as the proposal's SciCat records.
+ * same groups as the proposal's SciCat records. A registered proposal's members who are ICAT Users are linked as
+ * InvestigationUsers with role "member".
  */
 
 function ownedFields(payload: IcatInvestigationPayload): Record<string, unknown> {
@@ -46,6 +47,7 @@ export async function pushInvestigation(deps: SyncDeps, payload: IcatInvestigati
       if (id === undefined) throw new Error("ICAT created no investigation");
       deps.logger.info("ICAT investigation created", { name: payload.name, visitId: payload.visitId, id });
       await syncGroups(deps, id, payload.groups);
+      await syncMembers(deps, id, payload);
       return { operation: "create", remoteId: String(id), remoteUrl: remoteUrl("Investigation", id) };
     } catch (err) {
       if (!isIcatCode(err, "OBJECT_ALREADY_EXISTS")) throw err;
@@ -66,6 +68,7 @@ export async function pushInvestigation(deps: SyncDeps, payload: IcatInvestigati
   }
   if (ref.instrumentId !== undefined && (await linkInstrument(deps, id, ref.instrumentId))) writes++;
   if (await syncGroups(deps, id, payload.groups)) writes++;
+  if (await syncMembers(deps, id, payload)) writes++;
   return result(writes > 0 ? "update" : "skip");
 }
 
@@ -99,6 +102,59 @@ async function syncGroups(deps: SyncDeps, investigationId: number, groups: IcatI
   }
   await deps.api.delete(stale);
   return true;
+}
+
+/** The role of a registered proposal's members; InvestigationUsers with other roles (the user office's) are left alone. */
+const MEMBER_ROLE = "member";
+
+/**
+ * Link the investigation to exactly the registered members that ICAT knows as Users (by user name, else by
+ * e-mail), as InvestigationUsers with role "member"; unlink members the registration no longer names. Users
+ * are the authenticator's and the user office's: a member without one is reported in the log, never created.
+ * Nothing to do for an investigation that is not registered (no `members`). True when anything was written.
+ */
+async function syncMembers(deps: SyncDeps, investigationId: number, payload: IcatInvestigationPayload): Promise<boolean> {
+  if (payload.members === undefined) return false;
+  const users = await usersOf(deps, payload.members);
+  const unknown = payload.members.filter((m) => !users.has(m));
+  if (unknown.length > 0) {
+    deps.logger.warn("ICAT has no User for some registered members; they are not linked to the investigation", { investigation: `${payload.name}/${payload.visitId}`, members: unknown });
+  }
+  const wanted = new Set(users.values());
+  const rows = (await deps.api.search(
+    `SELECT iu.id, iu.user.id FROM InvestigationUser iu WHERE iu.investigation.id = ${jpqlId(investigationId)} AND iu.role = ${jpqlString(MEMBER_ROLE)}`,
+  )) as [number, number][];
+  const stale: { InvestigationUser: { id: number } }[] = [];
+  for (const [id, userId] of rows) {
+    if (wanted.has(userId)) wanted.delete(userId);
+    else stale.push({ InvestigationUser: { id } });
+  }
+  if (wanted.size === 0 && stale.length === 0) return false;
+  if (wanted.size > 0) await deps.api.write([...wanted].map((userId) => ({ InvestigationUser: { investigation: { id: investigationId }, user: { id: userId }, role: MEMBER_ROLE } })));
+  await deps.api.delete(stale);
+  return true;
+}
+
+/** Member → ICAT User id: a user of that name first, else one with that e-mail (only when exactly one has it). */
+async function usersOf(deps: SyncDeps, members: string[]): Promise<Map<string, number>> {
+  const found = new Map<string, number>();
+  // IN lists stay short, so the GET URI does too.
+  const search = async (field: "name" | "email", values: string[]) => {
+    const rows: [number, string][] = [];
+    for (let i = 0; i < values.length; i += 20) {
+      const list = values.slice(i, i + 20).map(jpqlString).join(", ");
+      rows.push(...((await deps.api.search(`SELECT u.id, u.${field} FROM User u WHERE u.${field} IN (${list})`)) as [number, string][]));
+    }
+    return rows;
+  };
+  for (const [id, name] of await search("name", members)) found.set(name, id);
+  const rest = members.filter((m) => !found.has(m) && m.includes("@"));
+  const byEmail = await search("email", rest);
+  for (const email of rest) {
+    const matches = byEmail.filter(([, e]) => e === email);
+    if (matches.length === 1) found.set(email, matches[0]![0]);
+  }
+  return found;
 }
 
 /** Grouping ids by name, creating the ones ICAT does not have yet (an empty group grants nobody anything). */

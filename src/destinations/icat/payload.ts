@@ -24,6 +24,7 @@ function investigationRef(kind: string, v: unknown): InvestigationRef {
 export function decodeInvestigation(p: Bag): IcatInvestigationPayload {
   for (const f of ["name", "visitId", "title"]) text("investigation", p, f);
   for (const f of ["summary", "startDate", "endDate"]) text("investigation", p, f, true);
+  if (p.members !== undefined && (!Array.isArray(p.members) || p.members.some((m) => typeof m !== "string"))) throw malformed("investigation", "members must be a list of strings");
   return p as unknown as IcatInvestigationPayload;
 }
 
@@ -31,6 +32,10 @@ export function decodeSample(p: Bag): IcatSamplePayload {
   text("sample", p, "investigationKey");
   text("sample", p, "name");
   investigationRef("sample", p.investigation);
+  if (p.parameters !== undefined) {
+    if (!Array.isArray(p.parameters)) throw malformed("sample", "parameters must be an array");
+    checkParameters("sample", p.parameters as Bag[]);
+  }
   return p as unknown as IcatSamplePayload;
 }
 
@@ -54,8 +59,12 @@ export function decodeDataset(p: Bag): IcatDatasetPayload {
       throw malformed("dataset", "techniques must be a list of {pid, name}");
     }
   }
-  for (const pr of p.parameters as Bag[]) {
-    if (typeof pr?.type !== "string" || typeof pr.units !== "string") throw malformed("dataset", "each parameter needs type and units");
-  }
+  checkParameters("dataset", p.parameters as Bag[]);
   return p as unknown as IcatDatasetPayload;
+}
+
+function checkParameters(kind: string, parameters: Bag[]): void {
+  for (const pr of parameters) {
+    if (typeof pr?.type !== "string" || typeof pr.units !== "string") throw malformed(kind, "each parameter needs type and units");
+  }
 }

@@ -67,7 +67,12 @@ async function techniqueChecks(resolver: TechniqueResolver, wanted: readonly Rul
   });
 }
 
-export async function icatPreflight(api: IcatApi, reference: ReferenceResolver, config: IcatConfig, techniques?: { resolver: TechniqueResolver; wanted: readonly RuleTechnique[] }): Promise<CheckResult[]> {
+export async function icatPreflight(
+  api: IcatApi,
+  reference: ReferenceResolver,
+  config: IcatConfig,
+  options: { techniques?: { resolver: TechniqueResolver; wanted: readonly RuleTechnique[] }; sampleParameters?: boolean } = {},
+): Promise<CheckResult[]> {
   const checks: CheckResult[] = [];
   let version: string;
   try {
@@ -110,12 +115,14 @@ export async function icatPreflight(api: IcatApi, reference: ReferenceResolver, 
   }
 
   try {
-    const { checks: referenceChecks } = await reference.inspect();
+    const { data, checks: referenceChecks } = await reference.inspect();
+    // Only registered specimens have sample parameters: their types are checked where registrations are read.
+    if (data && options.sampleParameters) referenceChecks.push(...(await reference.inspectSampleParameterTypes(data.facilityId)).checks);
     for (const c of referenceChecks) checks.push({ name: c.name, severity: c.ok ? "ok" : "error", message: c.message, ...(c.ok ? {} : { fix: c.fix }) });
   } catch (err) {
     checks.push({ name: "icat.referenceData", severity: "error", message: classifyIcatError(err, "resolving reference data").message, fix: "see the message; retry when ICAT answers" });
   }
-  if (techniques) checks.push(...(await techniqueChecks(techniques.resolver, techniques.wanted)));
+  if (options.techniques) checks.push(...(await techniqueChecks(options.techniques.resolver, options.techniques.wanted)));
   checks.push({
     name: "icat.investigations",
     severity: "ok",

@@ -44,8 +44,22 @@ export function parameterTypeKey(name: string, units: string): string {
 /** IN lists stay short so the GET URI does too. */
 const IN_CHUNK = 40;
 
+/** Which parent a ParameterType serves, and which setting names the wanted types. */
+interface ParameterTypeUse {
+  wanted: Record<string, { type: string; units: string }>;
+  /** `applicableTo<Parent>` must be true on the type. */
+  parent: "Dataset" | "Sample";
+  /** The config key of `wanted`, for the fixes. */
+  setting: "parameters" | "sampleParameters";
+  /** What a field is, in messages ("run field", "specimen field"). */
+  fieldLabel: string;
+  /** Also keep every other usable type of the facility (for quantities, metadata): one search for all of them. */
+  all: boolean;
+}
+
 export class ReferenceResolver {
   private cached: Promise<ReferenceData> | undefined;
+  private cachedSampleTypes: Promise<Map<string, ParameterTypeInfo>> | undefined;
 
   constructor(
     private readonly api: IcatApi,
@@ -67,6 +81,40 @@ export class ReferenceResolver {
   /** Forget cached ids (after NO_SUCH_OBJECT_FOUND: something was deleted or recreated). */
   invalidate(): void {
     this.cached = undefined;
+    this.cachedSampleTypes = undefined;
+  }
+
+  /**
+   * The ParameterTypes of SampleParameters, resolved on first use: only registered specimens have sample
+   * parameters, so a beamline without registrations never needs them (nor fails for their absence).
+   */
+  sampleParameterTypes(): Promise<Map<string, ParameterTypeInfo>> {
+    if (!this.cachedSampleTypes) {
+      const attempt = this.inspectSampleParameterTypes().then(({ types, checks }) => {
+        const problems = checks.filter((c) => !c.ok);
+        if (problems.length > 0) {
+          throw new ConfigurationError(`ICAT sample ParameterTypes missing or unusable: ${problems.map((p) => `${p.message} (${p.fix ?? "fix it in ICAT"})`).join("; ")}`);
+        }
+        return types;
+      });
+      this.cachedSampleTypes = attempt;
+      attempt.catch(() => {
+        if (this.cachedSampleTypes === attempt) this.cachedSampleTypes = undefined;
+      });
+    }
+    return this.cachedSampleTypes;
+  }
+
+  /** Look up the sample ParameterTypes and report each, for `sampleParameterTypes()` and for preflight. */
+  async inspectSampleParameterTypes(facility?: number): Promise<{ types: Map<string, ParameterTypeInfo>; checks: ReferenceCheck[] }> {
+    const facilityId = facility ?? (await this.get()).facilityId;
+    const checks: ReferenceCheck[] = [];
+    try {
+      const use: ParameterTypeUse = { wanted: this.config.sampleParameters, parent: "Sample", setting: "sampleParameters", fieldLabel: "specimen field", all: this.config.sampleMetadata };
+      return { types: await this.parameterTypes(facilityId, checks, use), checks };
+    } catch (err) {
+      throw classifyIcatError(err, "resolving sample ParameterTypes");
+    }
   }
 
   private async resolve(): Promise<ReferenceData> {
@@ -117,7 +165,7 @@ export class ReferenceResolver {
       : undefined;
     const datasetType = await named("DatasetType", config.datasetType, "icat.datasetType", "datasetType");
     const instrument = config.instrument ? await named("Instrument", config.instrument, "icat.instrument", "instrument") : undefined;
-    const parameterTypes = await this.parameterTypes(facility.id, checks);
+    const parameterTypes = await this.parameterTypes(facility.id, checks, { wanted: config.parameters, parent: "Dataset", setting: "parameters", fieldLabel: "run field", all: config.quantities });
 
     if ((config.createInvestigations && !investigationType) || !datasetType || (config.instrument && !instrument)) return { checks };
     return {
@@ -132,20 +180,21 @@ export class ReferenceResolver {
     };
   }
 
-  private async parameterTypes(facilityId: number, checks: ReferenceCheck[]): Promise<Map<string, ParameterTypeInfo>> {
-    const wanted = Object.entries(this.config.parameters).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  private async parameterTypes(facilityId: number, checks: ReferenceCheck[], use: ParameterTypeUse): Promise<Map<string, ParameterTypeInfo>> {
+    const wanted = Object.entries(use.wanted).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const names = [...new Set(wanted.map(([, t]) => t.type))].sort();
     const found: EntityRow[] = [];
-    // With quantities every dataset type may be used: one search for all of them serves the configured ones too.
-    if (this.config.quantities) found.push(...(await this.api.searchEntities("ParameterType", `SELECT pt FROM ParameterType pt WHERE pt.facility.id = ${jpqlId(facilityId)}`)));
+    // With every type wanted, one search for all of them serves the configured ones too.
+    if (use.all) found.push(...(await this.api.searchEntities("ParameterType", `SELECT pt FROM ParameterType pt WHERE pt.facility.id = ${jpqlId(facilityId)}`)));
     else for (let i = 0; i < names.length; i += IN_CHUNK) {
       const list = names.slice(i, i + IN_CHUNK).map(jpqlString).join(", ");
       found.push(...(await this.api.searchEntities("ParameterType", `SELECT pt FROM ParameterType pt WHERE pt.facility.id = ${jpqlId(facilityId)} AND pt.name IN (${list})`)));
     }
+    const applicable = `applicableTo${use.parent}`;
     const usable = new Map<string, ParameterTypeInfo>();
     for (const [field, target] of wanted) {
-      const check = `icat.parameterType.${field}`;
-      const label = `ParameterType '${target.type}' (units '${target.units}') for run field ${field}`;
+      const check = use.parent === "Dataset" ? `icat.parameterType.${field}` : `icat.sampleParameterType.${field}`;
+      const label = `ParameterType '${target.type}' (units '${target.units}') for ${use.fieldLabel} ${field}`;
       const sameName = found.filter((pt) => pt.name === target.type);
       const match = sameName.find((pt) => pt.units === target.units);
       if (!match) {
@@ -156,50 +205,49 @@ export class ReferenceResolver {
           message: otherUnits.length > 0 ? `${label} not found; ICAT has it with units ${otherUnits.join(", ")}` : `${label} not found`,
           fix:
             otherUnits.length > 0
-              ? `set destinations.icat.parameters.${field}.units to the units ICAT uses`
-              : `create it in ICAT with applicableToDataset=true, or remove ${field} from destinations.icat.parameters`,
+              ? `set destinations.icat.${use.setting}.${field}.units to the units ICAT uses`
+              : `create it in ICAT with ${applicable}=true, or remove ${field} from destinations.icat.${use.setting}`,
         });
         continue;
       }
-      if (match.applicableToDataset !== true) {
-        checks.push({ name: check, ok: false, message: `${label} is not applicable to datasets`, fix: "set applicableToDataset=true on it in ICAT" });
+      if (match[applicable] !== true) {
+        checks.push({ name: check, ok: false, message: `${label} is not applicable to ${use.parent.toLowerCase()}s`, fix: `set ${applicable}=true on it in ICAT` });
         continue;
       }
-      const valueType = String(match.valueType) as ValueType;
-      if (valueType !== "NUMERIC" && valueType !== "STRING") {
-        checks.push({ name: check, ok: false, message: `${label} has valueType ${valueType}; beamsync sends strings and numbers`, fix: "use a NUMERIC or STRING ParameterType" });
+      const info = parameterTypeInfo(match, target.type, target.units);
+      if (!info) {
+        checks.push({ name: check, ok: false, message: `${label} has valueType ${String(match.valueType)}; beamsync sends strings and numbers`, fix: "use a NUMERIC or STRING ParameterType" });
         continue;
       }
-      usable.set(parameterTypeKey(target.type, target.units), {
-        id: match.id,
-        name: target.type,
-        units: target.units,
-        valueType,
-        enforced: match.enforced === true,
-        minimumNumericValue: typeof match.minimumNumericValue === "number" ? match.minimumNumericValue : undefined,
-        maximumNumericValue: typeof match.maximumNumericValue === "number" ? match.maximumNumericValue : undefined,
-      });
-      checks.push({ name: check, ok: true, message: `${label} (id ${match.id}, ${valueType})` });
+      usable.set(parameterTypeKey(target.type, target.units), info);
+      checks.push({ name: check, ok: true, message: `${label} (id ${match.id}, ${info.valueType})` });
     }
-    if (this.config.quantities) addQuantityTypes(found, usable);
+    if (use.all) addUsableTypes(found, applicable, usable);
     return usable;
   }
 }
 
-/** Every dataset ParameterType a quantity may use; ones the configured fields resolved stay as they are. */
-function addQuantityTypes(found: EntityRow[], usable: Map<string, ParameterTypeInfo>): void {
+/** A STRING or NUMERIC type as beamsync uses it; undefined for another valueType. */
+function parameterTypeInfo(row: EntityRow, name: string, units: string): ParameterTypeInfo | undefined {
+  const valueType = String(row.valueType) as ValueType;
+  if (valueType !== "NUMERIC" && valueType !== "STRING") return undefined;
+  return {
+    id: row.id,
+    name,
+    units,
+    valueType,
+    enforced: row.enforced === true,
+    minimumNumericValue: typeof row.minimumNumericValue === "number" ? row.minimumNumericValue : undefined,
+    maximumNumericValue: typeof row.maximumNumericValue === "number" ? row.maximumNumericValue : undefined,
+  };
+}
+
+/** Every type applicable to the parent that a quantity or metadata scalar may use; ones the configured fields resolved stay as they are. */
+function addUsableTypes(found: EntityRow[], applicable: string, usable: Map<string, ParameterTypeInfo>): void {
   for (const pt of found) {
-    const valueType = String(pt.valueType) as ValueType;
     const key = parameterTypeKey(String(pt.name), String(pt.units));
-    if (pt.applicableToDataset !== true || (valueType !== "NUMERIC" && valueType !== "STRING") || usable.has(key)) continue;
-    usable.set(key, {
-      id: pt.id,
-      name: String(pt.name),
-      units: String(pt.units),
-      valueType,
-      enforced: pt.enforced === true,
-      minimumNumericValue: typeof pt.minimumNumericValue === "number" ? pt.minimumNumericValue : undefined,
-      maximumNumericValue: typeof pt.maximumNumericValue === "number" ? pt.maximumNumericValue : undefined,
-    });
+    if (pt[applicable] !== true || usable.has(key)) continue;
+    const info = parameterTypeInfo(pt, String(pt.name), String(pt.units));
+    if (info) usable.set(key, info);
   }
 }

@@ -52,7 +52,9 @@ export function entitySchemas(locationLength: number): Record<string, EntitySche
     InvestigationInstrument: { fields: { investigation: ref, instrument: ref } },
     Grouping: { fields: { name: str() } },
     InvestigationGroup: { fields: { investigation: ref, grouping: ref, role: str() } },
-    Sample: { fields: { investigation: ref, name: str() } },
+    InvestigationUser: { fields: { investigation: ref, user: ref, role: str() } },
+    Sample: { fields: { investigation: ref, name: str(), parameters: children("SampleParameter") } },
+    SampleParameter: { fields: { sample: ref, ...parameter } },
     Dataset: {
       fields: {
         investigation: ref,

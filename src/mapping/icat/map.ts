@@ -3,10 +3,10 @@ import path from "node:path";
 import type { Config } from "../../config/schema.js";
 import type { Beamtime, Run, Sample, Snapshot } from "../../model/types.js";
 import { indexSnapshot, isoFromMs, isoFromSeconds, isPushable, proposalIdFor, relativeFilePath, type MappingIndex } from "../common.js";
-import { accessFor } from "../access.js";
+import { isRegistrationOf, proposalAccess, registeredAccess } from "../access.js";
 import { datasetText, type DatasetText } from "../dataset-text.js";
 import { makeRecord, recordId, type DesiredRecord } from "../record.js";
-import { datasetParameters } from "./parameters.js";
+import { datasetParameters, sampleParameters } from "./parameters.js";
 import { fitsColumn, fitTail, fitText } from "./text.js";
 import {
   ICAT_LIMITS,
@@ -20,8 +20,8 @@ import {
 
 /**
  * Model → ICAT records (pure; resonance-data.md §9, bluesky-documents.md §9.3):
- * one Investigation per beamtime, one Sample per sample, one Dataset per pushable run (with its
- * DatasetParameters and Datafiles). Records that cannot be placed are returned in `skipped`, never guessed:
+ * one Investigation per beamtime, one Sample per sample (a registered specimen's with its SampleParameters),
+ * one Dataset per pushable run (with its DatasetParameters and Datafiles). Records that cannot be placed are returned in `skipped`, never guessed:
  * an ICAT Dataset must belong to an Investigation, so a run without a known beamtime is skipped.
  */
 
@@ -147,8 +147,10 @@ export function investigationPayload(beamtime: Beamtime, config: Config): IcatIn
   const description = beamtime.description?.trim();
   const title = description ? description : [beamtime.researcher.name, beamtime.label].filter(Boolean).join(" ");
   const ref = investigationRef(beamtime, config);
-  const access = accessFor(ref.name, config.mapping);
+  const access = proposalAccess(ref.name, config.mapping, beamtime);
   const payload: IcatInvestigationPayload = { ...ref, title: truncate(title, ICAT_LIMITS.title), groups: { owner: access.ownerGroup, readers: access.accessGroups } };
+  // A registered proposal always states its members (none too), so one removed from the file is unlinked.
+  if (isRegistrationOf(beamtime, ref.name)) payload.members = registeredAccess(beamtime, ref.name).members;
   // A description too long for a title is kept whole (up to ICAT's limit) as the summary.
   if (description && payload.title !== description) payload.summary = truncate(description, ICAT_LIMITS.summary);
   if (beamtime.timeStart !== undefined) payload.startDate = isoFromSeconds(beamtime.timeStart);
@@ -174,6 +176,8 @@ function sampleRecord(sample: Sample, names: ReadonlyMap<string, string>, beamti
     investigation: investigationRef(beamtime, config),
     name: sampleName(sample, names),
   };
+  const parameters = sampleParameters(sample, config.destinations.icat.sampleParameters, config.destinations.icat.sampleMetadata);
+  if (parameters.length > 0) payload.parameters = parameters;
   return makeRecord({
     destination: "icat",
     kind: "sample",

@@ -19,6 +19,11 @@ export interface IcatInvestigationPayload extends InvestigationRef {
    * them: role "owner" for the owner group, "reader" for the others. The same groups as the SciCat records.
    */
   groups: { owner: string; readers: string[] };
+  /**
+   * A registered proposal's members (e-mail addresses or user names): linked as InvestigationUsers with role
+   * "member" where ICAT has a User of that name or e-mail. Absent for proposals that are not registered.
+   */
+  members?: string[];
   summary?: string;
   startDate?: string;
   endDate?: string;
@@ -29,10 +34,12 @@ export interface IcatSamplePayload {
   investigationKey: string;
   investigation: InvestigationRef;
   name: string;
+  /** SampleParameters: a registered specimen's tray, slot, QR label and metadata (absent for other samples). */
+  parameters?: IcatParameterPayload[];
 }
 
 export interface IcatParameterPayload {
-  /** Run field the value came from (config key of destinations.icat.parameters). */
+  /** Field the value came from (a key of destinations.icat.parameters or sampleParameters, a quantity, a metadata key). */
   field: string;
   /** ParameterType name and units; the adapter resolves them to an id. */
   type: string;

@@ -1,6 +1,6 @@
 import type { Config } from "../../config/schema.js";
 import type { Beamtime, Researcher, Run, Sample, StreamInfo } from "../../model/types.js";
-import { accessFor } from "../access.js";
+import { isRegistrationOf, proposalAccess, registeredMemberEmails } from "../access.js";
 import { exitStatusFor, isoFromSeconds, personName, proposalIdFor } from "../common.js";
 import { datasetText } from "../dataset-text.js";
 import { runQuantities } from "../quantities.js";
@@ -48,7 +48,7 @@ export function datasetPayload(run: Run, beamtime: Beamtime | undefined, sample:
   const mapping = config.mapping;
   const researcher = beamtime?.researcher;
   const proposalId = beamtime ? proposalIdFor(beamtime, mapping) : undefined;
-  const access = accessFor(proposalId, mapping);
+  const access = proposalAccess(proposalId, mapping, beamtime);
   const pi = principalInvestigator(beamtime, proposalId, config);
   const owner = ownerOf(run, beamtime, pi.login ? undefined : pi.name);
   const email = researcher?.email ?? pi.email ?? mapping.defaultEmail;
@@ -97,6 +97,9 @@ export function datasetPayload(run: Run, beamtime: Beamtime | undefined, sample:
     scientificMetadata,
     instrumentIds: [instrument],
   };
+  // A registered proposal's members read its datasets: SciCat shares a record with people by e-mail only here.
+  // Always stated for a registered proposal (none too), so a member taken out of the file is taken off.
+  if (isRegistrationOf(beamtime, proposalId)) payload.sharedWith = registeredMemberEmails(beamtime, proposalId);
   if (researcher?.email) payload.ownerEmail = researcher.email;
   if (researcher?.orcid) payload.orcidOfOwner = researcher.orcid;
   if (run.state === "complete" && run.timeStop !== undefined) payload.endTime = isoFromSeconds(run.timeStop);

@@ -1,7 +1,7 @@
 import type { Config } from "../../config/schema.js";
 import { urlSafeId } from "../../model/keys.js";
 import type { Beamtime, Researcher, Sample } from "../../model/types.js";
-import { accessFor, groupMapPi, type Access } from "../access.js";
+import { accessFor, groupMapPi, proposalAccess, type Access } from "../access.js";
 import { isoFromSeconds, personName, proposalIsBeamtime, splitName } from "../common.js";
 
 /** The proposal's principal investigator: the group map first, else the beamtime's researcher. */
@@ -22,7 +22,7 @@ export function principalInvestigator(beamtime: Beamtime | undefined, proposalId
 export function proposalPayload(beamtime: Beamtime, proposalId: string, config: Config): Record<string, unknown> {
   const pi = principalInvestigator(beamtime, proposalId, config);
   const email = pi.email ?? config.mapping.defaultEmail;
-  const access = accessFor(proposalId, config.mapping);
+  const access = proposalAccess(proposalId, config.mapping, beamtime);
   const own = proposalIsBeamtime(beamtime, config.mapping);
   const beamsync: Record<string, unknown> = own ? { source: beamtime.source, beamtime: beamtime.key, label: beamtime.label } : { source: beamtime.source };
   const payload: Record<string, unknown> = {
@@ -83,7 +83,7 @@ export function samplePayload(sample: Sample, beamtime: Beamtime | undefined, pr
   if (sample.formula !== undefined) characteristics.formula = sample.formula;
   if (sample.serial !== undefined) characteristics.serial = sample.serial;
   if (sample.beamlinePos !== undefined) characteristics.beamline_pos = sample.beamlinePos;
-  const access = accessFor(proposalId, config.mapping);
+  const access = proposalAccess(proposalId, config.mapping, beamtime);
   const payload: Record<string, unknown> = {
     sampleId: scicatSampleId(sample, config),
     ownerGroup: access.ownerGroup,

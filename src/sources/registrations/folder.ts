@@ -27,7 +27,7 @@ export interface RegistryView {
   proposals: Map<string, RegisteredRecords>;
   /** Specimen id → the registered samples with that id (one per proposal that registers it). */
   specimens: Map<string, Sample[]>;
-  /** Changes whenever what a run can link to changes (ids, names, proposals). */
+  /** Changes whenever what a run can link to changes (ids, names, proposals), or what its records take from it (groups, members). */
   fingerprint: string;
 }
 
@@ -124,6 +124,10 @@ export function buildView(files: LoadedFile[], facility: string): RegistryView {
       specimens.set(id, [...(specimens.get(id) ?? []), sample]);
     }
   }
-  const linkable = [...proposals.values()].map((r) => [r.beamtime.key, r.beamtime.label, r.samples.map((s) => [s.key, s.name])]);
+  // The groups and members too: the datasets of a proposal's runs carry them, so a change must reach those runs.
+  const linkable = [...proposals.values()].map((r) => {
+    const { groups, members } = (r.beamtime.extra.registration ?? {}) as { groups?: unknown; members?: unknown };
+    return [r.beamtime.key, r.beamtime.label, groups, members, r.samples.map((s) => [s.key, s.name])];
+  });
   return { files, proposals, specimens, fingerprint: createHash("sha256").update(JSON.stringify(linkable)).digest("hex").slice(0, 16) };
 }

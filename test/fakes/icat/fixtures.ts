@@ -18,6 +18,10 @@ export const FIXTURE = {
     { name: "operator", units: "N/A", valueType: "STRING", applicableToDataset: true },
     // Usable for samples only: a dataset parameter of this type is a VALIDATION error.
     { name: "sample_temperature", units: "K", valueType: "NUMERIC", applicableToSample: true },
+    // A registered specimen's place and label (destinations.icat.sampleParameters' defaults).
+    { name: "tray", units: "N/A", valueType: "STRING", applicableToSample: true },
+    { name: "slot", units: "N/A", valueType: "STRING", applicableToSample: true },
+    { name: "qr_label", units: "N/A", valueType: "STRING", applicableToSample: true },
     // Not applicable to anything (the server default).
     { name: "beam_current", units: "mA", valueType: "NUMERIC" },
     // Enforced range.
