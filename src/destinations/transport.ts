@@ -3,6 +3,7 @@ import https from "node:https";
 import zlib from "node:zlib";
 import { AxiosError, CanceledError, type AxiosAdapter, type AxiosResponse, type InternalAxiosRequestConfig } from "axios";
 import { Agent as UndiciAgent, type Dispatcher } from "undici";
+import { currentLeaseFence, LeaseLostError } from "../sync/lease-fence.js";
 import { VERSION } from "../version.js";
 
 /**
@@ -54,7 +55,7 @@ function undiciTransport(options: TransportOptions): Transport {
   const adapter: AxiosAdapter = (config) =>
     exchange(
       config,
-      (request, signal) =>
+      (request, signal, beforeWrite) =>
         new Promise<WireResponse>((resolve, reject) => {
           const url = new URL(request.url);
           let status = 0;
@@ -71,9 +72,11 @@ function undiciTransport(options: TransportOptions): Transport {
           agent.dispatch(
             { origin: url.origin, path: `${url.pathname}${url.search}`, method: request.method as Dispatcher.HttpMethod, headers: request.headers, body: request.body ?? null },
             {
+              // Called as the request is put on a connection, just before it is written.
               onRequestStart(c) {
                 controller = c;
                 if (signal.aborted) c.abort(new Error("aborted"));
+                else abortUnlessWritable(beforeWrite, (error) => c.abort(error));
               },
               onResponseStart(_c, statusCode, responseHeaders) {
                 status = statusCode;
@@ -99,7 +102,7 @@ function nodeHttpTransport(options: TransportOptions): Transport {
   const adapter: AxiosAdapter = (config) =>
     exchange(
       config,
-      (request, signal) =>
+      (request, signal, beforeWrite) =>
         new Promise((resolve, reject) => {
           const secure = request.url.startsWith("https:");
           const send = secure ? https.request : http.request;
@@ -112,6 +115,8 @@ function nodeHttpTransport(options: TransportOptions): Transport {
             res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) }));
           });
           req.on("error", reject);
+          // The request waits in the agent for a socket; it is written once it has one.
+          req.once("socket", () => abortUnlessWritable(beforeWrite, (error) => req.destroy(error)));
           req.end(request.body);
         }),
     );
@@ -137,7 +142,19 @@ interface WireResponse {
   body: Buffer;
 }
 
-type Send = (request: WireRequest, signal: AbortSignal) => Promise<WireResponse>;
+/** `beforeWrite` throws when the request may no longer be sent (a push's lease ran out while it waited for a connection). */
+type Send = (request: WireRequest, signal: AbortSignal, beforeWrite: (() => void) | undefined) => Promise<WireResponse>;
+
+function abortUnlessWritable(beforeWrite: (() => void) | undefined, abort: (error: Error) => void): void {
+  if (!beforeWrite) return;
+  try {
+    beforeWrite();
+  } catch (error) {
+    abort(error as Error);
+  }
+}
+
+const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 /** What both adapters share: the request from axios's config, the deadline and cancel, the response for axios. */
 async function exchange(config: InternalAxiosRequestConfig, send: Send): Promise<AxiosResponse> {
@@ -159,8 +176,12 @@ async function exchange(config: InternalAxiosRequestConfig, send: Send): Promise
     : undefined;
   let wire: WireResponse;
   try {
-    wire = await send(request, controller?.signal ?? outer!);
+    // A write for a record checks the push's lease again where it leaves for the wire, not only when axios
+    // took it: a process frozen (SIGSTOP) while the request waited for a connection sends it on waking otherwise.
+    const fence = WRITES.has(request.method) ? currentLeaseFence() : undefined;
+    wire = await send(request, controller?.signal ?? outer!, fence && (() => fence.check(`${request.method} ${request.url}`)));
   } catch (err) {
+    if (err instanceof LeaseLostError) throw err;
     if (timedOut) throw new AxiosError(`timeout of ${config.timeout}ms exceeded`, AxiosError.ECONNABORTED, config);
     if (outer?.aborted) throw new CanceledError(undefined, config);
     throw networkError(err, config);

@@ -46,6 +46,19 @@ export function withLeaseFence<T>(fence: LeaseFence, fn: () => Promise<T>): Prom
   return current.run(fence, fn);
 }
 
+/**
+ * Run `fn` outside any push's fence: a login or session refresh serves every push, so one push's lost lease
+ * must not stop it (nor fail the pushes that share it).
+ */
+export function outsideLeaseFence<T>(fn: () => T): T {
+  return current.exit(fn);
+}
+
+/** The fence of the push this code runs for, if any (the transports check it again as a write leaves). */
+export function currentLeaseFence(): LeaseFence | undefined {
+  return current.getStore();
+}
+
 /** Called before each write to a catalog; outside a fenced push (CLI checks, dry-run) it does nothing. */
 export function checkLeaseFence(action: string): void {
   current.getStore()?.check(action);

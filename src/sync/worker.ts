@@ -72,6 +72,7 @@ interface InFlight {
   row: RecordRow;
   promise: Promise<void>;
   fence: LeaseFence;
+  startedAt: number;
 }
 
 /**
@@ -255,10 +256,12 @@ export class OutboxWorker {
         // Only the state store can throw here; the outcome stays queued and the drain loop reports the store.
         .catch((err: unknown) => this.logger.error("could not record an attempt's outcome", { record: row.id, error: (err as Error).message }))
         .finally(() => {
-          this.inFlight.delete(row.id);
+          // Only its own entry: a push given up on (see renewLeases) may end after the record was leased anew.
+          if (this.inFlight.get(row.id) === flight) this.inFlight.delete(row.id);
           this.wake();
         });
-      this.inFlight.set(row.id, { row, promise, fence });
+      const flight: InFlight = { row, promise, fence, startedAt: this.now() };
+      this.inFlight.set(row.id, flight);
     }
     return rows.length;
   }
@@ -343,8 +346,16 @@ export class OutboxWorker {
     try {
       const held = new Set(await this.store.extendLeases(this.owner, ids, until));
       for (const [id, flight] of this.inFlight) {
-        if (held.has(id)) flight.fence.renewed(until);
-        else flight.fence.markLost();
+        if (held.has(id)) {
+          flight.fence.renewed(until);
+          continue;
+        }
+        // Another worker may push it now: this push may write nothing more (the fence), and its slot is given
+        // back at once rather than when it ends (an exchange may take up to the catalog's timeout).
+        flight.fence.markLost();
+        this.inFlight.delete(id);
+        this.logger.warn("lease lost while pushing; the record is left to the worker that holds it now", { record: id, pushingForMs: this.now() - flight.startedAt });
+        this.wake();
       }
       for (let i = this.ready.length - 1; i >= 0; i--) {
         const row = this.ready[i]!;

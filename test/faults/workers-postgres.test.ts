@@ -193,7 +193,7 @@ describe.runIf(pgAvailable())("three workers on one PostgreSQL state", () => {
         const left = await db.query("SELECT state, kind, COUNT(*) AS n, MIN(last_error) AS error, COUNT(lease_owner) AS leased FROM records WHERE state <> 'synced' GROUP BY 1, 2").catch((e: unknown) => ({ rows: [String(e)] }));
         const rowsLeft = await db.query("SELECT id, attempts, next_attempt_at, lease_owner, lease_until, depends_on, (extract(epoch from now()) * 1000)::bigint AS now_ms FROM records WHERE state <> 'synced' LIMIT 5").catch((e: unknown) => ({ rows: [String(e)] }));
         const readiness = await Promise.all(workers.map((worker) => get(`${worker.opsUrl ?? ""}/readyz`).then((r) => `${worker.slot}: ${r.status} ${r.body}`).catch((e: unknown) => `${worker.slot}: ${String(e)}`)));
-        const said = workers.map((worker) => `worker ${worker.slot} (alive ${alive(worker)}): ${worker.process.lines.slice(-8).join("\n")}\n${worker.process.stderr().slice(-1000)}`);
+        const said = workers.map((worker) => `worker ${worker.slot} (alive ${alive(worker)}): ${worker.process.lines.filter((l) => !l.includes('"level":"info"')).slice(-12).join("\n")}\n${worker.process.stderr().slice(-1000)}`);
         throw new Error(`${(err as Error).message}; ${w.scicat.datasets().length}/${runs} datasets; left: ${JSON.stringify(left.rows)}\nrows: ${JSON.stringify(rowsLeft.rows)}\nreadiness: ${readiness.join("\n")}\n${said.join("\n")}`);
       }
       for (const worker of workers) expect(alive(worker), `worker ${worker.slot} alive: ${worker.process.stderr()}`).toBe(true);

@@ -1,6 +1,7 @@
 import type { AxiosResponse } from "axios";
 import { createCatalogClient } from "../http-client.js";
 import type { TransportName } from "../transport.js";
+import { LeaseLostError } from "../../sync/lease-fence.js";
 
 /**
  * The ICAT REST transport (icat-api.md §1): writes as form bodies whose fields hold JSON strings, reads and
@@ -54,6 +55,8 @@ export function createIcatHttp(url: string, timeoutMs: number, transport: Transp
     try {
       response = await request();
     } catch (err) {
+      // Not a network failure: the worker's lease ran out, and the record is another worker's now.
+      if (err instanceof LeaseLostError) throw err;
       throw transportError(err);
     }
     return interpret(response);

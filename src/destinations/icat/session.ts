@@ -3,6 +3,7 @@ import { registerSecret, type Logger } from "../../ops/logger.js";
 import { ConfigurationError } from "../../sync/errors.js";
 import { classifyIcatError, isIcatCode } from "./errors.js";
 import type { IcatHttp } from "./http.js";
+import { outsideLeaseFence } from "../../sync/lease-fence.js";
 
 /**
  * One ICAT session shared by all pushes (icat-api.md §2): log in once, refresh before it runs out, and on a
@@ -51,7 +52,7 @@ export class IcatSession {
     const now = this.now();
     if (current && now < current.expiresAt - this.refreshThresholdMs) return current;
     // An expired session is never refreshed on purpose (the server's tolerance for that is a quirk).
-    const task = current && now < current.expiresAt ? this.refresh(current) : this.login();
+    const task = outsideLeaseFence(() => (current && now < current.expiresAt ? this.refresh(current) : this.login()));
     return this.singleFlight(task);
   }
 

@@ -6,6 +6,7 @@ import { describeBody, loginAnswer, unexpectedAnswerText } from "./answers.js";
 import { classifyScicatError, httpError, serverMessage } from "./errors.js";
 import { decodeJwtClaims, jwtExpiry, RotatingSecret } from "./credentials.js";
 import type { ScicatHttp, ScicatResponse } from "./http.js";
+import { outsideLeaseFence } from "../../sync/lease-fence.js";
 
 /**
  * The SciCat token (scicat-api.md §2, §12.3). SciCat has no refresh endpoint, so we log in again once
@@ -88,7 +89,7 @@ export class ScicatAuth {
 
   /** Log in now; concurrent callers share one login request. */
   login(): Promise<string> {
-    this.pending ??= this.doLogin().finally(() => {
+    this.pending ??= outsideLeaseFence(() => this.doLogin()).finally(() => {
       this.pending = undefined;
     });
     return this.pending;

@@ -1,5 +1,6 @@
 import { createCatalogClient } from "../http-client.js";
 import type { TransportName } from "../transport.js";
+import { LeaseLostError } from "../../sync/lease-fence.js";
 
 /**
  * The SciCat transport: JSON over keep-alive connections, every status handed back to the caller (SciCat's
@@ -100,6 +101,8 @@ export function createScicatHttp(apiUrl: string, timeoutMs: number, transport: T
       } catch (err) {
         if (timedOut) throw new ScicatTransportError(`no answer from SciCat within ${timeoutMs} ms for the whole exchange (destinations.scicat.timeoutMs)`, "timeout");
         if (closing.signal.aborted) throw new ScicatTransportError("the SciCat client was closed while waiting for an answer (shutting down)", "closed");
+        // Not a network failure: the worker's lease ran out, and the record is another worker's now.
+        if (err instanceof LeaseLostError) throw err;
         throw transportError(err);
       } finally {
         clearTimeout(timer);
