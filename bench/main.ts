@@ -180,7 +180,7 @@ concurrency) beside a bare keep-alive client sending the same requests at the sa
 |---|---|---|---|---|---|---|
 ${r.slow.points.map((q) => `| ${q.latencyMs} ms | ${q.concurrency} | ${q.runs} | ${q.runsPerSecond} runs/s (${q.cpuMsPerRun} ms CPU/run) | ${q.floorRunsPerSecond} runs/s | ${Math.round(q.ofFloor * 100)} % | ${mark(q.ofFloor >= 0.9)} |`).join("\n")}
 
-Several workers on one PostgreSQL state: \`beamsync run\` processes on one DATA root, every request answered ${w.latencyMs} ms late,
+${w.skipped ? `Several workers on one PostgreSQL state: not measured (${w.skipped}).\n` : `Several workers on one PostgreSQL state: \`beamsync run\` processes on one DATA root, every request answered ${w.latencyMs} ms late,
 ${w.concurrencyPerWorker} pushes in flight per worker; from their start (scan included) until every record is in the catalog.
 
 | workers | runs | runs/s | time |
@@ -190,7 +190,7 @@ ${w.points.map((q) => `| ${q.workers} | ${q.runs} | ${q.runsPerSecond} | ${q.sec
 Failover: three workers pushing, the one holding the most leases killed (SIGKILL): its ${w.failover.leasedAtKill} leased records were in the
 catalog ${w.failover.secondsUntilInCatalog} s later (a worker on the same host is found dead at the next lease renewal; one on another
 host only when its lease runs out, sync.leaseMs = ${w.leaseMs / 1000} s here).
-
+`}
 Reproduce: \`npm run bench\` (full sizes, about five minutes on 2 cores) or \`npm run bench -- --quick\`; one scenario with
 \`npm run bench -- --only cold\` (or \`slow\`, \`rescan\`, \`latency\`, \`parse\`, \`workers\`), which prints JSON and writes nothing.
 The fake SciCat runs in its own process; beamsync runs in the benchmark process (cold sync, rescan) or as

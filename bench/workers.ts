@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import YAML from "yaml";
-import { PostgresServer } from "../test/support/postgres-server.js";
+import { pgAvailable, PostgresServer } from "../test/support/postgres-server.js";
 import { benchDir, generateDataRootInChild } from "./data.js";
 import { startFakeProcess } from "./fake-process.js";
 import { round } from "./memory.js";
@@ -24,6 +24,8 @@ export interface WorkersPoint {
 }
 
 export interface WorkersResult {
+  /** Why the scenario did not run (no PostgreSQL server binaries on this machine). */
+  skipped?: string;
   latencyMs: number;
   concurrencyPerWorker: number;
   leaseMs: number;
@@ -35,6 +37,11 @@ const BIN = path.resolve(import.meta.dirname, "../../bin/beamsync.js");
 const RUNS_PER_BEAMTIME = 100;
 
 export async function severalWorkers(runs: number, options: { latencyMs: number; concurrency: number; leaseMs: number; log?: (line: string) => void }): Promise<WorkersResult> {
+  if (!pgAvailable()) {
+    const skipped = "no PostgreSQL server binaries on this machine (apt-get install postgresql)";
+    options.log?.(`  skipped: ${skipped}`);
+    return { skipped, latencyMs: options.latencyMs, concurrencyPerWorker: options.concurrency, leaseMs: options.leaseMs, points: [], failover: { leasedAtKill: 0, secondsUntilInCatalog: 0 } };
+  }
   const server = await new PostgresServer().start();
   try {
     const points: WorkersPoint[] = [];

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { REPO_ROOT, tempDir } from "../support/cli.js";
+import { pgAvailable } from "../support/postgres-server.js";
 
 /** The benchmark harness keeps working (small sizes); its figures are not judged here — benchmarks are not tests. */
 let dir: string | undefined;
@@ -13,9 +14,9 @@ afterEach(() => {
 describe("npm run bench", () => {
   it("runs every scenario and writes results.json and results.md", () => {
     dir = tempDir("bench");
-    execFileSync(process.execPath, [path.join(REPO_ROOT, "dist/bench/main.js"), "--beamtimes", "1", "--runs", "10", "--rescan-beamtimes", "2", "--rescan-runs", "10", "--latency-samples", "2", "--parse-mb", "1", "--latencies", "5", "--concurrencies", "1,4", "--runs-per-lane", "3", "--out", dir], {
+    execFileSync(process.execPath, [path.join(REPO_ROOT, "dist/bench/main.js"), "--beamtimes", "1", "--runs", "10", "--rescan-beamtimes", "2", "--rescan-runs", "10", "--latency-samples", "2", "--parse-mb", "1", "--latencies", "5", "--concurrencies", "1,4", "--runs-per-lane", "3", "--workers-runs", "100", "--out", dir], {
       stdio: "pipe",
-      timeout: 120_000,
+      timeout: 170_000,
     });
     const results = JSON.parse(fs.readFileSync(path.join(dir, "results.json"), "utf8")) as Record<string, Record<string, unknown>>;
     expect(results.coldSync?.runs).toBe(10);
@@ -33,5 +34,16 @@ describe("npm run bench", () => {
     ]);
     expect(points.every((p) => p.floorRunsPerSecond > 0)).toBe(true);
     expect(fs.readFileSync(path.join(dir, "results.md"), "utf8")).toMatch(/commit → catalog[\s\S]*Slow catalog/);
-  });
+    // Several workers on PostgreSQL (where the server binaries are; skipped and said so elsewhere).
+    const workers = results.workers as { skipped?: string; points?: { workers: number; runs: number }[]; failover?: { leasedAtKill: number } };
+    if (pgAvailable()) {
+      expect(workers.points?.map((p) => [p.workers, p.runs])).toEqual([
+        [1, 100],
+        [3, 100],
+      ]);
+      expect(workers.failover?.leasedAtKill).toBeGreaterThan(0);
+    } else {
+      expect(workers.skipped).toMatch(/postgresql/);
+    }
+  }, 180_000);
 });
