@@ -110,3 +110,35 @@ export class OutcomeQueue {
     }, delayMs);
   }
 }
+
+/**
+ * What both stores do with attempt outcomes (StateStore.record*): queue them, and commit them in groups with the
+ * backend's own `commitOutcomes` (one transaction, or none of them).
+ */
+export abstract class QueuedOutcomes {
+  protected readonly outcomes = new OutcomeQueue((outcomes) => this.commitOutcomes(outcomes));
+
+  protected abstract commitOutcomes(outcomes: Outcome[]): Promise<void> | void;
+
+  async flushWrites(): Promise<void> {
+    if (this.outcomes.size === 0) return;
+    await this.outcomes.flush();
+  }
+
+  recordSuccess(row: RecordRow, result: SuccessResult, log: UploadLogEntry, nowMs: number): void {
+    this.outcomes.success(row, result, log, nowMs);
+  }
+
+  recordRetry(row: RecordRow, error: string, nextAttemptAt: number, maxAttempts: number, log: UploadLogEntry, nowMs: number): RecordState {
+    return this.outcomes.retry(row, error, nextAttemptAt, maxAttempts, log, nowMs);
+  }
+
+  recordFailure(row: RecordRow, error: string, log: UploadLogEntry, nowMs: number): void {
+    this.outcomes.failure(row, error, log, nowMs);
+  }
+
+  /** The catalog as a whole could not serve this attempt: try again at `nextAttemptAt`, no attempt counted. */
+  recordDeferred(row: RecordRow, error: string, nextAttemptAt: number, log: UploadLogEntry, nowMs: number): void {
+    this.outcomes.deferred(row, error, nextAttemptAt, log, nowMs);
+  }
+}

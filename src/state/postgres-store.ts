@@ -16,14 +16,13 @@ import type {
   SourceSummaryRow,
   StateEvent,
   StateStore,
-  SuccessResult,
   UploadLogEntry,
   UploadLogRow,
   WorkerRow,
 } from "./contract.js";
 import { redactUrl } from "./open.js";
 import { DUMP_COLUMNS, DUMP_TABLES, PROCESS_META, StateImportError, type DumpRow, type DumpTable } from "./dump.js";
-import { OutcomeQueue, type Outcome } from "./outcomes.js";
+import { QueuedOutcomes, type Outcome } from "./outcomes.js";
 import { currentVersion, migratePostgres } from "./postgres-schema.js";
 
 /**
@@ -91,11 +90,10 @@ class Params {
   }
 }
 
-export class PostgresStateStore implements StateStore {
+export class PostgresStateStore extends QueuedOutcomes implements StateStore {
   readonly backend = "postgres" as const;
   readonly shared = true;
   readonly file = undefined;
-  private readonly outcomes = new OutcomeQueue((outcomes) => this.commitOutcomes(outcomes));
   /** The scan lock's give-back function while this store holds it. */
   private readonly scanLocks = new Map<pg.PoolClient, () => Promise<void>>();
   private listener: pg.Client | undefined;
@@ -110,7 +108,9 @@ export class PostgresStateStore implements StateStore {
     private readonly clientConfig: pg.ClientConfig,
     readonly location: string,
     readonly migration: MigrationReport,
-  ) {}
+  ) {
+    super();
+  }
 
   static async open(options: PostgresStateOptions): Promise<PostgresStateStore> {
     const location = redactUrl(options.url);
@@ -435,7 +435,7 @@ export class PostgresStateStore implements StateStore {
   // ---- attempt outcomes ----------------------------------------------------------------------------------
 
   /** Commit queued attempt outcomes in one transaction (see OutcomeQueue): the same UPDATEs as SQLite. */
-  private async commitOutcomes(outcomes: Outcome[]): Promise<void> {
+  protected async commitOutcomes(outcomes: Outcome[]): Promise<void> {
     if (this.closed) throw new Error(`the state store ${this.location} is closed`);
     await this.transaction(async (client) => {
       for (const o of outcomes) {
@@ -489,26 +489,6 @@ export class PostgresStateStore implements StateStore {
     });
   }
 
-  async flushWrites(): Promise<void> {
-    if (this.outcomes.size === 0) return;
-    await this.outcomes.flush();
-  }
-
-  recordSuccess(row: RecordRow, result: SuccessResult, log: UploadLogEntry, nowMs: number): void {
-    this.outcomes.success(row, result, log, nowMs);
-  }
-
-  recordRetry(row: RecordRow, error: string, nextAttemptAt: number, maxAttempts: number, log: UploadLogEntry, nowMs: number): RecordState {
-    return this.outcomes.retry(row, error, nextAttemptAt, maxAttempts, log, nowMs);
-  }
-
-  recordFailure(row: RecordRow, error: string, log: UploadLogEntry, nowMs: number): void {
-    this.outcomes.failure(row, error, log, nowMs);
-  }
-
-  recordDeferred(row: RecordRow, error: string, nextAttemptAt: number, log: UploadLogEntry, nowMs: number): void {
-    this.outcomes.deferred(row, error, nextAttemptAt, log, nowMs);
-  }
 
   // ---- curators' edits -----------------------------------------------------------------------------------
 

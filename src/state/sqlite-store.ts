@@ -14,22 +14,21 @@ import type {
   SourceSummaryRow,
   StateEvent,
   StateStore,
-  SuccessResult,
   UploadLogEntry,
   UploadLogRow,
   WorkerRow,
 } from "./contract.js";
 import { openDatabase, type OpenedDatabase } from "./database.js";
 import { DUMP_COLUMNS, DUMP_TABLES, PROCESS_META, StateImportError, type DumpRow } from "./dump.js";
-import { OutcomeQueue, type Outcome } from "./outcomes.js";
+import { QueuedOutcomes, type Outcome } from "./outcomes.js";
 
 /** Every query beamsync makes against its state file, as prepared statements behind named methods. */
 
 const nowIso = () => new Date().toISOString();
 
-export class SqliteStateStore implements StateStore {
+export class SqliteStateStore extends QueuedOutcomes implements StateStore {
   readonly backend = "sqlite" as const;
-  readonly shared = false;
+  readonly shared: boolean = false;
   readonly db: Database.Database;
   readonly file: string;
   readonly location: string;
@@ -38,9 +37,9 @@ export class SqliteStateStore implements StateStore {
   /** The lease query, prepared once per number of destinations. */
   private readonly leaseStatements = new Map<number, Database.Statement>();
   private readonly statementCache = new Map<string, Database.Statement>();
-  private readonly outcomes = new OutcomeQueue((outcomes) => this.commitOutcomes(outcomes));
 
   constructor(opened: OpenedDatabase) {
+    super();
     this.db = opened.db;
     this.file = opened.file;
     this.location = opened.file;
@@ -402,7 +401,7 @@ export class SqliteStateStore implements StateStore {
   }
 
   /** Commit queued attempt outcomes in one IMMEDIATE transaction (see OutcomeQueue). */
-  private commitOutcomes(outcomes: Outcome[]): void {
+  protected commitOutcomes(outcomes: Outcome[]): void {
     if (!this.db.open) throw new Error(`the state store ${this.file} is closed`);
     this.db.transaction(() => {
       for (const o of outcomes) {
@@ -427,27 +426,6 @@ export class SqliteStateStore implements StateStore {
     }).immediate();
   }
 
-  async flushWrites(): Promise<void> {
-    if (this.outcomes.size === 0) return;
-    await this.outcomes.flush();
-  }
-
-  recordSuccess(row: RecordRow, result: SuccessResult, log: UploadLogEntry, nowMs: number): void {
-    this.outcomes.success(row, result, log, nowMs);
-  }
-
-  recordRetry(row: RecordRow, error: string, nextAttemptAt: number, maxAttempts: number, log: UploadLogEntry, nowMs: number): RecordState {
-    return this.outcomes.retry(row, error, nextAttemptAt, maxAttempts, log, nowMs);
-  }
-
-  recordFailure(row: RecordRow, error: string, log: UploadLogEntry, nowMs: number): void {
-    this.outcomes.failure(row, error, log, nowMs);
-  }
-
-  /** The catalog as a whole could not serve this attempt: try again at `nextAttemptAt`, no attempt counted. */
-  recordDeferred(row: RecordRow, error: string, nextAttemptAt: number, log: UploadLogEntry, nowMs: number): void {
-    this.outcomes.deferred(row, error, nextAttemptAt, log, nowMs);
-  }
 
   /** `resync --force`: forget what beamsync last wrote, so the next update sends the source's values. */
   async forgetWritten(scope: RecordScope): Promise<number> {

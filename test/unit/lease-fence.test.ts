@@ -8,6 +8,7 @@ import type { Destination, PushRecord, PushResult } from "../../src/destinations
 import { createCatalogClient } from "../../src/destinations/http-client.js";
 import { makeRecord } from "../../src/mapping/record.js";
 import { silentLogger } from "../../src/ops/logger.js";
+import { openDatabase } from "../../src/state/database.js";
 import { SqliteStateStore } from "../../src/state/sqlite-store.js";
 import { LeaseFence, LeaseLostError, outsideLeaseFence, withLeaseFence } from "../../src/sync/lease-fence.js";
 import { TRANSPORTS } from "../../src/destinations/transport.js";
@@ -19,6 +20,11 @@ import { OutboxWorker } from "../../src/sync/worker.js";
  * nothing for a push stopped that way.
  */
 
+/** A SQLite state standing in for a shared one: the worker fences pushes only where others may take records over. */
+class SharedSqliteStore extends SqliteStateStore {
+  override readonly shared = true;
+}
+
 let dir: string;
 let store: SqliteStateStore;
 let server: http.Server;
@@ -27,7 +33,7 @@ const received: string[] = [];
 
 beforeEach(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "beamsync-fence-"));
-  store = SqliteStateStore.open(dir);
+  store = new SharedSqliteStore(openDatabase(dir));
   received.splice(0);
   server = http.createServer((req, res) => {
     received.push(`${req.method} ${req.url}`);
