@@ -78,7 +78,7 @@ export async function collectStatus(store: StateStore, nowMs = Date.now()) {
 
 export function statusCommand(): Command {
   return new Command("status")
-    .description("records per destination and state, oldest pending, last scan, unreadable sources, runs gone from their beamtime DB, recent failures; exits 2 when stateDir holds no state store")
+    .description("records per destination and state, oldest pending, last scan, unreadable sources, runs gone from their beamtime DB, recent failures, the workers on this state; exits 2 when there is no state store yet")
     .addHelpText("after", "\nExamples:\n  beamsync status\n  beamsync status --json | jq .records")
     .action(async (_opts, command: Command) => {
       const options = globalOptions(command);
