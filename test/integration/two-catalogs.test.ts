@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_PLUGINS, FIXTURE, startFakeIcat, type FakeIcat } from "../fakes/icat/index.js";
-import { runCli } from "../support/cli.js";
+import fs from "node:fs";
+import YAML from "yaml";
+import { runCli, writeConfig } from "../support/cli.js";
 import { scicatWorld, type ScicatWorld } from "../support/scicat-setup.js";
 
 /** Issue 4.5: one outbox, two catalogs; a record may be in one and still pending in the other. */
@@ -14,23 +16,26 @@ afterEach(async () => {
   icat = undefined;
 });
 
+/** The world's configuration with ICAT (the fake's ingest user) beside SciCat; written back by the caller. */
+function withIcat(w: ScicatWorld, icatUrl: string): Record<string, unknown> {
+  const password = DEFAULT_PLUGINS.simple?.users?.ingestor ?? "";
+  const document = YAML.parse(fs.readFileSync(w.configFile, "utf8")) as Record<string, unknown>;
+  document.destinations = {
+    scicat: { url: w.scicat.url, username: "ingestor", password: w.password, pidPrefix: "test/" },
+    icat: { enabled: true, url: icatUrl, plugin: "simple", username: "ingestor", password, facility: FIXTURE.facility, instrument: FIXTURE.instrument, createInvestigations: true },
+  };
+  return document;
+}
+
 describe("SciCat and ICAT together", () => {
   it("syncs both; with ICAT down SciCat still gets everything and status shows ICAT pending", async () => {
     icat = await startFakeIcat({ fixtures: true });
-    const password = DEFAULT_PLUGINS.simple?.users?.ingestor ?? "";
     world = await scicatWorld(
       { beamtimes: [{ label: "2026-09-01", researcher: "Ada", samples: [{ name: "s" }], runs: [{ state: "closed", frames: 1 }, { state: "closed" }, { state: "open" }] }] },
       { config: { destinations: undefined } },
     );
     const w = world;
-    const { writeConfig } = await import("../support/cli.js");
-    const YAML = await import("yaml");
-    const fs = await import("node:fs");
-    const document = YAML.parse(fs.readFileSync(w.configFile, "utf8")) as Record<string, unknown>;
-    document.destinations = {
-      scicat: { url: w.scicat.url, username: "ingestor", password: w.password, pidPrefix: "test/" },
-      icat: { enabled: true, url: icat.url, plugin: "simple", username: "ingestor", password, facility: FIXTURE.facility, instrument: FIXTURE.instrument, createInvestigations: true },
-    };
+    const document = withIcat(w, icat.url);
     writeConfig(w.dir, document);
 
     await icat.down();
@@ -57,20 +62,12 @@ describe("SciCat and ICAT together", () => {
     // A test term, not a PaNET id: ICAT links what its facility loaded, found by pid.
     const technique = { pid: "http://example.org/technique/test-nexafs", name: "test NEXAFS" };
     const [techniqueId] = icat.create({ Technique: technique });
-    const password = DEFAULT_PLUGINS.simple?.users?.ingestor ?? "";
     world = await scicatWorld(
       { beamtimes: [{ label: "2026-09-02", researcher: "Ada", samples: [{ name: "HOPG" }], runs: [{ state: "closed", planName: "nexafs" }, { state: "closed", planName: "count" }] }] },
       { config: { destinations: undefined } },
     );
     const w = world;
-    const { writeConfig } = await import("../support/cli.js");
-    const YAML = await import("yaml");
-    const fs = await import("node:fs");
-    const document = YAML.parse(fs.readFileSync(w.configFile, "utf8")) as Record<string, unknown>;
-    document.destinations = {
-      scicat: { url: w.scicat.url, username: "ingestor", password: w.password, pidPrefix: "test/" },
-      icat: { enabled: true, url: icat.url, plugin: "simple", username: "ingestor", password, facility: FIXTURE.facility, instrument: FIXTURE.instrument, createInvestigations: true },
-    };
+    const document = withIcat(w, icat.url);
     const rule = (description: string) => ({
       rules: [{ name: "nexafs", match: { source: "resonance", plan: "nexafs" }, techniques: [technique], fields: { datasetName: "NEXAFS {sample} #{scan_id} {label}", description } }],
     });
