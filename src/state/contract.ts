@@ -67,6 +67,15 @@ export interface UploadLogEntry {
   worker?: string | undefined;
 }
 
+/** Which upload attempts `beamsync log` shows: the newest `limit` that match, oldest first. */
+export interface UploadLogFilter {
+  runUid?: string | undefined;
+  destination?: string | undefined;
+  failed?: boolean;
+  since?: string | undefined;
+  limit: number;
+}
+
 /** Which records a resync or retry applies to. Empty scope = all. */
 export interface RecordScope {
   runUid?: string | undefined;
@@ -206,7 +215,7 @@ export interface StateStore {
   // ---- upload_log
   appendLog(entry: UploadLogEntry): Promise<void>;
   pruneUploadLog(beforeIso: string, limit: number): Promise<number>;
-  uploadLog(filter: { runUid?: string | undefined; destination?: string | undefined; failed?: boolean; since?: string | undefined; limit: number }): Promise<UploadLogRow[]>;
+  uploadLog(filter: UploadLogFilter): Promise<UploadLogRow[]>;
 
   // ---- operator actions
   retry(scope: RecordScope): Promise<number>;

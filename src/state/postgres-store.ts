@@ -17,12 +17,14 @@ import type {
   StateEvent,
   StateStore,
   UploadLogEntry,
+  UploadLogFilter,
   UploadLogRow,
   WorkerRow,
 } from "./contract.js";
 import { redactUrl } from "./open.js";
 import { DUMP_COLUMNS, DUMP_TABLES, PROCESS_META, StateImportError, type DumpRow, type DumpTable } from "./dump.js";
 import { QueuedOutcomes, type Outcome } from "./outcomes.js";
+import { NumberedParams, scopeWhere, uploadLogWhere } from "./sql-filters.js";
 import { currentVersion, migratePostgres } from "./postgres-schema.js";
 
 /**
@@ -82,13 +84,6 @@ export interface PostgresStateOptions {
 }
 
 /** Numbered parameters for SQL built from parts. */
-class Params {
-  readonly values: unknown[] = [];
-  add(value: unknown): string {
-    this.values.push(value);
-    return `$${this.values.length}`;
-  }
-}
 
 export class PostgresStateStore extends QueuedOutcomes implements StateStore {
   readonly backend = "postgres" as const;
@@ -493,7 +488,7 @@ export class PostgresStateStore extends QueuedOutcomes implements StateStore {
   // ---- curators' edits -----------------------------------------------------------------------------------
 
   async forgetWritten(scope: RecordScope): Promise<number> {
-    const params = new Params();
+    const params = new NumberedParams();
     const where = scopeWhere(scope, params);
     return (await this.query(`UPDATE records SET written = NULL WHERE ${where}`, params.values)).rowCount ?? 0;
   }
@@ -528,14 +523,9 @@ export class PostgresStateStore extends QueuedOutcomes implements StateStore {
     return result.rowCount ?? 0;
   }
 
-  async uploadLog(filter: { runUid?: string | undefined; destination?: string | undefined; failed?: boolean; since?: string | undefined; limit: number }): Promise<UploadLogRow[]> {
-    const params = new Params();
-    const clauses: string[] = [];
-    if (filter.runUid) clauses.push(`session_identifier = ${params.add(filter.runUid)}`);
-    if (filter.destination) clauses.push(`destination_name = ${params.add(filter.destination)}`);
-    if (filter.failed) clauses.push("success = 0");
-    if (filter.since) clauses.push(`timestamp >= ${params.add(filter.since)}`);
-    const where = clauses.length ? `WHERE ${clauses.join(" AND ")}` : "";
+  async uploadLog(filter: UploadLogFilter): Promise<UploadLogRow[]> {
+    const params = new NumberedParams();
+    const where = uploadLogWhere(filter, params);
     const rows = await this.rows<UploadLogRow>(
       `SELECT id, session_identifier, destination_name, success, timestamp, record_id, record_url, error_message, metadata_json, worker
        FROM upload_log ${where} ORDER BY id DESC LIMIT ${params.add(filter.limit)}`,
@@ -547,7 +537,7 @@ export class PostgresStateStore extends QueuedOutcomes implements StateStore {
   // ---- operator actions ----------------------------------------------------------------------------------
 
   async retry(scope: RecordScope): Promise<number> {
-    const params = new Params();
+    const params = new NumberedParams();
     const now = params.add(nowIso());
     const where = scopeWhere(scope, params);
     const result = await this.query(
@@ -588,7 +578,7 @@ export class PostgresStateStore extends QueuedOutcomes implements StateStore {
   }
 
   async records(scope: RecordScope & { states?: RecordState[]; limit?: number }): Promise<RecordRow[]> {
-    const params = new Params();
+    const params = new NumberedParams();
     const where = scopeWhere(scope, params);
     const states = scope.states?.length ? ` AND state = ANY(${params.add(scope.states)}::text[])` : "";
     return this.rows(
@@ -887,17 +877,6 @@ async function insertLog(client: pg.ClientBase, entry: UploadLogEntry): Promise<
       entry.worker ?? null,
     ],
   );
-}
-
-function scopeWhere(scope: RecordScope, params: Params): string {
-  const clauses: string[] = ["1 = 1"];
-  if (scope.runUid) clauses.push(`run_uid = ${params.add(scope.runUid)}`);
-  if (scope.beamtime) {
-    const beamtime = params.add(scope.beamtime);
-    clauses.push(`(beamtime_key = ${beamtime} OR (kind IN ('proposal', 'investigation') AND key = ${beamtime}))`);
-  }
-  if (scope.destination) clauses.push(`destination = ${params.add(scope.destination)}`);
-  return clauses.join(" AND ");
 }
 
 /**

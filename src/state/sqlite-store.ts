@@ -15,12 +15,14 @@ import type {
   StateEvent,
   StateStore,
   UploadLogEntry,
+  UploadLogFilter,
   UploadLogRow,
   WorkerRow,
 } from "./contract.js";
 import { openDatabase, type OpenedDatabase } from "./database.js";
 import { DUMP_COLUMNS, DUMP_TABLES, PROCESS_META, StateImportError, type DumpRow } from "./dump.js";
 import { QueuedOutcomes, type Outcome } from "./outcomes.js";
+import { PositionalParams, scopeWhere, uploadLogWhere } from "./sql-filters.js";
 
 /** Every query beamsync makes against its state file, as prepared statements behind named methods. */
 
@@ -429,8 +431,9 @@ export class SqliteStateStore extends QueuedOutcomes implements StateStore {
 
   /** `resync --force`: forget what beamsync last wrote, so the next update sends the source's values. */
   async forgetWritten(scope: RecordScope): Promise<number> {
-    const { where, params } = scopeWhere(scope);
-    return this.prepared(`UPDATE records SET written = NULL WHERE ${where}`).run(...params).changes;
+    const params = new PositionalParams();
+    const where = scopeWhere(scope, params);
+    return this.prepared(`UPDATE records SET written = NULL WHERE ${where}`).run(...params.values).changes;
   }
 
   /** Records whose last push left fields as a curator had changed them. */
@@ -479,13 +482,15 @@ export class SqliteStateStore extends QueuedOutcomes implements StateStore {
 
   /** failed/dead → pending with a fresh attempt budget. Returns how many moved. */
   async retry(scope: RecordScope): Promise<number> {
-    const { where, params } = scopeWhere(scope);
+    const params = new PositionalParams();
+    const now = params.add(nowIso());
+    const where = scopeWhere(scope, params);
     return this
       .prepared(
-        `UPDATE records SET state = 'pending', attempts = 0, next_attempt_at = 0, last_error = NULL, updated_at = ?
+        `UPDATE records SET state = 'pending', attempts = 0, next_attempt_at = 0, last_error = NULL, updated_at = ${now}
          WHERE state IN ('failed', 'dead') AND ${where}`,
       )
-      .run(nowIso(), ...params).changes;
+      .run(...params.values).changes;
   }
 
   async addRequest(action: "resync" | "retry", scope: RecordScope): Promise<number> {
@@ -509,11 +514,11 @@ export class SqliteStateStore extends QueuedOutcomes implements StateStore {
   }
 
   async records(scope: RecordScope & { states?: RecordState[]; limit?: number }): Promise<RecordRow[]> {
-    const { where, params } = scopeWhere(scope);
-    const states = scope.states?.length ? ` AND state IN (${scope.states.map(() => "?").join(", ")})` : "";
-    return this
-      .prepared(`SELECT * FROM records WHERE ${where}${states} ORDER BY updated_at DESC LIMIT ?`)
-      .all(...params, ...(scope.states ?? []), scope.limit ?? 1_000_000) as RecordRow[];
+    const params = new PositionalParams();
+    const where = scopeWhere(scope, params);
+    const states = scope.states?.length ? ` AND state IN (${scope.states.map((state) => params.add(state)).join(", ")})` : "";
+    const limit = params.add(scope.limit ?? 1_000_000);
+    return this.prepared(`SELECT * FROM records WHERE ${where}${states} ORDER BY updated_at DESC LIMIT ${limit}`).all(...params.values) as RecordRow[];
   }
 
   // ---- status --------------------------------------------------------------------------------------------
@@ -551,26 +556,10 @@ export class SqliteStateStore extends QueuedOutcomes implements StateStore {
       .all(limit) as RecordRow[];
   }
 
-  async uploadLog(filter: { runUid?: string | undefined; destination?: string | undefined; failed?: boolean; since?: string | undefined; limit: number }): Promise<UploadLogRow[]> {
-    const clauses: string[] = [];
-    const params: unknown[] = [];
-    if (filter.runUid) {
-      clauses.push("session_identifier = ?");
-      params.push(filter.runUid);
-    }
-    if (filter.destination) {
-      clauses.push("destination_name = ?");
-      params.push(filter.destination);
-    }
-    if (filter.failed) clauses.push("success = 0");
-    if (filter.since) {
-      clauses.push("timestamp >= ?");
-      params.push(filter.since);
-    }
-    const where = clauses.length ? `WHERE ${clauses.join(" AND ")}` : "";
-    const rows = this
-      .prepared(`SELECT * FROM upload_log ${where} ORDER BY id DESC LIMIT ?`)
-      .all(...params, filter.limit) as UploadLogRow[];
+  async uploadLog(filter: UploadLogFilter): Promise<UploadLogRow[]> {
+    const params = new PositionalParams();
+    const where = uploadLogWhere(filter, params);
+    const rows = this.prepared(`SELECT * FROM upload_log ${where} ORDER BY id DESC LIMIT ${params.add(filter.limit)}`).all(...params.values) as UploadLogRow[];
     return rows.reverse();
   }
 
@@ -680,22 +669,4 @@ export class SqliteStateStore extends QueuedOutcomes implements StateStore {
       this.db.pragma(`busy_timeout = ${previous}`);
     }
   }
-}
-
-function scopeWhere(scope: RecordScope): { where: string; params: unknown[] } {
-  const clauses: string[] = ["1 = 1"];
-  const params: unknown[] = [];
-  if (scope.runUid) {
-    clauses.push("run_uid = ?");
-    params.push(scope.runUid);
-  }
-  if (scope.beamtime) {
-    clauses.push("(beamtime_key = ? OR (kind IN ('proposal', 'investigation') AND key = ?))");
-    params.push(scope.beamtime, scope.beamtime);
-  }
-  if (scope.destination) {
-    clauses.push("destination = ?");
-    params.push(scope.destination);
-  }
-  return { where: clauses.join(" AND "), params };
 }
