@@ -268,15 +268,14 @@ export class OutboxWorker {
 
   /**
    * The remote ids a batch's pushes will ask for (an Instrument's pid, an Investigation's id), in one query:
-   * the lease only hands out records whose dependencies are in the catalog already.
+   * the lease only hands out records whose dependencies are in the catalog already. Read again for every batch,
+   * as fresh as at its lease: a dependency created again in the catalog has a new id.
    */
   private async learnDependencies(rows: RecordRow[]): Promise<void> {
-    const wanted: string[] = [];
-    for (const row of rows) {
-      for (const id of JSON.parse(row.depends_on) as string[]) if (!this.dependencyIds.has(id)) wanted.push(id);
-    }
+    const wanted = new Set<string>();
+    for (const row of rows) for (const id of JSON.parse(row.depends_on) as string[]) wanted.add(id);
     if (this.dependencyIds.size > 50_000) this.dependencyIds.clear();
-    for (const [id, remoteId] of await this.store.remoteIdsOf(wanted)) this.dependencyIds.set(id, remoteId);
+    for (const [id, remoteId] of await this.store.remoteIdsOf([...wanted])) this.dependencyIds.set(id, remoteId);
   }
 
   private async nextWakeDelay(options: { dueNowIsBlocked?: boolean } = {}): Promise<number> {
@@ -406,8 +405,8 @@ export class OutboxWorker {
       hash: row.desired_hash,
     };
     try {
-      // Fenced where other workers may take a record over (a shared state). A SQLite state has one daemon; the
-      // fence's AsyncLocalStorage would cost every promise of the process (a third more CPU per run on Node 20).
+      // Fenced where other workers may take a record over (a shared state). A SQLite state has one daemon, and
+      // the fence's AsyncLocalStorage, once entered, hooks every promise of the process (async_hooks, Node 20 and 22).
       const push = (): Promise<PushResult> => destination.push(
         {
           kind: row.kind,
