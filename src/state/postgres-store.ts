@@ -25,6 +25,7 @@ import { redactUrl } from "./open.js";
 import { DUMP_COLUMNS, DUMP_TABLES, PROCESS_META, StateImportError, type DumpRow, type DumpTable } from "./dump.js";
 import { QueuedOutcomes, type Outcome } from "./outcomes.js";
 import { NumberedParams, scopeWhere, uploadLogWhere } from "./sql-filters.js";
+import { watermarkFromRow, type StoredWatermark } from "./watermark-row.js";
 import { currentVersion, migratePostgres } from "./postgres-schema.js";
 
 /**
@@ -177,20 +178,8 @@ export class PostgresStateStore extends QueuedOutcomes implements StateStore {
   // ---- sources -------------------------------------------------------------------------------------------
 
   async getWatermark(source: SourceKind, path: string): Promise<Watermark | undefined> {
-    const [row] = await this.rows<{ size: number; mtime_ms: number; data: string | null; problem: string | null; retry: number }>(
-      "SELECT size, mtime_ms, data, problem, retry FROM sources WHERE source = $1 AND path = $2",
-      [source, path],
-    );
-    if (!row) return undefined;
-    return {
-      source,
-      path,
-      size: row.size,
-      mtimeMs: row.mtime_ms,
-      data: row.data ? (JSON.parse(row.data) as unknown) : undefined,
-      problem: row.problem ?? undefined,
-      retry: row.retry === 1,
-    };
+    const [row] = await this.rows<StoredWatermark>("SELECT size, mtime_ms, data, problem, retry FROM sources WHERE source = $1 AND path = $2", [source, path]);
+    return row ? watermarkFromRow(source, path, row) : undefined;
   }
 
   /** See SqliteStateStore.forgetSourcesExcept. */

@@ -23,6 +23,7 @@ import { openDatabase, type OpenedDatabase } from "./database.js";
 import { DUMP_COLUMNS, DUMP_TABLES, PROCESS_META, StateImportError, type DumpRow } from "./dump.js";
 import { QueuedOutcomes, type Outcome } from "./outcomes.js";
 import { PositionalParams, scopeWhere, uploadLogWhere } from "./sql-filters.js";
+import { watermarkFromRow, type StoredWatermark } from "./watermark-row.js";
 
 /** Every query beamsync makes against its state file, as prepared statements behind named methods. */
 
@@ -48,7 +49,7 @@ export class SqliteStateStore extends QueuedOutcomes implements StateStore {
     this.migration = opened.migration;
     const db = this.db;
     this.stmts = {
-      getSource: db.prepare<[string, string], { size: number; mtime_ms: number; data: string | null; problem: string | null; retry: number }>(
+      getSource: db.prepare<[string, string], StoredWatermark>(
         "SELECT size, mtime_ms, data, problem, retry FROM sources WHERE source = ? AND path = ?",
       ),
       putSource: db.prepare(
@@ -137,16 +138,7 @@ export class SqliteStateStore extends QueuedOutcomes implements StateStore {
 
   async getWatermark(source: SourceKind, path: string): Promise<Watermark | undefined> {
     const row = this.stmts.getSource.get(source, path);
-    if (!row) return undefined;
-    return {
-      source,
-      path,
-      size: row.size,
-      mtimeMs: row.mtime_ms,
-      data: row.data ? (JSON.parse(row.data) as unknown) : undefined,
-      problem: row.problem ?? undefined,
-      retry: row.retry === 1,
-    };
+    return row ? watermarkFromRow(source, path, row) : undefined;
   }
 
   private saveWatermark(w: Watermark, scannedAt: string): void {
