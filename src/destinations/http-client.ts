@@ -2,7 +2,7 @@ import http from "node:http";
 import https from "node:https";
 import axios, { type AxiosInstance, type AxiosProxyConfig, type CreateAxiosDefaults } from "axios";
 import { getProxyForUrl } from "proxy-from-env";
-import { checkLeaseFence } from "../sync/lease-fence.js";
+import { checkLeaseFence, isWrite } from "../sync/lease-fence.js";
 import { createTransport, type TransportName } from "./transport.js";
 
 /** What axios's http adapter passes to socket.setKeepAlive for each request. */
@@ -27,8 +27,8 @@ export function createCatalogClient(
   const proxy = proxyFor(catalogUrl);
   if (!proxy) {
     const transport = createTransport(transportName, { maxSockets, keepAliveMsecs: AXIOS_TCP_KEEPALIVE_MS });
+    // Our transports check a push's lease themselves, as each write leaves for the wire (transport.ts).
     const client = axios.create({ ...sharedDefaults, adapter: transport.adapter, ...rest });
-    fenceWrites(client);
     return { client, close: transport.close };
   }
   // axios sets TCP keep-alive to 60 s on every request's socket and the agent resets it to its own
@@ -54,8 +54,9 @@ export function createCatalogClient(
 }
 
 /**
- * A write made for a record whose lease this worker no longer holds is not sent (see sync/lease-fence.ts): with
- * several workers, a worker frozen past its lease must not write what another worker is writing now.
+ * Behind a proxy axios's own adapter moves the bytes, so the lease check goes in front of it: a write made for a
+ * record whose lease this worker no longer holds is not sent (see sync/lease-fence.ts; our transports check it
+ * later still, where the request leaves for the wire).
  */
 function fenceWrites(client: AxiosInstance): void {
   client.interceptors.request.use(
@@ -64,11 +65,9 @@ function fenceWrites(client: AxiosInstance): void {
       return config;
     },
     undefined,
-    { synchronous: true, runWhen: (config) => WRITES.has((config.method ?? "get").toLowerCase()) },
+    { synchronous: true, runWhen: (config) => isWrite(config.method) },
   );
 }
-
-const WRITES = new Set(["post", "put", "patch", "delete"]);
 
 /** What both catalogs want of every exchange, whichever transport carries it. */
 const sharedDefaults: CreateAxiosDefaults = {

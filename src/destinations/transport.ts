@@ -3,7 +3,7 @@ import https from "node:https";
 import zlib from "node:zlib";
 import { AxiosError, CanceledError, type AxiosAdapter, type AxiosResponse, type InternalAxiosRequestConfig } from "axios";
 import { Agent as UndiciAgent, type Dispatcher } from "undici";
-import { currentLeaseFence, LeaseLostError } from "../sync/lease-fence.js";
+import { currentLeaseFence, isWrite, LeaseLostError } from "../sync/lease-fence.js";
 import { VERSION } from "../version.js";
 
 /**
@@ -154,7 +154,6 @@ function abortUnlessWritable(beforeWrite: (() => void) | undefined, abort: (erro
   }
 }
 
-const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 /** What both adapters share: the request from axios's config, the deadline and cancel, the response for axios. */
 async function exchange(config: InternalAxiosRequestConfig, send: Send): Promise<AxiosResponse> {
@@ -178,7 +177,7 @@ async function exchange(config: InternalAxiosRequestConfig, send: Send): Promise
   try {
     // A write for a record checks the push's lease again where it leaves for the wire, not only when axios
     // took it: a process frozen (SIGSTOP) while the request waited for a connection sends it on waking otherwise.
-    const fence = WRITES.has(request.method) ? currentLeaseFence() : undefined;
+    const fence = isWrite(request.method) ? currentLeaseFence() : undefined;
     wire = await send(request, controller?.signal ?? outer!, fence && (() => fence.check(`${request.method} ${request.url}`)));
   } catch (err) {
     if (err instanceof LeaseLostError) throw err;

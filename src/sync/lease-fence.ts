@@ -41,6 +41,13 @@ export class LeaseFence {
 
 const current = new AsyncLocalStorage<LeaseFence>();
 
+const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/** Whether a request with this method writes to the catalog, and so must hold its record's lease. */
+export function isWrite(method: string | undefined): boolean {
+  return WRITES.has((method ?? "GET").toUpperCase());
+}
+
 /** Run a push under its fence: every catalog write made inside checks it first (see createCatalogClient). */
 export function withLeaseFence<T>(fence: LeaseFence, fn: () => Promise<T>): Promise<T> {
   return current.run(fence, fn);

@@ -2,6 +2,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createCatalogClient, proxyFor } from "../../src/destinations/http-client.js";
+import { LeaseFence, LeaseLostError, withLeaseFence } from "../../src/sync/lease-fence.js";
 
 /** The proxy is read from the environment once per client; these tests set and restore it. */
 const saved = { HTTP_PROXY: process.env.HTTP_PROXY, http_proxy: process.env.http_proxy, NO_PROXY: process.env.NO_PROXY, no_proxy: process.env.no_proxy };
@@ -66,6 +67,32 @@ describe("catalog HTTP client proxy", () => {
       close();
       expect(response.data).toBe('{"via":"proxy"}');
       expect(seen).toEqual(["GET http://catalog.invalid:3000/api/v3/health"]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("does not send a write through the proxy for a push whose lease has run out (reads go on)", async () => {
+    clearProxyEnv();
+    const seen: string[] = [];
+    const proxy = await listen((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      res.end("{}");
+    });
+    try {
+      process.env.HTTP_PROXY = proxy.url;
+      const { client, close } = createCatalogClient("http://catalog.invalid:3000/api", { timeout: 5000 });
+      const expired = new LeaseFence("scicat/proposal/P1", Date.now() - 1);
+      const outcome = await withLeaseFence(expired, async () => {
+        await client.get("http://catalog.invalid:3000/api/v3/proposals");
+        return client.post("http://catalog.invalid:3000/api/v3/proposals", {}).then(
+          () => "sent",
+          (error: unknown) => error,
+        );
+      });
+      close();
+      expect(outcome).toBeInstanceOf(LeaseLostError);
+      expect(seen).toEqual(["GET http://catalog.invalid:3000/api/v3/proposals"]);
     } finally {
       await proxy.close();
     }
