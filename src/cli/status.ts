@@ -2,7 +2,7 @@ import { Command } from "commander";
 import type { StateStore } from "../state/contract.js";
 import { globalOptions, withStore } from "./context.js";
 import { createOutput, formatAge, printJson, table } from "./output.js";
-import { daemonStatus } from "../ops/heartbeat.js";
+import { daemonStatus, workerState } from "../ops/heartbeat.js";
 import type { FieldConflict } from "../destinations/contract.js";
 import { conflictLine } from "./dry-run.js";
 import { loadRunsGone } from "../sync/gone.js";
@@ -21,9 +21,6 @@ export function summarizeCounts(rows: { destination: string; state: string; n: n
   }
   return out;
 }
-
-/** A worker silent this long is shown as such (its leases run out and others take its records). */
-const WORKER_STALE_MS = 15_000;
 
 function describeRunning(daemon: { pid?: number; ageMs?: number; workers?: number }): string {
   if (daemon.workers !== undefined) return `${daemon.workers} worker(s) running, last seen ${formatAge(daemon.ageMs ?? 0)} ago`;
@@ -69,7 +66,7 @@ export async function collectStatus(store: StateStore, nowMs = Date.now()) {
       pid: w.pid,
       startedAt: w.started_at,
       lastSeen: w.heartbeat_at,
-      state: w.stopped_at ? "stopped" : nowMs - Date.parse(w.heartbeat_at) < WORKER_STALE_MS ? "running" : "silent",
+      state: workerState(w, nowMs),
     })),
     /** Runs in the catalogs whose beamtime DB no longer lists them (the catalogs keep them). */
     runsGone: await loadRunsGone(store),

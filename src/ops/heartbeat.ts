@@ -1,4 +1,4 @@
-import type { StateStore } from "../state/contract.js";
+import type { StateStore, WorkerRow } from "../state/contract.js";
 
 /** A running daemon writes a heartbeat into the state store, so CLI commands know whether it will pick work up. */
 const KEY = "daemon_heartbeat";
@@ -24,8 +24,14 @@ export async function daemonStatus(store: StateStore, nowMs = Date.now()): Promi
   return { running: ageMs < STALE_AFTER_MS && pidAlive(beat.pid), pid: beat.pid, ageMs };
 }
 
+/** A worker that stopped, one whose heartbeat is recent, or one silent past STALE_AFTER_MS (killed, frozen, cut off). */
+export function workerState(worker: WorkerRow, nowMs: number): "stopped" | "running" | "silent" {
+  if (worker.stopped_at) return "stopped";
+  return nowMs - Date.parse(worker.heartbeat_at) < STALE_AFTER_MS ? "running" : "silent";
+}
+
 async function sharedStatus(store: StateStore, nowMs: number): Promise<{ running: boolean; ageMs?: number; workers: number }> {
-  const live = (await store.workers()).filter((w) => w.stopped_at === null && nowMs - Date.parse(w.heartbeat_at) < STALE_AFTER_MS);
+  const live = (await store.workers()).filter((w) => workerState(w, nowMs) === "running");
   if (live.length === 0) return { running: false, workers: 0 };
   return { running: true, ageMs: Math.min(...live.map((w) => nowMs - Date.parse(w.heartbeat_at))), workers: live.length };
 }
