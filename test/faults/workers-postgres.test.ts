@@ -1,12 +1,12 @@
-import http from "node:http";
 import path from "node:path";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { manyRuns } from "../fixtures/resonance/index.js";
-import { spawnCli, waitFor, writeConfig } from "../support/cli.js";
+import { waitFor, writeConfig } from "../support/cli.js";
 import { pgAvailable, usePostgres } from "../support/postgres.js";
 import { worldPerTest, type ScicatWorld } from "../support/scicat-setup.js";
 import { assertExactlyOnce, figures, FULL } from "./helpers.js";
+import { startWatchedDaemon, type WatchedDaemon } from "./host-support.js";
 
 /**
  * Issue 19, item 3: three `beamsync run` workers share one PostgreSQL state and one DATA root while a few thousand
@@ -26,8 +26,7 @@ interface Worker {
   configFile: string;
   /** Every pid this slot has had (a killed worker is started again). */
   pids: number[];
-  process: ReturnType<typeof spawnCli>;
-  opsUrl?: string;
+  daemon: WatchedDaemon;
 }
 
 function workerConfig(w: ScicatWorld, slot: number, url: string): string {
@@ -44,49 +43,10 @@ function workerConfig(w: ScicatWorld, slot: number, url: string): string {
   });
 }
 
-function start(worker: Omit<Worker, "process" | "pids"> & { pids?: number[] }): Worker {
-  const child = spawnCli(["run", "--config", worker.configFile]);
-  const pids = [...(worker.pids ?? []), child.child.pid ?? 0];
-  return { ...worker, pids, process: child };
-}
-
-/** Start a killed worker's slot again; its health server's URL is filled in once it is up. */
-function restartWorker(killed: Worker): Worker {
-  const { opsUrl: _old, ...rest } = killed;
-  const worker = start(rest);
-  void opsUrl(worker).then((url) => (worker.opsUrl = url)).catch(() => undefined);
-  return worker;
-}
-
-function alive(worker: Worker): boolean {
-  return worker.process.child.exitCode === null && worker.process.child.signalCode === null;
-}
-
-async function opsUrl(worker: Worker): Promise<string> {
-  return waitFor(
-    () => {
-      for (const line of worker.process.lines) {
-        const parsed = JSON.parse(line) as { message?: string; ops?: string };
-        if (parsed.message === "beamsync daemon started" && parsed.ops) return parsed.ops;
-      }
-      if (!alive(worker)) throw new Error(`worker ${worker.slot} exited: ${worker.process.stderr()}`);
-      return undefined;
-    },
-    { what: `worker ${worker.slot}'s health server`, timeoutMs: 30_000 },
-  );
-}
-
-function get(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, timeout: 10_000 }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (body += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
-  });
+/** Start a slot's worker (again, after a kill), once its health server answers. */
+async function start(slot: number, configFile: string, pids: number[] = []): Promise<Worker> {
+  const daemon = await startWatchedDaemon(configFile);
+  return { slot, configFile, pids: [...pids, daemon.daemon.child.pid ?? 0], daemon };
 }
 
 /** When a file is listed twice, say by whom and when: the attempts on its blocks record, beside the faults. */
@@ -139,26 +99,25 @@ describe.runIf(pgAvailable())("three workers on one PostgreSQL state", () => {
         return undefined;
       }
     };
-    const workers = [0, 1, 2].map((slot) => start({ slot, configFile: workerConfig(w, slot, url) }));
+    const workers = await Promise.all([0, 1, 2].map((slot) => start(slot, workerConfig(w, slot, url))));
     const faults: string[] = [];
     try {
-      for (const worker of workers) worker.opsUrl = await opsUrl(worker);
       // Let every worker take part before the faults begin.
       await waitFor(async () => (await db.query("SELECT COUNT(DISTINCT worker) AS n FROM upload_log WHERE success = 1").catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n >= 3, { what: "all three workers pushing", timeoutMs: 60_000 });
 
       // 1. SIGKILL in the middle of pushes; started again at once.
       const killed = workers[0]!;
-      killed.process.child.kill("SIGKILL");
-      await killed.process.exited;
+      killed.daemon.daemon.child.kill("SIGKILL");
+      await killed.daemon.daemon.exited;
       faults.push(`${new Date().toISOString()} SIGKILL worker ${killed.slot} (pid ${killed.pids.at(-1)})`);
-      workers[0] = restartWorker(killed);
+      workers[0] = await start(killed.slot, killed.configFile, killed.pids);
 
       // 2. SIGSTOP past the lease: the others take its records over; when it wakes, it writes none of them.
       const frozen = workers[1]!;
-      frozen.process.child.kill("SIGSTOP");
+      frozen.daemon.daemon.child.kill("SIGSTOP");
       faults.push(`${new Date().toISOString()} SIGSTOP worker ${frozen.slot} (pid ${frozen.pids.at(-1)}) for ${LEASE_MS + 2000} ms`);
       await sleep(LEASE_MS + 2000);
-      frozen.process.child.kill("SIGCONT");
+      frozen.daemon.daemon.child.kill("SIGCONT");
 
       // 3. The database goes away for 3 s: the workers say why they are not ready, wait, reconnect and go on.
       const watched = workers[2]!;
@@ -166,7 +125,7 @@ describe.runIf(pgAvailable())("three workers on one PostgreSQL state", () => {
       faults.push(`${new Date().toISOString()} PostgreSQL restart, 3 s down`);
       const notReady = await waitFor(
         async () => {
-          const ready = await get(`${watched.opsUrl!}/readyz`).catch(() => undefined);
+          const ready = await watched.daemon.get("/readyz").catch(() => undefined);
           return ready && ready.status === 503 && /state/.test(ready.body) ? ready.body : undefined;
         },
         { what: "/readyz to say 503 while the database is down", timeoutMs: 10_000, intervalMs: 100 },
@@ -176,10 +135,10 @@ describe.runIf(pgAvailable())("three workers on one PostgreSQL state", () => {
 
       // 4. Another SIGKILL after the restart, of a worker that may hold the scan lock or leases.
       const again = workers[2]!;
-      again.process.child.kill("SIGKILL");
-      await again.process.exited;
+      again.daemon.daemon.child.kill("SIGKILL");
+      await again.daemon.daemon.exited;
       faults.push(`${new Date().toISOString()} SIGKILL worker ${again.slot} (pid ${again.pids.at(-1)})`);
-      workers[2] = restartWorker(again);
+      workers[2] = await start(again.slot, again.configFile, again.pids);
 
       figures.faultsInjected += faults.length;
       try {
@@ -192,17 +151,16 @@ describe.runIf(pgAvailable())("three workers on one PostgreSQL state", () => {
         // What was left, and what the workers last said: the failure should explain itself.
         const left = await db.query("SELECT state, kind, COUNT(*) AS n, MIN(last_error) AS error, COUNT(lease_owner) AS leased FROM records WHERE state <> 'synced' GROUP BY 1, 2").catch((e: unknown) => ({ rows: [String(e)] }));
         const rowsLeft = await db.query("SELECT id, attempts, next_attempt_at, lease_owner, lease_until, depends_on, (extract(epoch from now()) * 1000)::bigint AS now_ms FROM records WHERE state <> 'synced' LIMIT 5").catch((e: unknown) => ({ rows: [String(e)] }));
-        const readiness = await Promise.all(workers.map((worker) => get(`${worker.opsUrl ?? ""}/readyz`).then((r) => `${worker.slot}: ${r.status} ${r.body}`).catch((e: unknown) => `${worker.slot}: ${String(e)}`)));
-        const said = workers.map((worker) => `worker ${worker.slot} (alive ${alive(worker)}): ${worker.process.lines.filter((l) => !l.includes('"level":"info"')).slice(-12).join("\n")}\n${worker.process.stderr().slice(-1000)}`);
+        const readiness = await Promise.all(workers.map((worker) => worker.daemon.get("/readyz").then((r) => `${worker.slot}: ${r.status} ${r.body}`).catch((e: unknown) => `${worker.slot}: ${String(e)}`)));
+        const said = workers.map((worker) => `worker ${worker.slot} (alive ${worker.daemon.alive()}): ${worker.daemon.daemon.lines.filter((l) => !l.includes('"level":"info"')).slice(-12).join("\n")}\n${worker.daemon.daemon.stderr().slice(-1000)}`);
         throw new Error(`${(err as Error).message}; ${w.scicat.datasets().length}/${runs} datasets; left: ${JSON.stringify(left.rows)}\nrows: ${JSON.stringify(rowsLeft.rows)}\nreadiness: ${readiness.join("\n")}\n${said.join("\n")}`);
       }
-      for (const worker of workers) expect(alive(worker), `worker ${worker.slot} alive: ${worker.process.stderr()}`).toBe(true);
+      for (const worker of workers) expect(worker.daemon.alive(), `worker ${worker.slot} alive: ${worker.daemon.daemon.stderr()}`).toBe(true);
     } finally {
       await Promise.all(
         workers.map(async (worker) => {
-          if (alive(worker)) worker.process.child.kill("SIGCONT");
-          if (alive(worker)) worker.process.child.kill("SIGTERM");
-          await worker.process.exited;
+          if (worker.daemon.alive()) worker.daemon.daemon.child.kill("SIGCONT");
+          await worker.daemon.stop();
         }),
       );
     }
