@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import fs from "node:fs";
 import readline from "node:readline";
 import { Command } from "commander";
@@ -87,14 +88,9 @@ async function* rowsOf(lines: AsyncIterator<string>, file: string): AsyncIterabl
   }
 }
 
-function write(stream: NodeJS.WritableStream, text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (stream.write(text)) resolve();
-    else {
-      stream.once("drain", resolve);
-      stream.once("error", reject);
-    }
-  });
+/** Write, waiting for the stream to drain when it asks to (a big state, a slow pipe); its error rejects. */
+async function write(stream: NodeJS.WritableStream, text: string): Promise<void> {
+  if (!stream.write(text)) await once(stream, "drain");
 }
 
 function describe(counts: Record<string, number>): string {
