@@ -27,33 +27,79 @@ export function recordId(destination: DestinationName, kind: string, key: string
 }
 
 /**
- * JSON with object keys sorted, so equal content always hashes equally. Loops and one string, not
- * entries/filter/map/join: this runs over every mapped record on every scan (the output is unchanged, and with
- * it every stored hash).
+ * JSON with object keys sorted, so equal content always hashes equally. This runs over every mapped record on
+ * every scan, so it allocates little: small key lists are sorted in place (Array.prototype.sort copies its
+ * array first), quoted keys are reused, and numbers and booleans skip JSON.stringify. The output is unchanged,
+ * and with it every stored hash.
  */
 export function stableStringify(value: unknown): string {
-  if (value === undefined) return "null";
-  if (value === null || typeof value !== "object") {
-    if (typeof value === "number" && !Number.isFinite(value)) return "null";
-    return JSON.stringify(value);
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value);
+    case "number":
+      // String() and JSON.stringify agree on every finite number (-0 included); JSON has no NaN or Infinity.
+      return Number.isFinite(value) ? String(value) : "null";
+    case "boolean":
+      return value ? "true" : "false";
+    case "object":
+      break;
+    default:
+      // undefined, and what JSON cannot hold (functions, symbols), as JSON.stringify does inside an array.
+      return typeof value === "bigint" ? JSON.stringify(value) : "null";
   }
+  if (value === null) return "null";
   if (Array.isArray(value)) {
     let out = "[";
-    for (let i = 0; i < value.length; i++) out += (i === 0 ? "" : ",") + stableStringify(value[i]);
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ",";
+      out += stableStringify(value[i]);
+    }
     return `${out}]`;
   }
   const object = value as Record<string, unknown>;
-  // Default sort compares UTF-16 code units, as `a < b` does.
-  const keys = Object.keys(object).sort();
+  const keys = sortedInPlace(Object.keys(object));
   let out = "{";
   let first = true;
-  for (const key of keys) {
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
     const v = object[key];
     if (v === undefined) continue;
-    out += `${first ? "" : ","}${JSON.stringify(key)}:${stableStringify(v)}`;
+    if (!first) out += ",";
+    out += quotedKey(key);
+    out += ":";
+    out += stableStringify(v);
     first = false;
   }
   return `${out}}`;
+}
+
+/** Sorted by UTF-16 code units, as the default sort and `a < b` compare; insertion sort for short lists. */
+function sortedInPlace(keys: string[]): string[] {
+  if (keys.length > 16) return keys.sort();
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i]!;
+    let j = i - 1;
+    while (j >= 0 && keys[j]! > key) {
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    keys[j + 1] = key;
+  }
+  return keys;
+}
+
+/** Object keys repeat across records ("description", "units"): quote each once. Bounded: metadata keys are free text. */
+const QUOTED_KEYS_MAX = 4096;
+const quotedKeys = new Map<string, string>();
+
+function quotedKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = JSON.stringify(key);
+    if (quotedKeys.size >= QUOTED_KEYS_MAX) quotedKeys.clear();
+    quotedKeys.set(key, quoted);
+  }
+  return quoted;
 }
 
 export function contentHash(payload: unknown): string {
