@@ -28,7 +28,7 @@ export function createCatalogClient(
   if (!proxy) {
     const transport = createTransport(transportName, { maxSockets, keepAliveMsecs: AXIOS_TCP_KEEPALIVE_MS });
     // Our transports check a push's lease themselves, as each write leaves for the wire (transport.ts).
-    const client = axios.create({ ...sharedDefaults, adapter: transport.adapter, ...rest });
+    const client = slimmed(axios.create({ ...sharedDefaults, adapter: transport.adapter, ...rest }));
     return { client, close: transport.close };
   }
   // axios sets TCP keep-alive to 60 s on every request's socket and the agent resets it to its own
@@ -36,7 +36,7 @@ export function createCatalogClient(
   const agentOptions = { keepAlive: true, keepAliveMsecs: AXIOS_TCP_KEEPALIVE_MS, ...(maxSockets ? { maxSockets } : {}) };
   const httpAgent = new http.Agent(agentOptions);
   const httpsAgent = new https.Agent(agentOptions);
-  const client = axios.create({ ...sharedDefaults, httpAgent, httpsAgent, proxy, maxRedirects: 0, ...rest });
+  const client = slimmed(axios.create({ ...sharedDefaults, httpAgent, httpsAgent, proxy, maxRedirects: 0, ...rest }));
   // axios's adapter reads `timeout` as an idle timer, which an answer trickling in never trips; our transports read
   // it as a deadline for the whole exchange. One meaning for every transport: a caller's own signal still wins.
   client.interceptors.request.use((config) => {
@@ -76,6 +76,22 @@ const sharedDefaults: CreateAxiosDefaults = {
   validateStatus: () => true,
   headers: { accept: "application/json" },
 };
+
+/**
+ * axios merges an instance's defaults into every request. Two of them cost about 7 µs of CPU per request and do
+ * nothing for the catalogs: the per-method header buckets (common, get, post...; merged, flattened and deleted
+ * again each time) and `transitional` (validated each time; every reader falls back to axios's own defaults).
+ * The headers become one flat set; what is sent is unchanged.
+ */
+function slimmed(client: AxiosInstance): AxiosInstance {
+  const defaults = client.defaults as { headers: unknown; transitional?: unknown };
+  // The instance's own headers are the top-level strings; the buckets hold axios's, which ours override (Accept).
+  const flat: Record<string, string> = {};
+  for (const [name, value] of Object.entries(defaults.headers as Record<string, unknown>)) if (typeof value === "string") flat[name] = value;
+  defaults.headers = flat;
+  delete defaults.transitional;
+  return client;
+}
 
 /** The proxy the environment names for this URL (NO_PROXY honoured), or false for a direct connection. */
 export function proxyFor(url: string): AxiosProxyConfig | false {

@@ -98,3 +98,36 @@ describe("catalog HTTP client proxy", () => {
     }
   });
 });
+
+describe("catalog HTTP client defaults", () => {
+  it("sends the headers a plain axios instance with the same configuration sends", async () => {
+    clearProxyEnv();
+    const seen: http.IncomingHttpHeaders[] = [];
+    const server = await listen((req, res) => {
+      seen.push(req.headers);
+      req.resume();
+      req.on("end", () => res.end("{}"));
+    });
+    const axios = (await import("axios")).default;
+    const { client, close } = createCatalogClient(server.url, { baseURL: server.url, timeout: 5000 });
+    // What createCatalogClient configures, without the flattened defaults: the reference for what goes out.
+    const plain = axios.create({ responseType: "text", transformResponse: [(d: unknown) => d], validateStatus: () => true, headers: { accept: "application/json" }, baseURL: server.url, timeout: 5000 });
+    try {
+      for (const c of [client, plain]) {
+        await c.get("/a", { headers: { authorization: "Bearer t" } });
+        await c.post("/b", JSON.stringify({ x: 1 }), { headers: { "content-type": "application/json" } });
+        await c.post("/c", new URLSearchParams({ json: "{}" }));
+        await c.put("/d");
+      }
+      const pick = (h: http.IncomingHttpHeaders) => ({ accept: h.accept, "content-type": h["content-type"], authorization: h.authorization });
+      const [ours, theirs] = [seen.slice(0, 4).map(pick), seen.slice(4).map(pick)];
+      expect(ours).toEqual(theirs);
+      expect(ours[0]).toEqual({ accept: "application/json", "content-type": undefined, authorization: "Bearer t" });
+      expect(ours[2]!["content-type"]).toMatch(/^application\/x-www-form-urlencoded/);
+      expect(Object.keys(client.defaults.headers).sort()).toEqual(["accept"]);
+    } finally {
+      close();
+      await server.close();
+    }
+  });
+});
