@@ -86,6 +86,26 @@ export class OutcomeQueue {
     }
   }
 
+  /**
+   * Commit what is queued together with the caller's own writes: `work` gets the outcomes and writes them in the
+   * same transaction as its own, or throws having written none (they stay queued, in order). One commit where a
+   * flush and then the caller's transaction made two: the worker's lease is the read that flushes most often.
+   */
+  async commitWith<T>(work: (outcomes: Outcome[]) => T): Promise<T> {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    while (this.flushing) await this.flushing.catch(() => undefined);
+    const outcomes = this.queued.splice(0);
+    try {
+      return work(outcomes);
+    } catch (error) {
+      this.queued.unshift(...outcomes);
+      throw error;
+    }
+  }
+
   /** Stop the timer (close): what is still queued is the caller's to flush or give up. */
   stop(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);

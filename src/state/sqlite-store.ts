@@ -260,8 +260,10 @@ export class SqliteStateStore extends QueuedOutcomes implements StateStore {
    * process (the daemon, or a CLI sync) are skipped until their lease runs out.
    */
   async lease(options: LeaseOptions): Promise<RecordRow[]> {
-    await this.flushWrites();
-    if (options.destinations.length === 0 || options.limit <= 0) return [];
+    if (options.destinations.length === 0 || options.limit <= 0) {
+      await this.flushWrites();
+      return [];
+    }
     const placeholders = options.destinations.map(() => "?").join(", ");
     const sql = `
       UPDATE records SET lease_owner = ?, lease_until = ?
@@ -285,18 +287,28 @@ export class SqliteStateStore extends QueuedOutcomes implements StateStore {
       this.leaseStatements.set(options.destinations.length, statement);
     }
     const prepared = statement;
-    return this.db.transaction(() => {
+    const release = this.stmts.release;
+    const leaseRows = (): RecordRow[] => {
       // LIMIT is `limit` alone: rows this owner holds (in flight, or leased and waiting) have a live lease and
       // never match, so asking for `limit + excluded` more leased that many extra rows only to release them again.
       const rows = prepared.all(options.owner, options.nowMs + options.leaseMs, options.nowMs, options.nowMs, ...options.destinations, options.limit) as RecordRow[];
       if (!excluded || excluded.size === 0) return rows;
       const kept: RecordRow[] = [];
       for (const row of rows) {
-        if (excluded.has(row.id) || kept.length >= options.limit) this.stmts.release.run(row.id, options.owner);
+        if (excluded.has(row.id) || kept.length >= options.limit) release.run(row.id, options.owner);
         else kept.push(row);
       }
       return kept;
-    })();
+    };
+    // Attempt outcomes still queued are committed with the lease: one commit instead of two, and the lease sees them.
+    return this.outcomes.commitWith((outcomes) =>
+      this.db
+        .transaction(() => {
+          this.writeOutcomes(outcomes);
+          return leaseRows();
+        })
+        .immediate(),
+    );
   }
 
   /** Keep leases of long pushes alive. */
@@ -396,28 +408,31 @@ export class SqliteStateStore extends QueuedOutcomes implements StateStore {
 
   /** Commit queued attempt outcomes in one IMMEDIATE transaction (see OutcomeQueue). */
   protected commitOutcomes(outcomes: Outcome[]): void {
+    this.db.transaction(() => this.writeOutcomes(outcomes)).immediate();
+  }
+
+  /** Attempt outcomes as rows, inside the caller's transaction. */
+  private writeOutcomes(outcomes: Outcome[]): void {
     if (!this.db.open) throw new Error(`the state store ${this.file} is closed`);
-    this.db.transaction(() => {
-      for (const o of outcomes) {
-        switch (o.kind) {
-          case "success": {
-            const params = { id: o.id, hash: o.hash, remoteId: o.remoteId, remoteUrl: o.remoteUrl, written: o.written, conflicts: o.conflicts, now: o.now };
-            if (this.stmts.markSynced.run(params).changes === 0) this.stmts.markSyncedStale.run(params);
-            break;
-          }
-          case "retry":
-            this.stmts.markRetry.run({ id: o.id, nextAttemptAt: o.nextAttemptAt, error: o.error, maxAttempts: o.maxAttempts, now: o.now });
-            break;
-          case "failure":
-            this.stmts.markFailed.run({ id: o.id, error: o.error, now: o.now });
-            break;
-          case "deferred":
-            this.stmts.markDeferred.run({ id: o.id, nextAttemptAt: o.nextAttemptAt, error: o.error, now: o.now });
-            break;
+    for (const o of outcomes) {
+      switch (o.kind) {
+        case "success": {
+          const params = { id: o.id, hash: o.hash, remoteId: o.remoteId, remoteUrl: o.remoteUrl, written: o.written, conflicts: o.conflicts, now: o.now };
+          if (this.stmts.markSynced.run(params).changes === 0) this.stmts.markSyncedStale.run(params);
+          break;
         }
-        this.insertLog(o.log);
+        case "retry":
+          this.stmts.markRetry.run({ id: o.id, nextAttemptAt: o.nextAttemptAt, error: o.error, maxAttempts: o.maxAttempts, now: o.now });
+          break;
+        case "failure":
+          this.stmts.markFailed.run({ id: o.id, error: o.error, now: o.now });
+          break;
+        case "deferred":
+          this.stmts.markDeferred.run({ id: o.id, nextAttemptAt: o.nextAttemptAt, error: o.error, now: o.now });
+          break;
       }
-    }).immediate();
+      this.insertLog(o.log);
+    }
   }
 
 
