@@ -38,6 +38,11 @@ export function openDatabase(stateDir: string, options: { readonly?: boolean; mu
       db.pragma("journal_mode = WAL");
       // NORMAL is durable across process crashes in WAL mode (only an OS crash can lose the last commits).
       db.pragma("synchronous = NORMAL");
+      // Copy the WAL into the database every 10,000 pages (40 MB), not SQLite's 1,000: a record's row and index
+      // pages change several times during a sync (queued, leased, synced), and each checkpoint writes them out
+      // again. A third less commit CPU in the cold-sync benchmark. The WAL file is cut back to 64 MB after one.
+      db.pragma("wal_autocheckpoint = 10000");
+      db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
     }
     db.pragma("foreign_keys = ON");
     const migration = options.readonly ? { from: 0, to: 0, applied: [] } : migrateAlone(db);
