@@ -64,6 +64,9 @@ export interface ScanGaps {
   incomplete: string[];
 }
 
+/** Runs mapped and queued together when a file holds more (see recordInSlices). */
+const RUNS_PER_SLICE = 100;
+
 /**
  * Scan → map → reconcile → push. Every trigger (watcher, schedule, CLI) goes through `reconcile`, and the
  * same outbox worker pushes for `sync` and `run`.
@@ -202,8 +205,7 @@ export class Engine {
     return { snapshot, watermarks, unchanged };
   }
 
-  map(snapshot: Snapshot): DesiredRecord[] {
-    const index = indexSnapshot(snapshot.beamtimes, snapshot.samples);
+  map(snapshot: Snapshot, index: MappingIndex = indexSnapshot(snapshot.beamtimes, snapshot.samples)): DesiredRecord[] {
     const out: DesiredRecord[] = [];
     for (const destination of this.destinations) {
       const mapper = this.mappers[destination.name];
@@ -233,7 +235,7 @@ export class Engine {
     let problems = 0;
     // File by file: map and queue each file's records in one transaction with its watermark, then let them go.
     const onBatch = async (batch: ScanOutcome) => {
-      const c = await this.recordBatch(this.map(batch.snapshot), batch.watermarks, { force, nowMs });
+      const c = await this.recordInSlices(batch, { force, nowMs });
       try {
         await rememberRunsGone(this.store, batch.snapshot, batch.watermarks);
       } catch (err) {
@@ -292,6 +294,40 @@ export class Engine {
       this.logger.debug("reconciled; nothing changed", { ...outcome });
     }
     return outcome;
+  }
+
+  /**
+   * One file's records, mapped and queued RUNS_PER_SLICE runs at a time, its watermarks with the last slice. A
+   * slice's records are let go before the next is mapped: mapped all at once, a beamtime of thousands of runs
+   * held every payload at the same time, and the collector kept them long enough to move them to the old
+   * generation (the peak RSS of a large first scan). A crash between slices leaves the file without its
+   * watermark, so it is read again and the slices already queued compare unchanged.
+   */
+  private async recordInSlices(batch: ScanOutcome, options: { force: ((r: DesiredRecord) => boolean) | undefined; nowMs: number }): Promise<ReconcileCounts> {
+    const { snapshot, watermarks } = batch;
+    if (snapshot.runs.length <= RUNS_PER_SLICE) return this.recordBatch(this.map(snapshot), watermarks, options);
+    const index = indexSnapshot(snapshot.beamtimes, snapshot.samples);
+    const counts: ReconcileCounts = { created: 0, updated: 0, forced: 0, unchanged: 0 };
+    // A record that every slice maps (the Instrument) is queued once per file, as when the file was one batch.
+    const queued = new Set<string>();
+    for (let start = 0; start < snapshot.runs.length; start += RUNS_PER_SLICE) {
+      const first = start === 0;
+      const last = start + RUNS_PER_SLICE >= snapshot.runs.length;
+      const slice: Snapshot = { beamtimes: first ? snapshot.beamtimes : [], samples: first ? snapshot.samples : [], runs: snapshot.runs.slice(start, start + RUNS_PER_SLICE), problems: [] };
+      const records = this.map(slice, index).filter((r) => {
+        const id = `${r.destination}/${r.kind}/${r.key}`;
+        if (queued.has(id)) return false;
+        queued.add(id);
+        return true;
+      });
+      const c = await this.recordBatch(records, last ? watermarks : [], options);
+      counts.created += c.created;
+      counts.updated += c.updated;
+      counts.forced += c.forced;
+      counts.unchanged += c.unchanged;
+      if (!last && c.created + c.updated + c.forced > 0) this.workerInstance?.wake();
+    }
+    return counts;
   }
 
   /**
