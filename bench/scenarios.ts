@@ -7,8 +7,7 @@ import type { Config } from "../src/config/schema.js";
 import type { TransportName } from "../src/destinations/transport.js";
 import { createScicatDestination, createScicatHttp } from "../src/destinations/scicat/index.js";
 import { silentLogger } from "../src/ops/logger.js";
-import { appendRun } from "../test/fixtures/resonance/append-run.js";
-import { benchDir, generateDataRoot, generateDataRootInChild, stateSize } from "./data.js";
+import { benchDir, generateDataRootInChild, stateSize } from "./data.js";
 import { catalogProbe, startFakeProcess } from "./fake-process.js";
 import { percentile, round, rssSampler } from "./memory.js";
 import { startProfile } from "./profile.js";
@@ -190,6 +189,9 @@ export interface LatencyResult {
  * each time, how long until the catalog has the dataset.
  */
 export async function commitToCatalog(samples: number): Promise<LatencyResult> {
+  // The writer's fixtures load here only: the scenarios that measure this process's memory never import them.
+  const { generateDataRoot } = await import("./data-root.js");
+  const { appendRun } = await import("../test/fixtures/resonance/append-run.js");
   const dir = benchDir("latency");
   const fake = await startFakeProcess(USER, PASSWORD);
   let daemon: ReturnType<typeof spawn> | undefined;

@@ -1,7 +1,8 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { benchDir, generateDataRoot } from "./data.js";
+import { benchDir } from "./data.js";
+import { generateDataRoot } from "./data-root.js";
 
 /**
  * How long `beamsync run` takes to exit when SIGTERM arrives during its first scan (issue 15, item 4).
