@@ -1,8 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Command, Option } from "commander";
-import { labelSheetPdf } from "../labels/pdf.js";
-import { writeLabelImages } from "../labels/images.js";
 import { LABEL_STOCKS, labelsOf, type PaperName } from "../labels/layout.js";
 import { registrationFolderPath } from "../sources/registrations/config.js";
 import { RegistrationFolder } from "../sources/registrations/folder.js";
@@ -52,11 +50,14 @@ facility = sources.registrations.facility. Exit status: 0 written, 2 bad usage, 
       if (options.format === "pdf") {
         const stock = LABEL_STOCKS[options.paper];
         fs.mkdirSync(path.dirname(path.resolve(options.out)), { recursive: true });
+        // The PDF and image writers (pdf-lib, resvg, fontkit) load here: every other command, the daemon too, goes without them.
+        const { labelSheetPdf } = await import("../labels/pdf.js");
         fs.writeFileSync(options.out, await labelSheetPdf(labels, stock, `Labels of proposal ${registration.proposal.id}`));
         const pages = Math.max(1, Math.ceil(labels.length / (stock.columns * stock.rows)));
         if (out.json) printJson(out, { proposal: registration.proposal.id, file: path.resolve(options.out), labels: labels.length, pages, stock: stock.name });
         else out.write(`wrote ${labels.length} label(s) on ${pages} page(s) of ${stock.name}: ${path.resolve(options.out)}`);
       } else {
+        const { writeLabelImages } = await import("../labels/images.js");
         const files = await writeLabelImages(labels, options.out, options.format);
         if (out.json) printJson(out, { proposal: registration.proposal.id, files });
         else out.write(`wrote ${files.length} ${options.format.toUpperCase()} label(s) in ${path.resolve(options.out)}`);
