@@ -139,7 +139,9 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
   const schedule = scheduleReconcile(config.sync.reconcileCron, queue);
   queue.request({ full: true, requests: true });
 
-  const drained = worker.drain({ forever: true });
+  // The daemon's worker alone registers in the workers table: on a shared state, that is how `status`, `resync`
+  // and `retry` know a daemon will handle their requests (a one-shot `sync` running meanwhile does not count).
+  const drained = worker.drain({ forever: true, registerWorker: true });
   let stopping: Promise<number> | undefined;
   let resolveDone: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => (resolveDone = resolve));

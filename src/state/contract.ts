@@ -236,9 +236,13 @@ export interface StateStore {
   setMeta(key: string, value: string, options?: { waitMs?: number }): Promise<void>;
 
   // ---- workers
-  /** Say who this process is (host, pid, start); called at start and on every heartbeat. */
+  /**
+   * Say who this process is (host, pid, start); called at start and on every heartbeat. Only the daemon's worker
+   * calls it (DrainOptions.registerWorker): a live row here means a daemon that handles operator requests.
+   */
   heartbeatWorker(worker: { id: string; host: string; pid: number; startedAt: string }, options?: { waitMs?: number }): Promise<void>;
   stopWorker(id: string): Promise<void>;
+  /** The daemons' workers, latest heartbeat first (at most 50); one-shot commands are not among them. */
   workers(): Promise<WorkerRow[]>;
   /**
    * Take the right to run a full scan; undefined when another worker holds it. The returned function gives it
