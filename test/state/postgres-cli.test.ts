@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { BeamtimeSpec } from "../fixtures/resonance/index.js";
-import { runCli } from "../support/cli.js";
+import { runCli, spawnCli, waitFor } from "../support/cli.js";
 import { pgAvailable, usePostgres } from "../support/postgres.js";
 import { worldPerTest } from "../support/scicat-setup.js";
 
@@ -43,4 +43,38 @@ describe.runIf(pgAvailable())("beamsync on a PostgreSQL state", () => {
     const again = await runCli(["sync", "--json", "--config", world.configFile]);
     expect(again.code, again.stderr).toBe(0);
   });
+  it("a one-shot sync running meanwhile is no daemon: resync and retry act themselves, status lists no worker", async () => {
+    const url = await server.createDatabase("cli_oneshot");
+    // A slow catalog keeps the sync pushing while the other commands run.
+    const world = await worlds.open(SPEC, { fake: { latencyMs: 1000 }, config: { state: { backend: "postgres", url } } });
+    const sync = spawnCli(["sync", "--json", "--config", world.configFile]);
+    let syncEnded = false;
+    void sync.exited.then(() => (syncEnded = true));
+    try {
+      // Pushing: its worker drains (and, before the fix, had registered in the workers table before its first request).
+      await waitFor(() => world.scicat.requests.length > 0 || syncEnded, { what: "the sync's first request", timeoutMs: 30_000, intervalMs: 50 });
+      expect(syncEnded, sync.stderr()).toBe(false);
+
+      const status = await runCli(["status", "--json", "--config", world.configFile]);
+      expect(status.code, status.stderr).toBe(0);
+      const s = json<{ daemon: { running: boolean }; workers: unknown[] }>(status.stdout);
+      expect.soft(s.daemon.running).toBe(false);
+      expect.soft(s.workers).toEqual([]);
+
+      const retry = await runCli(["retry", "--json", "--config", world.configFile]);
+      expect(retry.code, retry.stderr).toBe(0);
+      expect.soft(json<{ daemonRunning: boolean }>(retry.stdout).daemonRunning).toBe(false);
+
+      expect(syncEnded, "the sync was still running while status and retry ran").toBe(false);
+      const uid = world.written.beamtimes[0]!.runs[1]!.uid;
+      const resync = await runCli(["resync", "--run", uid, "--json", "--no-wait", "--config", world.configFile]);
+      expect(resync.code, resync.stderr).toBe(0);
+      // Done here and now, pushes included: not a request queued for a daemon that is not there.
+      expect(json<{ handledBy: string }>(resync.stdout)).toMatchObject({ handledBy: "cli" });
+    } finally {
+      if (!syncEnded) await sync.exited;
+    }
+    expect(await sync.exited, sync.stderr()).toBe(0);
+    expect(world.scicat.datasets()).toHaveLength(2);
+  }, 120_000);
 });

@@ -45,6 +45,31 @@ describe("outbox worker", () => {
     expect(await store.countPending(["scicat"])).toBe(0);
   });
 
+  it("only a drain that registers (the daemon's) appears in the workers table; a one-shot drain still names itself in upload_log", async () => {
+    const dest = new MemoryDestination();
+    await store.reconcile(records(), []);
+    const oneShot = new OutboxWorker(store, [dest], options, silentLogger);
+    let during: unknown[] | undefined;
+    // What the workers table holds while the one-shot drain pushes.
+    const push = dest.push.bind(dest);
+    dest.push = async (record, ctx) => {
+      during ??= await store.workers();
+      return push(record, ctx);
+    };
+    expect(await oneShot.drain({ forever: false })).toMatchObject({ succeeded: 4 });
+    expect(during).toEqual([]);
+    expect(await store.workers()).toEqual([]);
+    expect((await store.uploadLog({ limit: 10 })).map((r) => r.worker)).toEqual(Array(4).fill(oneShot.owner));
+
+    const daemon = new OutboxWorker(store, [dest], options, silentLogger);
+    const controller = new AbortController();
+    const draining = daemon.drain({ forever: true, registerWorker: true, signal: controller.signal });
+    await expect.poll(async () => (await store.workers()).map((w) => [w.id, w.stopped_at])).toEqual([[daemon.owner, null]]);
+    controller.abort();
+    await draining;
+    expect((await store.workers()).map((w) => [w.id, w.stopped_at === null])).toEqual([[daemon.owner, false]]);
+  });
+
   it("a one-shot drain held open by the scan pushes what each file queues, and ends only after the scan", async () => {
     const dest = new MemoryDestination();
     const [proposal, ...datasets] = records();
