@@ -2,10 +2,11 @@ import type { StateStore, WorkerRow } from "../state/contract.js";
 
 /**
  * A running daemon (`beamsync run`) writes a heartbeat into the state store, so CLI commands know whether it will
- * pick work up: on SQLite the meta row daemon_heartbeat (src/app/state-guard.ts), on a shared PostgreSQL state the
- * workers table, where only a daemon's worker registers (DrainOptions.registerWorker). One-shot commands (`sync`,
- * and `resync`/`register` pushing without a daemon) write neither, so they never count as a daemon: a `resync` or
- * `retry` while one runs does the work itself rather than queue a request that nobody would handle.
+ * pick work up (src/app/state-guard.ts): on SQLite the meta row daemon_heartbeat (and its worker's row in the
+ * workers table, which `status` lists), on a shared PostgreSQL state its worker's row in the workers table alone.
+ * One-shot commands (`sync`, and `resync`/`register` pushing without a daemon) write neither, so they never count
+ * as a daemon: a `resync` or `retry` while one runs does the work itself rather than queue a request that nobody
+ * would handle.
  */
 const KEY = "daemon_heartbeat";
 export const HEARTBEAT_INTERVAL_MS = 2000;
@@ -20,8 +21,8 @@ export async function clearHeartbeat(store: StateStore): Promise<void> {
 }
 
 export async function daemonStatus(store: StateStore, nowMs = Date.now()): Promise<{ running: boolean; pid?: number; ageMs?: number; workers?: number }> {
-  // Workers on other hosts share a PostgreSQL state: their pids mean nothing here, their heartbeats do. (The
-  // daemons there write daemon_heartbeat too, but each overwrites the others' row, so it is not read there.)
+  // Workers on other hosts share a PostgreSQL state: their pids mean nothing here, their heartbeats do (and a
+  // single meta row could name only one of them, so they do not write daemon_heartbeat there).
   if (store.shared) return sharedStatus(store, nowMs);
   const raw = await store.getMeta(KEY);
   if (!raw) return { running: false };
@@ -32,7 +33,7 @@ export async function daemonStatus(store: StateStore, nowMs = Date.now()): Promi
 }
 
 /**
- * A daemon's worker (the only ones in the workers table) that stopped, one whose heartbeat is recent, or one silent
+ * A daemon's worker (the only kind in the workers table) that stopped, one whose heartbeat is recent, or one silent
  * past STALE_AFTER_MS (killed, frozen, cut off).
  */
 export function workerState(worker: WorkerRow, nowMs: number): "stopped" | "running" | "silent" {
