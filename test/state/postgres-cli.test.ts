@@ -1,3 +1,4 @@
+import pg from "pg";
 import { describe, expect, it } from "vitest";
 import type { BeamtimeSpec } from "../fixtures/resonance/index.js";
 import { runCli, spawnCli, waitFor } from "../support/cli.js";
@@ -76,5 +77,36 @@ describe.runIf(pgAvailable())("beamsync on a PostgreSQL state", () => {
     }
     expect(await sync.exited, sync.stderr()).toBe(0);
     expect(world.scicat.datasets()).toHaveLength(2);
+  }, 120_000);
+  it("a daemon registers its worker, once per beat (no daemon_heartbeat row), and takes resync requests", async () => {
+    const url = await server.createDatabase("cli_daemon");
+    const world = await worlds.open(SPEC, { config: { state: { backend: "postgres", url }, sync: { requestPollMs: 200 } } });
+    const daemon = spawnCli(["run", "--config", world.configFile]);
+    const status = async () => json<{ daemon: { running: boolean; workers?: number }; workers: { id: string; pid: number; state: string }[] }>((await runCli(["status", "--json", "--config", world.configFile])).stdout);
+    try {
+      const running = await waitFor(async () => {
+        const s = await status().catch(() => undefined);
+        return s?.daemon.running ? s : undefined;
+      }, { what: "the daemon's heartbeat" });
+      expect(running.daemon.workers).toBe(1);
+      expect(running.workers.map((w) => [w.pid, w.state])).toEqual([[daemon.child.pid, "running"]]);
+      const db = new pg.Client({ connectionString: url });
+      await db.connect();
+      try {
+        const meta = await db.query("SELECT value FROM meta WHERE key = 'daemon_heartbeat'");
+        expect(meta.rows).toEqual([]);
+      } finally {
+        await db.end();
+      }
+      const resync = await runCli(["resync", "--all", "--json", "--no-wait", "--config", world.configFile]);
+      expect(resync.code, resync.stderr).toBe(0);
+      expect(json<{ handledBy: string }>(resync.stdout)).toMatchObject({ handledBy: "daemon" });
+    } finally {
+      daemon.child.kill("SIGTERM");
+      await daemon.exited;
+    }
+    const stopped = await status();
+    expect(stopped.daemon.running).toBe(false);
+    expect(stopped.workers.map((w) => w.state)).toEqual(["stopped"]);
   }, 120_000);
 });
