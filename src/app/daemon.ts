@@ -1,6 +1,6 @@
 import { createMetrics } from "../ops/metrics.js";
 import { startOpsServer, type ReadinessCheck } from "../ops/server.js";
-import { clearHeartbeat, HEARTBEAT_INTERVAL_MS } from "../ops/heartbeat.js";
+import { HEARTBEAT_INTERVAL_MS } from "../ops/heartbeat.js";
 import { DataWatcher } from "../sources/watcher.js";
 import type { Engine } from "../sync/engine.js";
 import { handleOpenRequests } from "../sync/requests.js";
@@ -33,7 +33,9 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
   });
   worker.onAttempt((event) => metrics.recordAttempt(event, Date.now()));
 
-  const guard = new StateGuard(store, logger);
+  // The daemon's heartbeat registers its worker in the workers table: on a shared state, that is how `status`,
+  // `resync` and `retry` know a daemon will handle their requests (a one-shot `sync` running meanwhile does not count).
+  const guard = new StateGuard(store, logger, worker.identity());
   // Aborted on shutdown, so that a long scan stops between two files instead of holding the stop up.
   const scanAbort = new AbortController();
   let repeatPass: NodeJS.Timeout | undefined;
@@ -162,7 +164,7 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
       if (timedOut) logger.warn("shutdown deadline passed with pushes in flight; they will be retried on the next start");
       clearInterval(heartbeat);
       try {
-        if (!guard.replacedOrRemoved()) await clearHeartbeat(store);
+        if (!guard.replacedOrRemoved()) await guard.stop();
       } catch (err) {
         logger.warn("heartbeat not cleared; `status` shows the daemon as stopped once it is stale", { error: (err as Error).message });
       }

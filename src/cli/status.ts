@@ -59,7 +59,10 @@ export async function collectStatus(store: StateStore, nowMs = Date.now()) {
       recent: (await store.conflicted(10)).map((r) => ({ record: r.id, at: r.updated_at, fields: JSON.parse(r.conflicts ?? "[]") as FieldConflict[] })),
     },
     daemon: await daemonStatus(store, nowMs),
-    /** Processes that worked on this state lately: host, pid, last heartbeat (several with a shared PostgreSQL state). */
+    /**
+     * Daemons (`beamsync run`) that worked on this state lately: host, pid, last heartbeat (several with a shared
+     * PostgreSQL state). One-shot commands (`sync`, a `resync` without a daemon) do not register, so they are not listed.
+     */
     workers: (await store.workers()).map((w) => ({
       id: w.id,
       host: w.host,

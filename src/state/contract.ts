@@ -143,6 +143,14 @@ export interface WorkerRow {
   stopped_at: string | null;
 }
 
+/** A row of the workers table as heartbeatWorker writes it. */
+export interface WorkerIdentity {
+  id: string;
+  host: string;
+  pid: number;
+  startedAt: string;
+}
+
 /** What another process wrote that this one should act on without waiting for its next poll. */
 export type StateEvent = "work" | "request";
 
@@ -236,9 +244,13 @@ export interface StateStore {
   setMeta(key: string, value: string, options?: { waitMs?: number }): Promise<void>;
 
   // ---- workers
-  /** Say who this process is (host, pid, start); called at start and on every heartbeat. */
-  heartbeatWorker(worker: { id: string; host: string; pid: number; startedAt: string }, options?: { waitMs?: number }): Promise<void>;
+  /**
+   * Say who this process is (host, pid, start); called at start and on every heartbeat. Only the daemon calls it,
+   * for its worker (src/app/state-guard.ts): a live row here means a daemon that handles operator requests.
+   */
+  heartbeatWorker(worker: WorkerIdentity, options?: { waitMs?: number }): Promise<void>;
   stopWorker(id: string): Promise<void>;
+  /** The daemons' workers, latest heartbeat first (at most 50); one-shot commands are not among them. */
   workers(): Promise<WorkerRow[]>;
   /**
    * Take the right to run a full scan; undefined when another worker holds it. The returned function gives it

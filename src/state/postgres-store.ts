@@ -350,7 +350,8 @@ export class PostgresStateStore extends QueuedOutcomes implements StateStore {
 
   /**
    * Free leases of this host's workers whose process is gone (a kill -9). Owners are the workers table's ids;
-   * leases of other hosts' workers run out by themselves (their pids mean nothing here).
+   * leases of other hosts' workers run out by themselves (their pids mean nothing here), and so do those of a
+   * one-shot sync (only daemons register in the workers table: src/app/state-guard.ts).
    */
   async releaseDeadLeases(isAlive: (pid: number) => boolean): Promise<number> {
     const owners = await this.rows<{ owner: string; pid: number }>(

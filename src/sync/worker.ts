@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import os from "node:os";
 import type { Destination, PushContext, PushResult } from "../destinations/contract.js";
 import type { DestinationName } from "../mapping/record.js";
-import { HEARTBEAT_INTERVAL_MS, pidAlive } from "../ops/heartbeat.js";
+import { pidAlive } from "../ops/heartbeat.js";
 import { scrubSecrets, type Logger } from "../ops/logger.js";
-import type { RecordRow, StateStore } from "../state/contract.js";
+import type { RecordRow, StateStore, WorkerIdentity } from "../state/contract.js";
 import { CircuitBreaker } from "./circuit.js";
 import { toSyncError, UnavailableError, type SyncError } from "./errors.js";
 import { LeaseFence, LeaseLostError, withLeaseFence } from "./lease-fence.js";
@@ -79,9 +79,20 @@ interface InFlight {
  * The outbox worker: leases due records (their dependencies already in the catalog), pushes them with bounded
  * concurrency, records every attempt in upload_log, and backs off per record and per destination.
  * The same worker serves `beamsync sync` (drain until done) and `beamsync run` (drain forever).
+ *
+ * It writes nothing to the workers table itself: the daemon registers its worker there (src/app/state-guard.ts),
+ * because on a shared state a live row there is how `status`, `resync` and `retry` tell a running daemon
+ * (src/ops/heartbeat.ts). A one-shot drain (`sync`, or `resync`/`register` without a daemon) that registered would
+ * have them queue requests nobody handles. A one-shot worker still leases, and names itself in upload_log, with
+ * its own id; on PostgreSQL, where releaseDeadLeases finds a dead lease owner's pid through the workers table,
+ * the leases of a one-shot sync killed with SIGKILL run out after sync.leaseMs instead of being freed at once
+ * (SQLite reads the pid from the id).
  */
 export class OutboxWorker {
-  /** This worker's id: lease owner, upload_log's `worker`, a row of `status`'s workers. "<pid>-<random>". */
+  /**
+   * This worker's id: lease owner, upload_log's `worker`, and (the daemon's worker only, registered by its
+   * StateGuard) a row of `status`'s workers. "<pid>-<random>".
+   */
   readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
   private readonly startedAt = new Date().toISOString();
   /** Remote ids of the dependencies of leased records, read once per lease batch (see context()). */
@@ -150,12 +161,8 @@ export class OutboxWorker {
     const onAbort = () => this.stop();
     options.signal?.addEventListener("abort", onAbort);
     await this.store.releaseDeadLeases(pidAlive);
-    await this.beat();
     const leaseTimer = setInterval(() => void this.renewLeases(), Math.max(1000, Math.floor(this.options.leaseMs / 3)));
     leaseTimer.unref();
-    // Often enough that `status` and the other workers see this one alive (they call a worker silent after 15 s).
-    const beatTimer = setInterval(() => void this.beat(), HEARTBEAT_INTERVAL_MS);
-    beatTimer.unref();
     let held = options.holdOpenUntil !== undefined;
     void options.holdOpenUntil?.finally(() => {
       held = false;
@@ -185,12 +192,10 @@ export class OutboxWorker {
       await Promise.allSettled([...this.inFlight.values()].map((f) => f.promise));
     } finally {
       clearInterval(leaseTimer);
-      clearInterval(beatTimer);
       this.ready.splice(0);
       this.dependencyIds.clear();
       options.signal?.removeEventListener("abort", onAbort);
       await this.store.releaseLeases(this.owner);
-      await this.store.stopWorker(this.owner).catch(() => undefined);
     }
     summary.unreachable = [...this.givenUp];
     return summary;
@@ -373,13 +378,9 @@ export class OutboxWorker {
     }
   }
 
-  /** Say who this worker is and that it is alive (`status` lists workers; upload_log names them). */
-  private async beat(): Promise<void> {
-    try {
-      await this.store.heartbeatWorker({ id: this.owner, host: os.hostname(), pid: process.pid, startedAt: this.startedAt }, { waitMs: 250 });
-    } catch (err) {
-      this.logger.debug("worker heartbeat not written", { error: (err as Error).message });
-    }
+  /** Who this worker is, for the workers table (the daemon registers its worker: src/app/state-guard.ts). */
+  identity(): WorkerIdentity {
+    return { id: this.owner, host: os.hostname(), pid: process.pid, startedAt: this.startedAt };
   }
 
   private context(destination: DestinationName): PushContext {

@@ -133,6 +133,30 @@ describe("operator commands", () => {
     }
   });
 
+  it("a one-shot sync is no daemon: status lists no worker for it, retry says no daemon runs", async () => {
+    // A slow catalog keeps the sync pushing while status and retry run.
+    world = await scicatWorld(SPEC, { fake: { latencyMs: 1000 } });
+    const w = world;
+    const sync = spawnCli(["sync", "--json", "--config", w.configFile]);
+    let syncEnded = false;
+    void sync.exited.then(() => (syncEnded = true));
+    try {
+      await waitFor(() => w.scicat.requests.length > 0 || syncEnded, { what: "the sync's first request", timeoutMs: 30_000, intervalMs: 50 });
+      expect(syncEnded, sync.stderr()).toBe(false);
+      const status = await runCli(["status", "--json", "--config", w.configFile]);
+      expect(status.code, status.stderr).toBe(0);
+      const s = json<{ daemon: { running: boolean }; workers: unknown[] }>(status.stdout);
+      expect(s.daemon.running).toBe(false);
+      expect(s.workers).toEqual([]);
+      const retry = await runCli(["retry", "--json", "--config", w.configFile]);
+      expect(retry.code, retry.stderr).toBe(0);
+      expect(json<{ daemonRunning: boolean }>(retry.stdout).daemonRunning).toBe(false);
+      expect(syncEnded, "the sync was still running while status and retry ran").toBe(false);
+    } finally {
+      await sync.exited;
+    }
+  }, 120_000);
+
   it("doctor: exit 0 when all is well, 1 with a fix for bad credentials or an unreachable catalog", async () => {
     world = await scicatWorld(SPEC);
     const ok = await runCli(["doctor", "--json", "--config", world.configFile]);

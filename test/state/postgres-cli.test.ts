@@ -1,6 +1,7 @@
+import pg from "pg";
 import { describe, expect, it } from "vitest";
 import type { BeamtimeSpec } from "../fixtures/resonance/index.js";
-import { runCli } from "../support/cli.js";
+import { runCli, spawnCli, waitFor } from "../support/cli.js";
 import { pgAvailable, usePostgres } from "../support/postgres.js";
 import { worldPerTest } from "../support/scicat-setup.js";
 
@@ -43,4 +44,69 @@ describe.runIf(pgAvailable())("beamsync on a PostgreSQL state", () => {
     const again = await runCli(["sync", "--json", "--config", world.configFile]);
     expect(again.code, again.stderr).toBe(0);
   });
+  it("a one-shot sync running meanwhile is no daemon: resync and retry act themselves, status lists no worker", async () => {
+    const url = await server.createDatabase("cli_oneshot");
+    // A slow catalog keeps the sync pushing while the other commands run.
+    const world = await worlds.open(SPEC, { fake: { latencyMs: 1000 }, config: { state: { backend: "postgres", url } } });
+    const sync = spawnCli(["sync", "--json", "--config", world.configFile]);
+    let syncEnded = false;
+    void sync.exited.then(() => (syncEnded = true));
+    try {
+      // Pushing: its worker drains (and, before the fix, had registered in the workers table before its first request).
+      await waitFor(() => world.scicat.requests.length > 0 || syncEnded, { what: "the sync's first request", timeoutMs: 30_000, intervalMs: 50 });
+      expect(syncEnded, sync.stderr()).toBe(false);
+
+      const status = await runCli(["status", "--json", "--config", world.configFile]);
+      expect(status.code, status.stderr).toBe(0);
+      const s = json<{ daemon: { running: boolean }; workers: unknown[] }>(status.stdout);
+      expect.soft(s.daemon.running).toBe(false);
+      expect.soft(s.workers).toEqual([]);
+
+      const retry = await runCli(["retry", "--json", "--config", world.configFile]);
+      expect(retry.code, retry.stderr).toBe(0);
+      expect.soft(json<{ daemonRunning: boolean }>(retry.stdout).daemonRunning).toBe(false);
+
+      expect(syncEnded, "the sync was still running while status and retry ran").toBe(false);
+      const uid = world.written.beamtimes[0]!.runs[1]!.uid;
+      const resync = await runCli(["resync", "--run", uid, "--json", "--no-wait", "--config", world.configFile]);
+      expect(resync.code, resync.stderr).toBe(0);
+      // Done here and now, pushes included: not a request queued for a daemon that is not there.
+      expect(json<{ handledBy: string }>(resync.stdout)).toMatchObject({ handledBy: "cli" });
+    } finally {
+      if (!syncEnded) await sync.exited;
+    }
+    expect(await sync.exited, sync.stderr()).toBe(0);
+    expect(world.scicat.datasets()).toHaveLength(2);
+  }, 120_000);
+  it("a daemon registers its worker, once per beat (no daemon_heartbeat row), and takes resync requests", async () => {
+    const url = await server.createDatabase("cli_daemon");
+    const world = await worlds.open(SPEC, { config: { state: { backend: "postgres", url }, sync: { requestPollMs: 200 } } });
+    const daemon = spawnCli(["run", "--config", world.configFile]);
+    const status = async () => json<{ daemon: { running: boolean; workers?: number }; workers: { id: string; pid: number; state: string }[] }>((await runCli(["status", "--json", "--config", world.configFile])).stdout);
+    try {
+      const running = await waitFor(async () => {
+        const s = await status().catch(() => undefined);
+        return s?.daemon.running ? s : undefined;
+      }, { what: "the daemon's heartbeat" });
+      expect(running.daemon.workers).toBe(1);
+      expect(running.workers.map((w) => [w.pid, w.state])).toEqual([[daemon.child.pid, "running"]]);
+      const db = new pg.Client({ connectionString: url });
+      await db.connect();
+      try {
+        const meta = await db.query("SELECT value FROM meta WHERE key = 'daemon_heartbeat'");
+        expect(meta.rows).toEqual([]);
+      } finally {
+        await db.end();
+      }
+      const resync = await runCli(["resync", "--all", "--json", "--no-wait", "--config", world.configFile]);
+      expect(resync.code, resync.stderr).toBe(0);
+      expect(json<{ handledBy: string }>(resync.stdout)).toMatchObject({ handledBy: "daemon" });
+    } finally {
+      daemon.child.kill("SIGTERM");
+      await daemon.exited;
+    }
+    const stopped = await status();
+    expect(stopped.daemon.running).toBe(false);
+    expect(stopped.workers.map((w) => w.state)).toEqual(["stopped"]);
+  }, 120_000);
 });

@@ -140,7 +140,8 @@ describe.runIf(pgAvailable())("the PostgreSQL state store", () => {
     expect(await a.countsByState()).toEqual([{ destination: "scicat", state: "synced", n: 61 }]);
     const workers = new Set((await a.uploadLog({ limit: 100 })).map((r) => r.worker));
     expect(workers.size).toBeGreaterThanOrEqual(1);
-    expect((await a.workers()).length).toBe(2);
+    // One-shot drains (as `beamsync sync` runs them) are no daemons: they leave the workers table alone.
+    expect(await a.workers()).toEqual([]);
   });
 
   it("lets two workers reconcile the same records at once: each record is created once", async () => {

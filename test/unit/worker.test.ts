@@ -8,6 +8,8 @@ import { silentLogger } from "../../src/ops/logger.js";
 import { SqliteStateStore } from "../../src/state/sqlite-store.js";
 import { PermanentError, TransientError } from "../../src/sync/errors.js";
 import { OutboxWorker, type WorkerOptions } from "../../src/sync/worker.js";
+import { StateGuard } from "../../src/app/state-guard.js";
+import { daemonStatus } from "../../src/ops/heartbeat.js";
 import { MemoryDestination } from "../support/memory-destination.js";
 
 let dir: string;
@@ -43,6 +45,38 @@ describe("outbox worker", () => {
     expect(await store.uploadLog({ limit: 100 })).toHaveLength(4);
     expect(await store.reconcile(records(), [])).toMatchObject({ created: 0, updated: 0, unchanged: 4 });
     expect(await store.countPending(["scicat"])).toBe(0);
+  });
+
+  it("a drain registers no worker (a one-shot one names itself in upload_log only); the daemon's StateGuard registers its worker", async () => {
+    const dest = new MemoryDestination();
+    await store.reconcile(records(), []);
+    const oneShot = new OutboxWorker(store, [dest], options, silentLogger);
+    let during: unknown[] | undefined;
+    // What the workers table holds while the one-shot drain pushes.
+    const push = dest.push.bind(dest);
+    dest.push = async (record, ctx) => {
+      during ??= await store.workers();
+      return push(record, ctx);
+    };
+    expect(await oneShot.drain({ forever: false })).toMatchObject({ succeeded: 4 });
+    expect(during).toEqual([]);
+    expect(await store.workers()).toEqual([]);
+    expect((await store.uploadLog({ limit: 10 })).map((r) => r.worker)).toEqual(Array(4).fill(oneShot.owner));
+
+    // A drain forever (the daemon's) registers nothing by itself either: the daemon's StateGuard does, and says
+    // so on SQLite in daemon_heartbeat too (which is what decides "a daemon runs" there).
+    const daemon = new OutboxWorker(store, [dest], options, silentLogger);
+    const controller = new AbortController();
+    const draining = daemon.drain({ forever: true, signal: controller.signal });
+    const guard = new StateGuard(store, silentLogger, daemon.identity());
+    expect(await guard.beat()).toBe(true);
+    expect((await store.workers()).map((w) => [w.id, w.pid, w.stopped_at])).toEqual([[daemon.owner, process.pid, null]]);
+    expect(await daemonStatus(store)).toMatchObject({ running: true, pid: process.pid });
+    controller.abort();
+    await draining;
+    await guard.stop();
+    expect((await store.workers()).map((w) => [w.id, w.stopped_at === null])).toEqual([[daemon.owner, false]]);
+    expect(await daemonStatus(store)).toEqual({ running: false });
   });
 
   it("a one-shot drain held open by the scan pushes what each file queues, and ends only after the scan", async () => {
