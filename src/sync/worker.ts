@@ -251,7 +251,11 @@ export class OutboxWorker {
         excludeIds: new Set([...this.inFlight.keys(), ...this.ready.map((r) => r.id)]),
       });
       await this.learnDependencies(leased);
-      for (const row of leased) this.ready.push({ ...row, lease_until: leasedAt + this.options.leaseMs });
+      const fresh = leased.map((row) => ({ ...row, lease_until: leasedAt + this.options.leaseMs }));
+      // Records that wait on nothing (a Proposal, an Instrument) start first: others wait on them, and every lease
+      // until they are in the catalog checks those others' dependencies again (a third of such checks at 20 ms × 64).
+      this.ready.unshift(...fresh.filter((row) => row.depends_on === "[]"));
+      for (const row of fresh) if (row.depends_on !== "[]") this.ready.push(row);
     }
     // While the store was asked, pushes may have finished or stop() come: fill only what is free now.
     const rows = this.stopping ? [] : this.ready.splice(0, Math.max(0, this.options.concurrency - this.inFlight.size));

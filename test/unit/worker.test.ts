@@ -47,6 +47,18 @@ describe("outbox worker", () => {
     expect(await store.countPending(["scicat"])).toBe(0);
   });
 
+  it("starts the records of a lease that wait on nothing first: the others wait on them", async () => {
+    const dest = new MemoryDestination();
+    // An earlier proposal already in the catalog; queued later: its datasets, then a second proposal.
+    await store.reconcile([makeRecord({ destination: "scicat", kind: "proposal", key: "P0", payload: { title: "0" }, dependsOn: [] })], []);
+    await new OutboxWorker(store, [dest], options, silentLogger).drain({ forever: false });
+    const datasets = [1, 2, 3].map((i) => makeRecord({ destination: "scicat", kind: "dataset", key: `d${i}`, payload: { n: i }, dependsOn: ["scicat/proposal/P0"] }));
+    await store.reconcile([...datasets, makeRecord({ destination: "scicat", kind: "proposal", key: "P1", payload: { title: "1" }, dependsOn: [] })], []);
+    dest.pushes.length = 0;
+    await new OutboxWorker(store, [dest], { ...options, concurrency: 1 }, silentLogger).drain({ forever: false });
+    expect(dest.pushes.map((p) => p.key)).toEqual(["P1", "d1", "d2", "d3"]);
+  });
+
   it("a drain registers no worker (a one-shot one names itself in upload_log only); the daemon's StateGuard registers its worker", async () => {
     const dest = new MemoryDestination();
     await store.reconcile(records(), []);
