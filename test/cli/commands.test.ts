@@ -3,7 +3,7 @@ import path from "node:path";
 import { Database } from "../../src/sqlite.js";
 import { afterEach, describe, expect, it } from "vitest";
 import type { BeamtimeSpec } from "../fixtures/resonance/index.js";
-import { runCli, spawnCli, waitFor, writeConfig } from "../support/cli.js";
+import { runCli, spawnCli, startPushingSync, waitFor, writeConfig } from "../support/cli.js";
 import { scicatWorld, type ScicatWorld } from "../support/scicat-setup.js";
 
 /** Issue 6: every operator command as a subprocess, with its --json output and exit status. */
@@ -137,12 +137,8 @@ describe("operator commands", () => {
     // A slow catalog keeps the sync pushing while status and retry run.
     world = await scicatWorld(SPEC, { fake: { latencyMs: 1000 } });
     const w = world;
-    const sync = spawnCli(["sync", "--json", "--config", w.configFile]);
-    let syncEnded = false;
-    void sync.exited.then(() => (syncEnded = true));
+    const sync = await startPushingSync(w.configFile, w.scicat);
     try {
-      await waitFor(() => w.scicat.requests.length > 0 || syncEnded, { what: "the sync's first request", timeoutMs: 30_000, intervalMs: 50 });
-      expect(syncEnded, sync.stderr()).toBe(false);
       const status = await runCli(["status", "--json", "--config", w.configFile]);
       expect(status.code, status.stderr).toBe(0);
       const s = json<{ daemon: { running: boolean }; workers: unknown[] }>(status.stdout);
@@ -151,7 +147,7 @@ describe("operator commands", () => {
       const retry = await runCli(["retry", "--json", "--config", w.configFile]);
       expect(retry.code, retry.stderr).toBe(0);
       expect(json<{ daemonRunning: boolean }>(retry.stdout).daemonRunning).toBe(false);
-      expect(syncEnded, "the sync was still running while status and retry ran").toBe(false);
+      expect(sync.ended(), "the sync was still running while status and retry ran").toBe(false);
     } finally {
       await sync.exited;
     }

@@ -1,7 +1,7 @@
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import type { BeamtimeSpec } from "../fixtures/resonance/index.js";
-import { runCli, spawnCli, waitFor } from "../support/cli.js";
+import { runCli, spawnCli, startPushingSync, waitFor } from "../support/cli.js";
 import { pgAvailable, usePostgres } from "../support/postgres.js";
 import { worldPerTest } from "../support/scicat-setup.js";
 
@@ -48,13 +48,9 @@ describe.runIf(pgAvailable())("beamsync on a PostgreSQL state", () => {
     const url = await server.createDatabase("cli_oneshot");
     // A slow catalog keeps the sync pushing while the other commands run.
     const world = await worlds.open(SPEC, { fake: { latencyMs: 1000 }, config: { state: { backend: "postgres", url } } });
-    const sync = spawnCli(["sync", "--json", "--config", world.configFile]);
-    let syncEnded = false;
-    void sync.exited.then(() => (syncEnded = true));
+    // Pushing: its worker drains (and, before the fix, had registered in the workers table before its first request).
+    const sync = await startPushingSync(world.configFile, world.scicat);
     try {
-      // Pushing: its worker drains (and, before the fix, had registered in the workers table before its first request).
-      await waitFor(() => world.scicat.requests.length > 0 || syncEnded, { what: "the sync's first request", timeoutMs: 30_000, intervalMs: 50 });
-      expect(syncEnded, sync.stderr()).toBe(false);
 
       const status = await runCli(["status", "--json", "--config", world.configFile]);
       expect(status.code, status.stderr).toBe(0);
@@ -66,14 +62,14 @@ describe.runIf(pgAvailable())("beamsync on a PostgreSQL state", () => {
       expect(retry.code, retry.stderr).toBe(0);
       expect.soft(json<{ daemonRunning: boolean }>(retry.stdout).daemonRunning).toBe(false);
 
-      expect(syncEnded, "the sync was still running while status and retry ran").toBe(false);
+      expect(sync.ended(), "the sync was still running while status and retry ran").toBe(false);
       const uid = world.written.beamtimes[0]!.runs[1]!.uid;
       const resync = await runCli(["resync", "--run", uid, "--json", "--no-wait", "--config", world.configFile]);
       expect(resync.code, resync.stderr).toBe(0);
       // Done here and now, pushes included: not a request queued for a daemon that is not there.
       expect(json<{ handledBy: string }>(resync.stdout)).toMatchObject({ handledBy: "cli" });
     } finally {
-      if (!syncEnded) await sync.exited;
+      await sync.exited;
     }
     expect(await sync.exited, sync.stderr()).toBe(0);
     expect(world.scicat.datasets()).toHaveLength(2);

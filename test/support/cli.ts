@@ -60,6 +60,19 @@ export function spawnCli(args: string[], options: { env?: Record<string, string>
   return { child, lines, stderr: () => stderr, exited };
 }
 
+/**
+ * `beamsync sync` started in the background and seen pushing (its first request reached the catalog, which should
+ * be slow enough to keep it busy while the caller looks); `ended()` says whether it has exited since.
+ */
+export async function startPushingSync(configFile: string, catalog: { requests: readonly unknown[] }): Promise<ReturnType<typeof spawnCli> & { ended(): boolean }> {
+  const sync = spawnCli(["sync", "--json", "--config", configFile]);
+  let ended = false;
+  void sync.exited.then(() => (ended = true));
+  await waitFor(() => catalog.requests.length > 0 || ended, { what: "the sync's first request", timeoutMs: 30_000, intervalMs: 50 });
+  if (ended) throw new Error(`the sync ended before the catalog saw a request: ${sync.stderr()}`);
+  return { ...sync, ended: () => ended };
+}
+
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `beamsync-${prefix}-`));
 }
