@@ -102,6 +102,8 @@ export class OutcomeQueue {
       return work(outcomes);
     } catch (error) {
       this.queued.unshift(...outcomes);
+      // As after a failed flush: tried again later even if no read comes to flush them.
+      if (this.queued.length > 0) this.schedule(GROUP_COMMIT_RETRY_MS);
       throw error;
     }
   }
