@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { RecordRow } from "../../src/state/contract.js";
 import { OutcomeQueue, type Outcome } from "../../src/state/outcomes.js";
 
@@ -32,6 +32,19 @@ describe("OutcomeQueue.commitWith", () => {
     expect(queue.size).toBe(2);
     await queue.flush();
     expect(flushed).toEqual([["a", "b"]]);
+  });
+
+  it("commits them later by itself when the caller's transaction failed and nothing else flushes", async () => {
+    const flushed: string[][] = [];
+    const queue = new OutcomeQueue((outcomes) => void flushed.push(outcomes.map((o) => o.id)));
+    queue.success(row("a"), { remoteId: "A" }, log("a"), 0);
+    await expect(
+      queue.commitWith(() => {
+        throw new Error("database is locked");
+      }),
+    ).rejects.toThrow("locked");
+    await vi.waitFor(() => expect(flushed).toEqual([["a"]]), { timeout: 5000, interval: 50 });
+    queue.stop();
   });
 
   it("waits for a flush already committing, so nothing is written twice or out of order", async () => {
