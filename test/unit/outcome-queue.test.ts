@@ -6,10 +6,15 @@ const row = (id: string): RecordRow =>
   ({ id, destination: "scicat", kind: "dataset", key: id, desired_hash: `h-${id}`, attempts: 0 }) as unknown as RecordRow;
 const log = (id: string) => ({ sessionIdentifier: id, destination: "scicat" as const, success: true, metadata: {} });
 
+/** A queue whose flushes only note the ids they commit. */
+function recordingQueue(): { queue: OutcomeQueue; flushed: string[][] } {
+  const flushed: string[][] = [];
+  return { queue: new OutcomeQueue((outcomes) => void flushed.push(outcomes.map((o) => o.id))), flushed };
+}
+
 describe("OutcomeQueue.commitWith", () => {
   it("hands the queued outcomes to the caller's transaction, once", async () => {
-    const flushed: string[][] = [];
-    const queue = new OutcomeQueue((outcomes) => void flushed.push(outcomes.map((o) => o.id)));
+    const { queue, flushed } = recordingQueue();
     queue.success(row("a"), { remoteId: "A" }, log("a"), 0);
     queue.failure(row("b"), "no", log("b"), 0);
     const seen = await queue.commitWith((outcomes: Outcome[]) => outcomes.map((o) => `${o.kind}:${o.id}`));
@@ -20,8 +25,7 @@ describe("OutcomeQueue.commitWith", () => {
   });
 
   it("keeps them queued, in order, when the caller's transaction fails", async () => {
-    const flushed: string[][] = [];
-    const queue = new OutcomeQueue((outcomes) => void flushed.push(outcomes.map((o) => o.id)));
+    const { queue, flushed } = recordingQueue();
     queue.success(row("a"), { remoteId: "A" }, log("a"), 0);
     await expect(
       queue.commitWith(() => {
@@ -35,8 +39,7 @@ describe("OutcomeQueue.commitWith", () => {
   });
 
   it("commits them later by itself when the caller's transaction failed and nothing else flushes", async () => {
-    const flushed: string[][] = [];
-    const queue = new OutcomeQueue((outcomes) => void flushed.push(outcomes.map((o) => o.id)));
+    const { queue, flushed } = recordingQueue();
     queue.success(row("a"), { remoteId: "A" }, log("a"), 0);
     await expect(
       queue.commitWith(() => {
