@@ -64,6 +64,14 @@ export interface ScanGaps {
   incomplete: string[];
 }
 
+/** Add one reconcile's counts to a running total. */
+function addCounts(total: ReconcileCounts, c: ReconcileCounts): void {
+  total.created += c.created;
+  total.updated += c.updated;
+  total.forced += c.forced;
+  total.unchanged += c.unchanged;
+}
+
 /** Runs mapped and queued together when a file holds more (see recordInSlices). */
 const RUNS_PER_SLICE = 100;
 
@@ -241,10 +249,7 @@ export class Engine {
       } catch (err) {
         this.logger.warn("could not note runs gone from their beamtime", { error: (err as Error).message });
       }
-      counts.created += c.created;
-      counts.updated += c.updated;
-      counts.forced += c.forced;
-      counts.unchanged += c.unchanged;
+      addCounts(counts, c);
       runsRead += batch.snapshot.runs.length;
       filesRead += batch.watermarks.length;
       problems += batch.snapshot.problems.length;
@@ -321,10 +326,7 @@ export class Engine {
         return true;
       });
       const c = await this.recordBatch(records, last ? watermarks : [], options);
-      counts.created += c.created;
-      counts.updated += c.updated;
-      counts.forced += c.forced;
-      counts.unchanged += c.unchanged;
+      addCounts(counts, c);
       if (!last && c.created + c.updated + c.forced > 0) this.workerInstance?.wake();
     }
     return counts;
