@@ -135,7 +135,7 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
     usePolling: config.sync.watchPolling,
     intervalMs: config.sync.watchIntervalMs,
     logger,
-    onChange: (paths) => queue.request({ changedPaths: paths }),
+    onChange: (change) => queue.request(change.newFolder ? { full: true } : { changedPaths: change.paths }),
   });
   await watcher.start();
   const schedule = scheduleReconcile(config.sync.reconcileCron, queue);

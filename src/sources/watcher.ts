@@ -16,7 +16,19 @@ export interface WatcherOptions {
   usePolling: boolean;
   intervalMs: number;
   logger: Logger;
-  onChange(paths: Set<string>): void;
+  onChange(change: WatchedChange): void;
+}
+
+export interface WatchedChange {
+  /** Files that changed, relative to the DATA root. */
+  paths: Set<string>;
+  /**
+   * A folder appeared (a new document folder, a beamtime moved into an archive): its files may have no event of
+   * their own. The watcher reads a new folder and only then watches it, so a file written in between is never
+   * reported; the answer is a full pass (cheap: unchanged files are skipped by their watermarks), made once the
+   * settle time has passed, when such a file exists.
+   */
+  newFolder: boolean;
 }
 
 // yaml, yml and csv: registration files (sources.registrations), when their folder lies in the DATA root.
@@ -29,6 +41,7 @@ export function isRelevantPath(relative: string): boolean {
 export class DataWatcher {
   private watcher: FSWatcher | undefined;
   private pending = new Set<string>();
+  private newFolder = false;
   private settleTimer: NodeJS.Timeout | undefined;
   private firstEventAt = 0;
 
@@ -52,16 +65,25 @@ export class DataWatcher {
       this.note(relative.replace(/-journal$/i, ""));
     };
     this.watcher.on("add", onEvent).on("change", onEvent).on("unlink", onEvent);
+    this.watcher.on("addDir", () => {
+      this.newFolder = true;
+      this.schedule();
+    });
     this.watcher.on("error", (err) => this.options.logger.warn("watcher error", { error: String(err) }));
     await new Promise<void>((resolve) => this.watcher?.once("ready", () => resolve()));
     this.options.logger.info("watching DATA root", { dataRoot, polling: this.options.usePolling });
   }
 
   private note(relative: string): void {
-    const now = Date.now();
-    if (this.pending.size === 0) this.firstEventAt = now;
     this.pending.add(relative);
-    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.schedule();
+  }
+
+  /** (Re)start the settle timer; the first event of a burst starts the maxWait clock. */
+  private schedule(): void {
+    const now = Date.now();
+    if (!this.settleTimer) this.firstEventAt = now;
+    else clearTimeout(this.settleTimer);
     const maxWait = this.options.maxWaitMs ?? Math.max(5 * this.options.settleMs, 1000);
     const delay = Math.min(this.options.settleMs, Math.max(0, this.firstEventAt + maxWait - now));
     this.settleTimer = setTimeout(() => this.flush(), delay);
@@ -69,9 +91,10 @@ export class DataWatcher {
 
   private flush(): void {
     this.settleTimer = undefined;
-    const paths = this.pending;
+    const change: WatchedChange = { paths: this.pending, newFolder: this.newFolder };
     this.pending = new Set();
-    if (paths.size > 0) this.options.onChange(paths);
+    this.newFolder = false;
+    if (change.paths.size > 0 || change.newFolder) this.options.onChange(change);
   }
 
   async close(): Promise<void> {
