@@ -43,14 +43,20 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
     if (request.requests) await handleOpenRequests(engine);
     if (request.full || request.changedPaths) {
       // Workers sharing one state take turns at full scans; what the watcher saw change, each reconciles.
-      const release = request.full ? await store.tryScanLock() : async () => undefined;
-      if (!release) {
+      let full = request.full ?? false;
+      let release: () => Promise<void> = async () => undefined;
+      if (full) {
+        const lock = await store.tryScanLock();
+        if (lock) release = lock;
+        else full = false;
+      }
+      if (!full && !request.changedPaths) {
         logger.debug("another worker is running the full scan; skipping this one");
         return;
       }
       let outcome;
       try {
-        outcome = await engine.reconcile({ changedPaths: request.full ? undefined : request.changedPaths, signal: scanAbort.signal });
+        outcome = await engine.reconcile({ changedPaths: full ? undefined : request.changedPaths, signal: scanAbort.signal });
       } finally {
         await release();
       }
@@ -135,7 +141,8 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
     usePolling: config.sync.watchPolling,
     intervalMs: config.sync.watchIntervalMs,
     logger,
-    onChange: (change) => queue.request(change.newFolder ? { full: true } : { changedPaths: change.paths }),
+    // A new folder asks for a full pass; its files are kept too, for a worker that finds the full scan taken.
+    onChange: (change) => queue.request({ full: change.newFolder, changedPaths: change.paths.size > 0 ? change.paths : undefined }),
   });
   await watcher.start();
   const schedule = scheduleReconcile(config.sync.reconcileCron, queue);

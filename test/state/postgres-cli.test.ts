@@ -1,5 +1,8 @@
+import fs from "node:fs";
+import path from "node:path";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
+import { writeDemoBlueskyRun } from "../../src/demo/bluesky-run.js";
 import type { BeamtimeSpec } from "../fixtures/resonance/index.js";
 import { runCli, spawnCli, startPushingSync, waitFor } from "../support/cli.js";
 import { pgAvailable, usePostgres } from "../support/postgres.js";
@@ -104,5 +107,34 @@ describe.runIf(pgAvailable())("beamsync on a PostgreSQL state", () => {
     const stopped = await status();
     expect(stopped.daemon.running).toBe(false);
     expect(stopped.workers.map((w) => w.state)).toEqual(["stopped"]);
+  }, 120_000);
+
+  it("a folder moved into the DATA root while another worker holds the full scan: its files are read all the same", async () => {
+    const url = await server.createDatabase("cli_new_folder");
+    const world = await worlds.open(SPEC, { config: { state: { backend: "postgres", url }, sources: { bluesky: { enabled: true } } } });
+    // Another worker's full scan: the scan lock, held from here for the whole test.
+    const other = new pg.Client({ connectionString: url });
+    await other.connect();
+    const { rows } = await other.query<{ granted: boolean }>("SELECT pg_try_advisory_lock(7365223718402) AS granted");
+    expect(rows[0]?.granted).toBe(true);
+    const daemon = spawnCli(["run", "--config", world.configFile]);
+    try {
+      await waitFor(async () => {
+        // Until the daemon has created the schema, status exits 2 with nothing on stdout.
+        const s = await runCli(["status", "--json", "--config", world.configFile]);
+        return s.code === 0 && json<{ daemon: { running: boolean } }>(s.stdout).daemon.running;
+      }, { what: "the daemon's heartbeat" });
+      // A folder with its document file already inside (a run copied in, a beamtime moved to an archive): one
+      // burst of a new folder and its file. The full pass it asks for is the other worker's; this worker reads the
+      // file it was told of (before, it dropped the whole request and the run waited for the lock).
+      const staging = path.join(path.dirname(world.dataRoot), "staging");
+      writeDemoBlueskyRun(path.join(staging, "docs"));
+      fs.renameSync(path.join(staging, "docs"), path.join(world.dataRoot, "docs"));
+      await waitFor(() => world.scicat.datasets().some((d) => d.pid === "test/5f1d0e46-7f32-4c3e-9d0c-2a6b8f1e9a01"), { what: "the moved run in the catalog" });
+    } finally {
+      daemon.child.kill("SIGTERM");
+      await daemon.exited;
+      await other.end();
+    }
   }, 120_000);
 });
