@@ -98,6 +98,8 @@ export class PostgresStateStore extends QueuedOutcomes implements StateStore {
   private listenConnecting = false;
   private listenRetryMs = LISTEN_RETRY_MIN_MS;
   private closed = false;
+  /** The outcomes of a COMMIT that failed, and its transaction id: committed or not, the server knows. */
+  private unsettled: { xid: string; outcomes: ReadonlySet<Outcome> } | undefined;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -159,13 +161,23 @@ export class PostgresStateStore extends QueuedOutcomes implements StateStore {
    * Run `fn` in a transaction on one connection. `lockTimeoutMs`: how long a statement waits for a row lock
    * before failing (SET LOCAL lock_timeout). A connection that broke is discarded, never returned to the pool.
    */
-  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>, options: { lockTimeoutMs?: number | undefined } = {}): Promise<T> {
+  /**
+   * Run `fn` in one transaction. `onCommitError` hears of a COMMIT that failed: whether the server committed is then
+   * unknown (the connection may have gone after the server wrote the commit, before its answer arrived).
+   */
+  private async transaction<T>(
+    fn: (client: pg.PoolClient) => Promise<T>,
+    options: { lockTimeoutMs?: number | undefined; onCommitError?: () => void } = {},
+  ): Promise<T> {
     return withClient(this.pool, async (client) => {
       await client.query("BEGIN");
       try {
         if (options.lockTimeoutMs !== undefined) await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(options.lockTimeoutMs))}`);
         const result = await fn(client);
-        await client.query("COMMIT");
+        await client.query("COMMIT").catch((error: unknown) => {
+          options.onCommitError?.();
+          throw error;
+        });
         return result;
       } catch (error) {
         // A ROLLBACK that fails too means the connection is gone: withClient then discards it.
@@ -419,11 +431,20 @@ export class PostgresStateStore extends QueuedOutcomes implements StateStore {
 
   // ---- attempt outcomes ----------------------------------------------------------------------------------
 
-  /** Commit queued attempt outcomes in one transaction (see OutcomeQueue): the same UPDATEs as SQLite. */
+  /**
+   * Commit queued attempt outcomes in one transaction (see OutcomeQueue): the same UPDATEs as SQLite. When a COMMIT
+   * fails, the outcomes stay queued, and whether the server committed them is unknown: written twice, they would
+   * count each attempt twice (a record dead too early) and log it twice. So the transaction's id is kept, and the
+   * next commit asks the server (txid_status) before it writes those outcomes again.
+   */
   protected async commitOutcomes(outcomes: Outcome[]): Promise<void> {
     if (this.closed) throw new Error(`the state store ${this.location} is closed`);
+    const todo = await this.withoutCommitted(outcomes);
+    if (todo.length === 0) return;
+    let xid: string | undefined;
     await this.transaction(async (client) => {
-      for (const o of outcomes) {
+      xid = (await client.query<{ xid: string }>("SELECT txid_current()::text AS xid")).rows[0]?.xid;
+      for (const o of todo) {
         switch (o.kind) {
           case "success": {
             const values = [o.id, o.hash, o.remoteId, o.remoteUrl, o.written, o.conflicts, o.now];
@@ -471,7 +492,22 @@ export class PostgresStateStore extends QueuedOutcomes implements StateStore {
         }
         await insertLog(client, o.log);
       }
-    });
+    }, { onCommitError: () => (this.unsettled = xid ? { xid, outcomes: new Set(todo) } : undefined) });
+  }
+
+  /** `outcomes` less those a COMMIT with no answer did write (see commitOutcomes). */
+  private async withoutCommitted(outcomes: Outcome[]): Promise<Outcome[]> {
+    const unsettled = this.unsettled;
+    if (!unsettled) return outcomes;
+    const [row] = await this.rows<{ status: string | null }>("SELECT txid_status($1::bigint) AS status", [unsettled.xid]);
+    const status = row?.status ?? null;
+    // Still running on the server (it has not yet seen the connection go): only its end tells. Kept queued.
+    if (status === "in progress") {
+      throw Object.assign(new Error(`the state store ${this.location} has not yet finished an earlier commit (transaction ${unsettled.xid}); trying again`), { transient: true });
+    }
+    this.unsettled = undefined;
+    // Aborted, or too old for the server to know (NULL): written again.
+    return status === "committed" ? outcomes.filter((o) => !unsettled.outcomes.has(o)) : outcomes;
   }
 
 

@@ -93,6 +93,8 @@ const TRANSIENT_NODE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT",
  */
 export function isTransientStateError(err: unknown): boolean {
   if (typeof err !== "object" || err === null) return false;
+  // The store's own word that waiting helps (an earlier commit the server is still finishing).
+  if ((err as { transient?: unknown }).transient === true) return true;
   const code = (err as { code?: unknown }).code;
   if (typeof code === "string") {
     if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED") || code === "SQLITE_FULL" || code.startsWith("SQLITE_IOERR")) return true;

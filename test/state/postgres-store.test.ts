@@ -32,6 +32,19 @@ async function count(url: string, sql: string): Promise<number> {
   }
 }
 
+/** Put `around` in place of every COMMIT the store's connections send (to lose its answer, or the COMMIT itself). */
+function onCommit(store: PostgresStateStore, around: (commit: () => Promise<unknown>, rollback: () => Promise<unknown>) => Promise<unknown>): void {
+  const pool = (store as unknown as { pool: pg.Pool }).pool;
+  const patched = new WeakSet<pg.PoolClient>();
+  pool.on("acquire", (client) => {
+    if (patched.has(client)) return;
+    patched.add(client);
+    const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    client.query = ((...args: unknown[]) =>
+      args[0] === "COMMIT" ? around(() => query("COMMIT"), () => query("ROLLBACK")) : query(...args)) as typeof client.query;
+  });
+}
+
 describe.runIf(pgAvailable())("the PostgreSQL state store", () => {
   const server = usePostgres();
   let n = 0;
@@ -229,5 +242,53 @@ describe.runIf(pgAvailable())("the PostgreSQL state store", () => {
     expect((await store.countsByState())).toEqual([{ destination: "scicat", state: "synced", n: 3 }]);
     expect(await store.uploadLog({ limit: 10 })).toHaveLength(3);
     expect((await store.getRecord("scicat/dataset/ds0"))?.remote_id).toBe("remote-ds0");
+  });
+
+  it("writes outcomes once when a COMMIT's answer is lost after the server committed", async () => {
+    const url = await fresh();
+    const store = await open(url);
+    await store.reconcile(datasets(2), [], { nowMs: T0 });
+    const leased = await store.lease({ owner: "w", limit: 10, nowMs: T0, leaseMs: 60_000, destinations: ["scicat"] });
+    // The connection goes just after the server commits: the client hears an error, not the commit.
+    let loseNextCommitAnswer = false;
+    onCommit(store, async (commit) => {
+      await commit();
+      if (loseNextCommitAnswer) {
+        loseNextCommitAnswer = false;
+        throw new Error("Connection terminated unexpectedly");
+      }
+    });
+    const log = (row: RecordRow) => ({ sessionIdentifier: row.session_identifier, destination: "scicat" as const, recordId: row.id, success: false, errorMessage: "HTTP 503", metadata: {}, worker: "w" });
+    const [first, second] = leased as [RecordRow, RecordRow];
+    store.recordRetry(first, "HTTP 503", T0 + 60_000, 10, log(first), T0 + 1);
+    loseNextCommitAnswer = true;
+    await expect(store.flushWrites()).rejects.toThrow(/Connection terminated/);
+    // Queued since: written with the next commit, while the first outcome is not written again.
+    store.recordSuccess(second, { remoteId: "remote-ds1" }, { ...log(second), success: true, errorMessage: undefined }, T0 + 2);
+    await store.flushWrites();
+    expect((await store.getRecord(first.id))?.attempts).toBe(1);
+    expect((await store.getRecord(second.id))).toMatchObject({ state: "synced", attempts: 1, remote_id: "remote-ds1" });
+    expect((await store.uploadLog({ limit: 10 })).map((r) => r.record_id).sort()).toEqual([first.id, second.id].sort());
+  });
+
+  it("writes outcomes again when the COMMIT whose answer was lost did not commit", async () => {
+    const url = await fresh();
+    const store = await open(url);
+    await store.reconcile(datasets(1), [], { nowMs: T0 });
+    const [row] = (await store.lease({ owner: "w", limit: 10, nowMs: T0, leaseMs: 60_000, destinations: ["scicat"] })) as [RecordRow];
+    let failNextCommit = true;
+    // The COMMIT never reaches the server: its transaction is rolled back, and the client hears an error.
+    onCommit(store, async (commit, rollback) => {
+      if (!failNextCommit) return commit();
+      failNextCommit = false;
+      await rollback();
+      throw new Error("Connection terminated unexpectedly");
+    });
+    store.recordSuccess(row, { remoteId: "remote-ds0" }, { sessionIdentifier: row.session_identifier, destination: "scicat", success: true, metadata: {}, worker: "w" }, T0 + 1);
+    await expect(store.flushWrites()).rejects.toThrow(/Connection terminated/);
+    expect((await store.getRecord(row.id))?.state).toBe("pending");
+    await store.flushWrites();
+    expect((await store.getRecord(row.id))).toMatchObject({ state: "synced", attempts: 1 });
+    expect(await store.uploadLog({ limit: 10 })).toHaveLength(1);
   });
 });

@@ -24,4 +24,9 @@ describe("isTransientStateError", () => {
     expect(isTransientStateError(undefined)).toBe(false);
     expect(isTransientStateError("ECONNRESET")).toBe(false);
   });
+
+  it("takes the store's own word that waiting helps", () => {
+    expect(isTransientStateError(Object.assign(new Error("an earlier commit is still running"), { transient: true }))).toBe(true);
+    expect(isTransientStateError(Object.assign(new Error("no"), { transient: "yes" }))).toBe(false);
+  });
 });
