@@ -160,10 +160,8 @@ export class PostgresStateStore extends QueuedOutcomes implements StateStore {
   /**
    * Run `fn` in a transaction on one connection. `lockTimeoutMs`: how long a statement waits for a row lock
    * before failing (SET LOCAL lock_timeout). A connection that broke is discarded, never returned to the pool.
-   */
-  /**
-   * Run `fn` in one transaction. `onCommitError` hears of a COMMIT that failed: whether the server committed is then
-   * unknown (the connection may have gone after the server wrote the commit, before its answer arrived).
+   * `onCommitError` hears of a COMMIT that failed: whether the server committed is then unknown (the connection
+   * may have gone after the server wrote the commit, before its answer arrived).
    */
   private async transaction<T>(
     fn: (client: pg.PoolClient) => Promise<T>,
