@@ -42,23 +42,16 @@ export async function startDaemon(engine: Engine, options: { handleSignals: bool
   const queue = new ReconcileQueue(async (request) => {
     if (request.requests) await handleOpenRequests(engine);
     if (request.full || request.changedPaths) {
-      // Workers sharing one state take turns at full scans; what the watcher saw change, each reconciles.
-      let full = request.full ?? false;
-      let release: () => Promise<void> = async () => undefined;
-      if (full) {
-        const lock = await store.tryScanLock();
-        if (lock) release = lock;
-        else full = false;
-      }
-      if (!full && !request.changedPaths) {
-        logger.debug("another worker is running the full scan; skipping this one");
-        return;
-      }
+      // Workers sharing one state take turns at full scans (the pass is full exactly when this worker holds the
+      // lock); what the watcher saw change, each reconciles.
+      const release = request.full ? await store.tryScanLock() : undefined;
+      if (request.full && !release) logger.debug("another worker is running the full scan; skipping this one", { changedFiles: request.changedPaths?.size ?? 0 });
+      if (!release && !request.changedPaths) return;
       let outcome;
       try {
-        outcome = await engine.reconcile({ changedPaths: full ? undefined : request.changedPaths, signal: scanAbort.signal });
+        outcome = await engine.reconcile({ changedPaths: release ? undefined : request.changedPaths, signal: scanAbort.signal });
       } finally {
-        await release();
+        await release?.();
       }
       metrics.recordScan(outcome.durationMs, Date.now());
       // A pass that could not read a source or record what it read is repeated soon, not at the next cron tick.
